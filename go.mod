@@ -1,0 +1,3 @@
+module github.com/roomtape/roomtape
+
+go 1.26
