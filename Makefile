@@ -1,0 +1,52 @@
+# The README's two commands are `make demo` and `make test`; both run the
+# idempotent set-up first (scripts/setup.sh), which builds or finds FFmpeg
+# 7.1 and writes build/env.mk. Each then re-enters make so that the fresh
+# build/env.mk (PKG_CONFIG_PATH, rpath, tool paths) is included.
+SHELL := bash
+GO ?= go
+-include build/env.mk
+
+.PHONY: all setup test demo check vet lint test-pure test-race cover bench build examples clean
+
+all: test
+
+setup:
+	@scripts/setup.sh
+
+## test: set up, then vet, lint and run the whole suite with the race detector.
+test: setup
+	@$(MAKE) --no-print-directory check
+
+## demo: set up, then run the bot's self-contained demo on 127.0.0.1.
+demo: setup
+	@$(MAKE) --no-print-directory run-demo
+
+run-demo:
+	$(GO) run ./examples/bot
+
+check: vet lint build test-pure test-race
+
+vet:
+	$(GO) vet ./...
+
+lint:
+	golangci-lint run ./...
+
+build:
+	$(GO) build ./...
+
+# timeline and mix must build and pass without cgo.
+test-pure:
+	CGO_ENABLED=0 $(GO) test -count=1 ./timeline/... ./mix/...
+
+test-race:
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+cover:
+	CGO_ENABLED=0 $(GO) test -count=1 -cover ./timeline/... ./mix/...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf build
