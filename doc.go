@@ -23,21 +23,21 @@
 // The packages, in the order the data meets them:
 //
 //   - Transports are adapters under recorder: recorder/pionrec takes pion
-//      *webrtc.TrackRemote values, recorder/whip is a WHIP (RFC 9725) ingest
-//      endpoint, recorder/livekit joins a LiveKit room as a hidden bot.
+//     *webrtc.TrackRemote values, recorder/whip is a WHIP (RFC 9725) ingest
+//     endpoint, recorder/livekit joins a LiveKit room as a hidden bot.
 //   - [github.com/roomtape/roomtape/recorder] stores what arrives without
-//      transcoding (Matroska, crash-safe) and keeps session.json current; the
-//      format is a superset of the Python prototype's and is described in
-//      [github.com/roomtape/roomtape/timeline/manifest].
+//     transcoding (Matroska, crash-safe) and keeps session.json current; the
+//     format is a superset of the Python prototype's and is described in
+//     [github.com/roomtape/roomtape/timeline/manifest].
 //   - [github.com/roomtape/roomtape/timeline] turns join and leave events
-//      into layout windows; it is pure Go, so hosts call timeline.Windows in
-//      their own unit tests.
+//     into layout windows; it is pure Go, so hosts call timeline.Windows in
+//     their own unit tests.
 //   - [github.com/roomtape/roomtape/mix] mixes audio onto the session clock
-//      with silence padding, streaming, with a soft limiter; pure Go.
+//     with silence padding, streaming, with a soft limiter; pure Go.
 //   - [github.com/roomtape/roomtape/compose] decodes every input once and
-//      encodes the output once through go-astiav (FFmpeg 7.1).
+//     encodes the output once through go-astiav (FFmpeg 7.1).
 //   - [github.com/roomtape/roomtape/storage] is a small streaming Store
-//      interface with local-disk and S3 backends.
+//     interface with local-disk and S3 backends.
 //
 // # Where to start
 //
