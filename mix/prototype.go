@@ -1,0 +1,99 @@
+package mix
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/roomtape/roomtape/mix/wav"
+)
+
+// MixedName is the file name of the prototype's session mix.
+const MixedName = "mixed.wav"
+
+// PaddedName returns the prototype's file name for a participant's track
+// padded to the session timeline: "<name>_audio_padded.wav".
+func PaddedName(name string) string { return name + "_audio_padded.wav" }
+
+// SampleReader is the streaming interface of [Mixer] and [Padded]: Read
+// fills a prefix of dst with interleaved samples and returns [io.EOF] at the
+// end.
+type SampleReader interface {
+	Read(dst []float32) (int, error)
+}
+
+// copyBufferFrames is the size of the buffer WriteWAV streams through.
+const copyBufferFrames = 4096
+
+// WriteWAV streams r to w as a WAV file in format f until r returns
+// [io.EOF], then closes the WAV writer (patching its header; w itself is
+// not closed). f.Channels must match what r produces. It returns the
+// number of frames written.
+func WriteWAV(w io.WriteSeeker, r SampleReader, f wav.Format) (int64, error) {
+	ww, err := wav.NewWriter(w, f)
+	if err != nil {
+		return 0, fmt.Errorf("mix: %w", err)
+	}
+	n, err := copySamples(ww, r, f.Channels)
+	if err != nil {
+		return n, errors.Join(err, ww.Close())
+	}
+	return n, ww.Close()
+}
+
+// WriteWAVFile is [WriteWAV] into a file created at path.
+func WriteWAVFile(path string, r SampleReader, f wav.Format) (int64, error) {
+	ww, err := wav.Create(path, f)
+	if err != nil {
+		return 0, fmt.Errorf("mix: %w", err)
+	}
+	n, err := copySamples(ww, r, f.Channels)
+	if err != nil {
+		return n, errors.Join(fmt.Errorf("mix: %s: %w", path, err), ww.Close())
+	}
+	return n, ww.Close()
+}
+
+func copySamples(ww *wav.Writer, r SampleReader, channels int) (int64, error) {
+	buf := make([]float32, copyBufferFrames*channels)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if werr := ww.WriteFloat32(buf[:n]); werr != nil {
+				return ww.Frames(), fmt.Errorf("mix: writing WAV: %w", werr)
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return ww.Frames(), nil
+		}
+		if err != nil {
+			return ww.Frames(), err
+		}
+	}
+}
+
+// PrototypeFormat is the format of the prototype's WAV files with the given
+// channel count: 16-bit PCM at 48 kHz.
+func PrototypeFormat(channels int) wav.Format {
+	return wav.Format{Encoding: wav.Int16, Channels: channels, SampleRate: SampleRate}
+}
+
+// WritePaddedFile writes src rendered on the session clock, frames frames
+// long with silence where src has no chunks, to path as 16-bit 48 kHz PCM
+// with channels (1 or 2) channels, as the prototype's
+// `<name>_audio_padded.wav` (see [PaddedName]).
+func WritePaddedFile(path string, src Source, frames int64, channels int) error {
+	p, err := NewPadded(src, frames, channels, nil)
+	if err != nil {
+		return err
+	}
+	_, err = WriteWAVFile(path, p, PrototypeFormat(channels))
+	return err
+}
+
+// WriteMixFile writes the whole mix to path as 16-bit stereo 48 kHz PCM, as
+// the prototype's [MixedName].
+func WriteMixFile(path string, m *Mixer) error {
+	_, err := WriteWAVFile(path, m, PrototypeFormat(2))
+	return err
+}
