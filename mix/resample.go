@@ -32,18 +32,18 @@ const (
 // resampler converts interleaved float32 frames from one rate to another
 // with a windowed-sinc polyphase filter.
 type resampler struct {
-	read     func([]float32) (int, error)
-	ch       int
-	l, m     int64
-	half     int       // taps on each side (Z); a frame needs inputs i-Z+1..i+Z
-	coef     []float32 // l phases × 2·half taps
-	in       []float32 // buffered input, interleaved
-	inBase   int64     // input frame index of in[0]
-	inTotal  int64     // input frames read so far
-	eof      bool
-	k        int64 // next output frame
-	scratch  []float32
-	err      error // sticky read error, reported after the frames before it
+	read    func([]float32) (int, error)
+	ch      int
+	l, m    int64
+	half    int       // taps on each side (Z); a frame needs inputs i-Z+1..i+Z
+	coef    []float32 // l phases × 2·half taps
+	in      []float32 // buffered input, interleaved
+	inBase  int64     // input frame index of in[0]
+	inTotal int64     // input frames read so far
+	eof     bool
+	k       int64 // next output frame
+	scratch []float32
+	err     error // sticky read error, reported after the frames before it
 }
 
 func newResampler(read func([]float32) (int, error), ch, from, to int) (*resampler, error) {
