@@ -1,0 +1,31 @@
+package recorder
+
+import (
+	"time"
+
+	"github.com/roomtape/roomtape/recorder/internal/codec/opus"
+	"github.com/roomtape/roomtape/recorder/internal/mkv"
+)
+
+// fileWriter stores one track's frames in a file.
+type fileWriter interface {
+	WritePacket(data []byte, pts, dur time.Duration, key bool) error
+	Flush() error
+	Close() error
+}
+
+// mkvCodecs maps codecs to the Matroska writer's.
+var mkvCodecs = map[Codec]mkv.Codec{VP8: mkv.VP8, VP9: mkv.VP9, H264: mkv.H264, AV1: mkv.AV1, Opus: mkv.Opus}
+
+// newFileWriter creates the Matroska file of a track whose first picture
+// is width x height (0 if unknown); extradata is the codec's global header
+// taken from the first keyframe (H.264, AV1) or nil.
+func newFileWriter(path string, info TrackInfo, width, height int, extradata []byte) (fileWriter, error) {
+	p := mkv.Params{Codec: mkvCodecs[info.Codec], Width: width, Height: height, Extradata: extradata}
+	if info.Codec == Opus {
+		p.Channels = info.Channels
+		p.SampleRate = opus.SampleRate
+		p.Extradata = opus.Head(info.Channels)
+	}
+	return mkv.Create(path, p)
+}

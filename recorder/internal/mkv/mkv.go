@@ -1,0 +1,242 @@
+// Package mkv writes one encoded stream into a Matroska file through
+// FFmpeg's muxer, as received (no transcoding), in a way that survives a
+// crash: clusters are closed at least every ClusterTime and written
+// straight to the file, so a file cut at any byte plays up to the last
+// complete cluster.
+package mkv
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/asticode/go-astiav"
+)
+
+// ClusterTime is the longest span of media held in the muxer's memory
+// before it reaches the file; a crash loses at most about this much (plus
+// what Flush was not called for).
+const ClusterTime = time.Second
+
+// Codec is a codec the writer stores.
+type Codec int
+
+// Codecs.
+const (
+	VP8 Codec = iota + 1
+	VP9
+	H264
+	AV1
+	Opus
+)
+
+// ErrCodec is returned by Create for a codec it cannot store.
+var ErrCodec = errors.New("mkv: unsupported codec")
+
+// ErrClosed is returned by writes after Close.
+var ErrClosed = errors.New("mkv: writer closed")
+
+// Params describe the stream.
+type Params struct {
+	Codec Codec
+	// Width and Height are the picture size of a video stream, 0 if unknown.
+	Width, Height int
+	// Channels is the channel count of an audio stream (1 or 2).
+	Channels int
+	// SampleRate is the sample rate of an audio stream.
+	SampleRate int
+	// Extradata is the codec's global header: Annex-B SPS and PPS for
+	// H.264 (the muxer turns it into avcC and the Annex-B packets into
+	// length-prefixed ones), the sequence header OBU for AV1, OpusHead for
+	// Opus; nil for VP8 and VP9.
+	Extradata []byte
+}
+
+// Writer writes packets of one stream into a Matroska file. It is not safe
+// for concurrent use.
+type Writer struct {
+	path string
+	fc   *astiav.FormatContext
+	pb   *astiav.IOContext
+	st   *astiav.Stream
+	pkt  *astiav.Packet
+	tb   astiav.Rational
+}
+
+// codecID maps a Codec to FFmpeg's codec id and media type.
+func codecID(c Codec) (astiav.CodecID, astiav.MediaType, bool) {
+	switch c {
+	case VP8:
+		return astiav.CodecIDVp8, astiav.MediaTypeVideo, true
+	case VP9:
+		return astiav.CodecIDVp9, astiav.MediaTypeVideo, true
+	case H264:
+		return astiav.CodecIDH264, astiav.MediaTypeVideo, true
+	case AV1:
+		return astiav.CodecIDAv1, astiav.MediaTypeVideo, true
+	case Opus:
+		return astiav.CodecIDOpus, astiav.MediaTypeAudio, true
+	}
+	return 0, 0, false
+}
+
+// Create creates (or truncates) the file at path and writes the Matroska
+// header for a stream described by p.
+func Create(path string, p Params) (w *Writer, err error) {
+	id, mt, ok := codecID(p.Codec)
+	if !ok {
+		return nil, fmt.Errorf("%w %d", ErrCodec, p.Codec)
+	}
+	fc, err := astiav.AllocOutputFormatContext(nil, "matroska", path)
+	if err != nil {
+		return nil, fmt.Errorf("mkv: %s: alloc muxer: %w", path, err)
+	}
+	w = &Writer{path: path, fc: fc}
+	defer func() {
+		if err != nil {
+			w.free()
+			w = nil
+		}
+	}()
+	w.st = fc.NewStream(nil)
+	if w.st == nil {
+		return nil, fmt.Errorf("mkv: %s: cannot add stream", path)
+	}
+	cp := w.st.CodecParameters()
+	cp.SetMediaType(mt)
+	cp.SetCodecID(id)
+	if mt == astiav.MediaTypeVideo {
+		cp.SetWidth(p.Width)
+		cp.SetHeight(p.Height)
+	} else {
+		cp.SetSampleRate(p.SampleRate)
+		layout := astiav.ChannelLayoutStereo
+		if p.Channels == 1 {
+			layout = astiav.ChannelLayoutMono
+		}
+		cp.SetChannelLayout(layout)
+	}
+	if len(p.Extradata) > 0 {
+		if err := cp.SetExtraData(p.Extradata); err != nil {
+			return nil, fmt.Errorf("mkv: %s: extradata: %w", path, err)
+		}
+	}
+	w.st.SetTimeBase(astiav.NewRational(1, 1000))
+	w.pb, err = astiav.OpenIOContext(path, astiav.NewIOContextFlags(astiav.IOContextFlagWrite), nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("mkv: %s: open: %w", path, err)
+	}
+	fc.SetPb(w.pb)
+	// Write every packet through to the file as soon as the muxer
+	// releases it (with the cluster it belongs to).
+	fc.SetFlags(fc.Flags().Add(astiav.FormatContextFlagFlushPackets))
+	opts := astiav.NewDictionary()
+	defer opts.Free()
+	for k, v := range map[string]string{
+		"cluster_time_limit": strconv.FormatInt(ClusterTime.Milliseconds(), 10),
+		// Audio-only files hold 50 packets a second; a small size
+		// limit keeps clusters (and what a crash can lose) short too.
+		"cluster_size_limit": strconv.Itoa(clusterSizeLimit),
+	} {
+		if err := opts.Set(k, v, 0); err != nil {
+			return nil, fmt.Errorf("mkv: %s: option %s: %w", path, k, err)
+		}
+	}
+	if err := fc.WriteHeader(opts); err != nil {
+		return nil, fmt.Errorf("mkv: %s: write header: %w", path, err)
+	}
+	// The muxer sets its own time base (1/1000 for Matroska).
+	w.tb = w.st.TimeBase()
+	w.pb.Flush()
+	w.pkt = astiav.AllocPacket()
+	return w, nil
+}
+
+// clusterSizeLimit bounds a cluster's bytes (FFmpeg's default for
+// non-seekable output).
+const clusterSizeLimit = 32 << 10
+
+// WritePacket writes one packet with presentation time pts (from the
+// file's time zero; rounded to the muxer's millisecond time base) and
+// duration dur (0 if unknown). Packets must come in pts order.
+func (w *Writer) WritePacket(data []byte, pts, dur time.Duration, key bool) error {
+	if w.fc == nil {
+		return fmt.Errorf("mkv: %s: %w", w.path, ErrClosed)
+	}
+	defer w.pkt.Unref()
+	if err := w.pkt.FromData(data); err != nil {
+		return fmt.Errorf("mkv: %s: packet: %w", w.path, err)
+	}
+	ts := w.ticks(pts)
+	w.pkt.SetPts(ts)
+	w.pkt.SetDts(ts)
+	if dur > 0 {
+		w.pkt.SetDuration(w.ticks(dur))
+	}
+	if key {
+		w.pkt.SetFlags(w.pkt.Flags().Add(astiav.PacketFlagKey))
+	}
+	w.pkt.SetStreamIndex(w.st.Index())
+	if err := w.fc.WriteFrame(w.pkt); err != nil {
+		return fmt.Errorf("mkv: %s: write packet at %v: %w", w.path, pts, err)
+	}
+	return nil
+}
+
+// ticks converts d to the stream time base, rounding to nearest.
+func (w *Writer) ticks(d time.Duration) int64 {
+	num, den := int64(w.tb.Num()), int64(w.tb.Den())
+	unit := int64(time.Second) * num // nanoseconds per den ticks
+	if d >= 0 {
+		return (int64(d)*den + unit/2) / unit
+	}
+	return (int64(d)*den - unit/2) / unit
+}
+
+// Flush closes the current cluster and writes it to the file, so that a
+// crash after Flush loses nothing written before it.
+func (w *Writer) Flush() error {
+	if w.fc == nil {
+		return fmt.Errorf("mkv: %s: %w", w.path, ErrClosed)
+	}
+	if err := w.fc.WriteFrame(nil); err != nil {
+		return fmt.Errorf("mkv: %s: flush: %w", w.path, err)
+	}
+	w.pb.Flush()
+	return nil
+}
+
+// Close writes the trailer (cues, duration) and closes the file. Calling
+// it again returns nil.
+func (w *Writer) Close() error {
+	if w.fc == nil {
+		return nil
+	}
+	err := w.fc.WriteTrailer()
+	if err != nil {
+		err = fmt.Errorf("mkv: %s: write trailer: %w", w.path, err)
+	}
+	if cerr := w.pb.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("mkv: %s: close: %w", w.path, cerr))
+	}
+	w.pb = nil
+	w.free()
+	return err
+}
+
+// free releases the C objects.
+func (w *Writer) free() {
+	if w.pkt != nil {
+		w.pkt.Free()
+		w.pkt = nil
+	}
+	if w.pb != nil {
+		_ = w.pb.Close()
+		w.pb = nil
+	}
+	if w.fc != nil {
+		w.fc.Free()
+		w.fc = nil
+	}
+}

@@ -1,0 +1,382 @@
+package recorder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/roomtape/roomtape/timeline"
+)
+
+// DefaultDir is the recordings root used when Config.Dir is empty.
+const DefaultDir = "./recordings"
+
+// DefaultCheckpointInterval is how often an open session flushes its files
+// and rewrites session.json when Config.CheckpointInterval is zero. It
+// bounds what a crash loses: about one interval of media.
+const DefaultCheckpointInterval = time.Second
+
+// ManifestName is the file name of the session manifest in the session
+// directory.
+const ManifestName = "session.json"
+
+// Config configures a [Session]. The zero value records into
+// ./recordings/<UTC timestamp>/.
+type Config struct {
+	// ID names the session and its directory. (optional) defaults to
+	// time.Now().UTC().Format("20060102_150405") like the prototype. It
+	// must be a single path element.
+	ID string
+	// Dir is the recordings root; files go to Dir/ID/. (optional) defaults
+	// to DefaultDir.
+	Dir string
+	// Sinks (optional) receive the session's events and frames besides the
+	// files.
+	Sinks []Sink
+	// DisableFiles (optional) stops the session from writing per-track files
+	// and session.json; sinks still receive everything.
+	DisableFiles bool
+	// CheckpointInterval (optional) defaults to DefaultCheckpointInterval;
+	// negative disables periodic flushes (files are then flushed once a
+	// second of media per track, by the muxer).
+	CheckpointInterval time.Duration
+	// Logger (optional) defaults to a logger that discards everything.
+	Logger *slog.Logger
+	// Now (optional) is the clock; defaults to time.Now.
+	Now func() time.Time
+}
+
+// Session is a recording: a clock, participants and their tracks. It is
+// safe for concurrent use.
+type Session struct {
+	id, dir  string
+	files    bool
+	sinks    []Sink
+	log      *slog.Logger
+	now      func() time.Time
+	start    time.Time
+	interval time.Duration
+
+	mu           sync.Mutex
+	closed       bool
+	ended        bool
+	endAt        time.Duration
+	participants map[string]*Participant
+	order        []*Participant
+	stems        map[string]string // file stem -> raw participant id
+	present      int
+	everJoined   bool
+	changed      chan struct{} // closed and replaced on every presence change
+	tl           []timeline.Event
+	pending      []Event
+	closeDone    chan struct{}
+	closeErr     error
+
+	emitMu     sync.Mutex // serialises delivery of pending events
+	manifestMu sync.Mutex // serialises snapshots and writes of session.json
+
+	stopTicker chan struct{}
+	tickerDone chan struct{}
+}
+
+// NewSession starts a session: its clock starts now, its directory is
+// created (unless Config.DisableFiles) and, with files enabled, an empty
+// session.json is written. The caller must call [Session.Close].
+func NewSession(cfg Config) (*Session, error) {
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	start := now()
+	id := cfg.ID
+	if id == "" {
+		id = start.UTC().Format("20060102_150405")
+	}
+	if id == "." || id == ".." || strings.ContainsAny(id, `/\`) || !utf8.ValidString(id) || strings.ContainsRune(id, 0) {
+		return nil, fmt.Errorf("%w: session id %q is not a single path element", ErrBadConfig, id)
+	}
+	root := cfg.Dir
+	if root == "" {
+		root = DefaultDir
+	}
+	dir, err := filepath.Abs(filepath.Join(root, id))
+	if err != nil {
+		return nil, fmt.Errorf("%w: session dir: %w", ErrBadConfig, err)
+	}
+	interval := cfg.CheckpointInterval
+	if interval == 0 {
+		interval = DefaultCheckpointInterval
+	}
+	for i, sk := range cfg.Sinks {
+		if sk == nil {
+			return nil, fmt.Errorf("%w: sink %d is nil", ErrBadConfig, i)
+		}
+	}
+	s := &Session{
+		id:           id,
+		dir:          dir,
+		files:        !cfg.DisableFiles,
+		sinks:        append([]Sink(nil), cfg.Sinks...),
+		log:          log.With("session", id),
+		now:          now,
+		start:        start,
+		interval:     interval,
+		participants: map[string]*Participant{},
+		stems:        map[string]string{},
+		changed:      make(chan struct{}),
+		closeDone:    make(chan struct{}),
+	}
+	if s.files {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("recorder: create session dir %s: %w", dir, err)
+		}
+		if _, err := os.Stat(s.ManifestPath()); err == nil {
+			return nil, fmt.Errorf("%w: %s already holds a session", ErrBadConfig, dir)
+		}
+		if err := s.checkpoint(); err != nil {
+			return nil, err
+		}
+	}
+	if s.files && interval > 0 {
+		s.stopTicker = make(chan struct{})
+		s.tickerDone = make(chan struct{})
+		go s.runTicker()
+	}
+	s.log.Debug("session started", "dir", dir)
+	return s, nil
+}
+
+// ID returns the session ID.
+func (s *Session) ID() string { return s.id }
+
+// Dir returns the absolute session directory (where files would go even
+// with DisableFiles).
+func (s *Session) Dir() string { return s.dir }
+
+// ManifestPath returns the path of session.json.
+func (s *Session) ManifestPath() string { return filepath.Join(s.dir, ManifestName) }
+
+// StartedAt returns the wall-clock time of session time 0.
+func (s *Session) StartedAt() time.Time { return s.start }
+
+// Elapsed returns the session clock now.
+func (s *Session) Elapsed() time.Duration { return s.SessionTime(s.now()) }
+
+// SessionTime maps a wall-clock instant onto the session clock; instants
+// before the session started map to negative durations.
+func (s *Session) SessionTime(wall time.Time) time.Duration { return wall.Sub(s.start) }
+
+// Present returns the number of participants present now.
+func (s *Session) Present() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.present
+}
+
+// Participant returns the participant with that ID if it ever joined.
+func (s *Session) Participant(id string) (*Participant, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.participants[id]
+	return p, ok
+}
+
+// Participants returns everyone who ever joined, in order of first join.
+func (s *Session) Participants() []*Participant {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*Participant(nil), s.order...)
+}
+
+// TimelineEvents returns the joins and leaves so far, in order, ready for
+// timeline.Windows.
+func (s *Session) TimelineEvents() []timeline.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]timeline.Event(nil), s.tl...)
+}
+
+// WaitEmpty blocks until someone has joined and everybody has left, or
+// the session is closed; it returns ctx.Err() if ctx is done first.
+func (s *Session) WaitEmpty(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		if s.closed || (s.everJoined && s.present == 0) {
+			s.mu.Unlock()
+			return nil
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Join starts a presence interval for participant id, shown as name. A
+// participant who left may join again with the same id: the same
+// *Participant is returned with a new presence interval (and the new name).
+// It fails with ErrAlreadyPresent if id is present, ErrInvalidID for an
+// empty or non-UTF-8 id, ErrSessionClosed after Close.
+func (s *Session) Join(id, name string) (*Participant, error) {
+	if id == "" || !utf8.ValidString(id) {
+		return nil, fmt.Errorf("%w: %q", ErrInvalidID, id)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("join %q: %w", id, ErrSessionClosed)
+	}
+	at := s.Elapsed()
+	p, ok := s.participants[id]
+	switch {
+	case !ok:
+		p = &Participant{s: s, id: id, stem: s.stemFor(id), seq: map[Source]int{}}
+		s.participants[id] = p
+		s.order = append(s.order, p)
+	case p.present:
+		s.mu.Unlock()
+		return nil, fmt.Errorf("join %q: %w", id, ErrAlreadyPresent)
+	}
+	p.name = name
+	p.present = true
+	p.intervals = append(p.intervals, interval{join: at, leave: -1})
+	s.present++
+	s.everJoined = true
+	s.broadcastLocked()
+	s.tl = append(s.tl, timeline.Event{Kind: timeline.Join, At: at, ParticipantID: id, Name: name})
+	s.pending = append(s.pending, Event{Kind: ParticipantJoined, At: at, ParticipantID: id, Name: name})
+	s.mu.Unlock()
+	s.log.Debug("participant joined", "participant", id, "at", at)
+	err := s.afterChange()
+	return p, err
+}
+
+// broadcastLocked wakes WaitEmpty callers; s.mu must be held.
+func (s *Session) broadcastLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// afterChange delivers pending events and rewrites session.json.
+func (s *Session) afterChange() error {
+	s.flushEvents()
+	if !s.files {
+		return nil
+	}
+	return s.checkpoint()
+}
+
+// emitLocked queues an event for delivery; s.mu must be held.
+func (s *Session) emitLocked(e Event) { s.pending = append(s.pending, e) }
+
+// flushEvents delivers queued events in order. On return every event queued
+// before the call has been delivered.
+func (s *Session) flushEvents() {
+	s.emitMu.Lock()
+	defer s.emitMu.Unlock()
+	for {
+		s.mu.Lock()
+		evs := s.pending
+		s.pending = nil
+		s.mu.Unlock()
+		if len(evs) == 0 {
+			return
+		}
+		for _, e := range evs {
+			for _, sk := range s.sinks {
+				sk.OnEvent(e)
+			}
+		}
+	}
+}
+
+// Close leaves everyone, stops all tracks, finishes the files, writes the
+// final session.json with end_time_s and closes the sinks. It is
+// idempotent: later calls wait for the first to finish and return its
+// error. Closing is bounded by file I/O; ctx is only checked before it
+// starts, and the session is closed even if ctx is done.
+func (s *Session) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		select {
+		case <-s.closeDone:
+			return s.closeErr
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s.closed = true
+	s.broadcastLocked()
+	order := append([]*Participant(nil), s.order...)
+	s.mu.Unlock()
+
+	var errs []error
+	for _, p := range order {
+		errs = append(errs, p.leave(false))
+	}
+	if s.stopTicker != nil {
+		close(s.stopTicker)
+		<-s.tickerDone
+	}
+	s.mu.Lock()
+	s.ended = true
+	s.endAt = s.Elapsed()
+	s.emitLocked(Event{Kind: SessionEnded, At: s.endAt})
+	s.mu.Unlock()
+	errs = append(errs, s.afterChange())
+	for i, sk := range s.sinks {
+		if err := sk.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("recorder: close sink %d: %w", i, err))
+		}
+	}
+	s.closeErr = errors.Join(errs...)
+	close(s.closeDone)
+	s.log.Debug("session closed", "end", s.endAt)
+	return s.closeErr
+}
+
+// runTicker flushes open files and rewrites session.json periodically.
+func (s *Session) runTicker() {
+	defer close(s.tickerDone)
+	t := time.NewTicker(s.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopTicker:
+			return
+		case <-t.C:
+			s.flushTracks()
+			if err := s.checkpoint(); err != nil {
+				s.log.Warn("checkpoint failed", "err", err)
+			}
+		}
+	}
+}
+
+// flushTracks makes every open file write out what it buffers.
+func (s *Session) flushTracks() {
+	s.mu.Lock()
+	var open []*Track
+	for _, p := range s.order {
+		open = append(open, p.active...)
+	}
+	s.mu.Unlock()
+	for _, t := range open {
+		t.flush()
+	}
+}

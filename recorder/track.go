@@ -1,0 +1,306 @@
+package recorder
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/roomtape/roomtape/recorder/internal/codec/av1"
+	"github.com/roomtape/roomtape/recorder/internal/codec/h264"
+	"github.com/roomtape/roomtape/recorder/internal/codec/vp8"
+	"github.com/roomtape/roomtape/recorder/internal/codec/vp9"
+)
+
+// Track is one started track of a participant. WriteFrame, Stop, Stats
+// and the accessors are safe for concurrent use.
+type Track struct {
+	p    *Participant
+	s    *Session
+	info TrackInfo
+	name string // file name in the session dir
+	path string
+
+	mu       sync.Mutex // serialises writes, flushes and closing
+	closed   bool
+	w        fileWriter
+	fileErr  error
+	started  bool
+	startPTS time.Duration
+	lastPTS  time.Duration
+	width    int
+	height   int
+
+	// Guarded by s.mu.
+	ended bool
+	rec   *trackRecord
+
+	frames, bytes, droppedOrder, droppedKey, sinkErrs atomic.Uint64
+}
+
+// trackRecord is what session.json says about a track's file.
+type trackRecord struct {
+	start, end    time.Duration // end < 0 while recording
+	width, height int
+	changes       []resolutionChange
+}
+
+type resolutionChange struct {
+	at            time.Duration
+	width, height int
+}
+
+// TrackStats counts a track's frames.
+type TrackStats struct {
+	// Frames and Bytes count the frames written (to the file and sinks).
+	Frames, Bytes uint64
+	// DroppedOutOfOrder counts frames older than one already written.
+	DroppedOutOfOrder uint64
+	// DroppedBeforeKeyframe counts video frames received before the first
+	// keyframe (for H.264, before the first keyframe with SPS and PPS).
+	DroppedBeforeKeyframe uint64
+	// SinkErrors counts errors returned by sinks' WriteFrame.
+	SinkErrors uint64
+}
+
+// Info returns the track's normalised info.
+func (t *Track) Info() TrackInfo { return t.info }
+
+// Path returns the track's file path; the file exists once the first frame
+// has been written (unless files are disabled).
+func (t *Track) Path() string { return t.path }
+
+// Stats returns the track's counters.
+func (t *Track) Stats() TrackStats {
+	return TrackStats{
+		Frames:                t.frames.Load(),
+		Bytes:                 t.bytes.Load(),
+		DroppedOutOfOrder:     t.droppedOrder.Load(),
+		DroppedBeforeKeyframe: t.droppedKey.Load(),
+		SinkErrors:            t.sinkErrs.Load(),
+	}
+}
+
+// WriteFrame records one frame. Frames must come in PTS order: a frame
+// older than the last written one is dropped and counted (not an error).
+// Video is written from the first keyframe on; earlier frames are dropped
+// and counted. A picture size that differs from the previous one (given in
+// f or parsed from a VP8, VP9 or H.264 keyframe) emits ResolutionChanged.
+//
+// It returns ErrEmptyFrame for a frame without payload, ErrTrackStopped
+// after Stop or Leave, and file errors (which do not stop the sinks).
+func (t *Track) WriteFrame(f Frame) error {
+	if len(f.Payload) == 0 {
+		return fmt.Errorf("participant %q track %q: %w", t.p.id, t.info.ID, ErrEmptyFrame)
+	}
+	t.mu.Lock()
+	changed, err := t.writeLocked(f)
+	t.mu.Unlock()
+	if changed {
+		err = errors.Join(err, t.s.afterChange())
+	}
+	return err
+}
+
+// writeLocked implements WriteFrame; changed says whether the manifest or
+// events changed.
+func (t *Track) writeLocked(f Frame) (changed bool, err error) {
+	if t.closed {
+		return false, fmt.Errorf("participant %q track %q: %w", t.p.id, t.info.ID, ErrTrackStopped)
+	}
+	if t.started && f.PTS < t.lastPTS {
+		t.droppedOrder.Add(1)
+		t.s.log.Debug("frame out of order dropped", "participant", t.p.id, "track", t.info.ID, "pts", f.PTS, "last", t.lastPTS)
+		return false, nil
+	}
+	video := t.info.Kind == Video
+	key := f.Keyframe || detectKeyframe(t.info.Codec, f.Payload)
+	f.Keyframe = key
+	if !video || f.Width <= 0 || f.Height <= 0 || f.Width > maxDimension || f.Height > maxDimension {
+		f.Width, f.Height = 0, 0
+		if video && key {
+			f.Width, f.Height = pictureSize(t.info.Codec, f.Payload)
+		}
+	}
+	if !t.started {
+		ok, err := t.startLocked(f)
+		if !ok {
+			return false, err
+		}
+		changed = true
+	}
+	if f.Width > 0 && (f.Width != t.width || f.Height != t.height) {
+		t.resizeLocked(f.PTS, f.Width, f.Height)
+		changed = true
+	}
+	t.lastPTS = f.PTS
+	if t.w != nil {
+		if werr := t.w.WritePacket(f.Payload, f.PTS-t.startPTS, f.Duration, key); werr != nil {
+			err = fmt.Errorf("recorder: write %s: %w", t.path, werr)
+		}
+	} else if t.fileErr != nil {
+		err = t.fileErr
+	}
+	for _, sk := range t.s.sinks {
+		if serr := sk.WriteFrame(t.p.id, t.info, f); serr != nil {
+			t.sinkErrs.Add(1)
+			t.s.log.Debug("sink write failed", "participant", t.p.id, "track", t.info.ID, "err", serr)
+		}
+	}
+	t.frames.Add(1)
+	t.bytes.Add(uint64(len(f.Payload)))
+	return changed, err
+}
+
+// startLocked handles the first writable frame: it creates the file and
+// registers the track in the manifest. ok is false if the frame must be
+// dropped.
+func (t *Track) startLocked(f Frame) (ok bool, err error) {
+	var extradata []byte
+	if t.info.Kind == Video {
+		switch t.info.Codec {
+		case H264:
+			extradata = h264.ParamSets(f.Payload)
+		case AV1:
+			extradata = av1.SequenceHeader(f.Payload)
+		}
+		needExtra := t.info.Codec == H264 || t.info.Codec == AV1
+		if !f.Keyframe || (needExtra && extradata == nil) {
+			t.droppedKey.Add(1)
+			return false, nil
+		}
+	}
+	t.started = true
+	t.startPTS = f.PTS
+	t.lastPTS = f.PTS
+	if t.s.files {
+		w, h := f.Width, f.Height
+		if w == 0 {
+			w, h = t.info.Width, t.info.Height
+		}
+		fw, err := newFileWriter(t.path, t.info, w, h, extradata)
+		if err != nil {
+			t.fileErr = fmt.Errorf("recorder: participant %q track %q: %w", t.p.id, t.info.ID, err)
+			t.s.log.Warn("cannot create track file", "participant", t.p.id, "file", t.path, "err", err)
+			return true, t.fileErr
+		}
+		t.w = fw
+	}
+	s := t.s
+	s.mu.Lock()
+	t.rec = &trackRecord{start: f.PTS, end: -1}
+	if t.ended {
+		t.rec.end = f.PTS
+	}
+	t.p.tracks = append(t.p.tracks, t)
+	s.mu.Unlock()
+	return true, nil
+}
+
+// resizeLocked records a new picture size at session time at.
+func (t *Track) resizeLocked(at time.Duration, w, h int) {
+	s := t.s
+	s.mu.Lock()
+	if t.rec != nil {
+		if t.rec.width == 0 {
+			t.rec.width, t.rec.height = w, h
+		} else {
+			t.rec.changes = append(t.rec.changes, resolutionChange{at: at, width: w, height: h})
+		}
+	}
+	ti := t.info
+	s.emitLocked(Event{Kind: ResolutionChanged, At: at, ParticipantID: t.p.id, Name: t.p.name, Track: &ti, Width: w, Height: h})
+	s.mu.Unlock()
+	t.width, t.height = w, h
+	s.log.Debug("resolution changed", "participant", t.p.id, "track", t.info.ID, "width", w, "height", h)
+}
+
+// Stop ends the track and finishes its file. It is idempotent.
+func (t *Track) Stop() error {
+	s := t.s
+	s.mu.Lock()
+	if t.ended {
+		s.mu.Unlock()
+		return nil
+	}
+	p := t.p
+	for i, a := range p.active {
+		if a == t {
+			p.active = append(p.active[:i:i], p.active[i+1:]...)
+			break
+		}
+	}
+	t.endLocked(s.Elapsed())
+	s.mu.Unlock()
+	err := t.closeFile()
+	return errors.Join(err, s.afterChange())
+}
+
+// endLocked marks the track ended at session time at; s.mu must be held.
+func (t *Track) endLocked(at time.Duration) {
+	t.ended = true
+	if t.rec != nil {
+		t.rec.end = max(at, t.rec.start)
+	}
+	ti := t.info
+	t.s.emitLocked(Event{Kind: TrackStopped, At: at, ParticipantID: t.p.id, Name: t.p.name, Track: &ti})
+}
+
+// closeFile finishes the file; later writes fail with ErrTrackStopped.
+func (t *Track) closeFile() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closed = true
+	if t.w == nil {
+		return nil
+	}
+	err := t.w.Close()
+	t.w = nil
+	if err != nil {
+		return fmt.Errorf("recorder: close %s: %w", t.path, err)
+	}
+	return nil
+}
+
+// flush writes out what the file buffers.
+func (t *Track) flush() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.w == nil {
+		return
+	}
+	if err := t.w.Flush(); err != nil {
+		t.s.log.Warn("flush failed", "file", t.path, "err", err)
+	}
+}
+
+// detectKeyframe recognises keyframes of codecs whose headers say so.
+func detectKeyframe(c Codec, payload []byte) bool {
+	switch c {
+	case VP8:
+		return vp8.IsKeyframe(payload)
+	case VP9:
+		return vp9.IsKeyframe(payload)
+	case H264:
+		return h264.IsKeyframe(payload)
+	}
+	return false
+}
+
+// pictureSize parses the picture size of a keyframe, 0x0 if unknown.
+func pictureSize(c Codec, payload []byte) (w, h int) {
+	var ok bool
+	switch c {
+	case VP8:
+		w, h, ok = vp8.Size(payload)
+	case VP9:
+		w, h, ok = vp9.Size(payload)
+	case H264:
+		w, h, ok = h264.Size(payload)
+	}
+	if !ok || w > maxDimension || h > maxDimension {
+		return 0, 0
+	}
+	return w, h
+}
