@@ -95,7 +95,8 @@ go_tool() { # name module@version binary
 	local stamp="$cache/bin/.$1-$2"
 	[ -x "$cache/bin/$3" ] && [ -f "$stamp" ] && return 0
 	log "installing $1 $2"
-	GOBIN=$cache/bin go install "$1@$2"
+	local logf=$cache/install-$3.log
+	GOBIN=$cache/bin go install "$1@$2" >"$logf" 2>&1 || { cat "$logf" >&2; log "go install $1@$2 failed"; return 1; }
 	rm -f "$cache/bin/.$(basename "$1")"-*
 	touch "$stamp"
 }
