@@ -92,12 +92,12 @@ fi
 
 # --- 3. pinned Go tools -----------------------------------------------------
 go_tool() { # name module@version binary
-	local stamp="$cache/bin/.$1-$2"
+	local stamp="$cache/bin/.$3-$2"
 	[ -x "$cache/bin/$3" ] && [ -f "$stamp" ] && return 0
 	log "installing $1 $2"
 	local logf=$cache/install-$3.log
 	GOBIN=$cache/bin go install "$1@$2" >"$logf" 2>&1 || { cat "$logf" >&2; log "go install $1@$2 failed"; return 1; }
-	rm -f "$cache/bin/.$(basename "$1")"-*
+	rm -f "$cache/bin/.$3"-*
 	touch "$stamp"
 }
 go_tool github.com/golangci/golangci-lint/v2/cmd/golangci-lint "$golangci_version" golangci-lint
