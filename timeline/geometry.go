@@ -92,7 +92,9 @@ func partition(total, n int) []int {
 // source with the tile's aspect ratio, as large as the source allows.
 //
 // All sizes and offsets are even (the tile's size is floored to even; an
-// odd source dimension loses its last pixel in Crop mode). Degenerate input
+// odd source dimension loses its last pixel in Crop mode) and at least 2 px
+// however extreme the aspect ratio (except a 1 px source dimension, which
+// crops to 0 in Crop mode). Degenerate input
 // never panics: a source size that is not positive or above [MaxSize] gives
 // dst = the tile and a zero crop (nothing to draw); a tile that is empty (or
 // above MaxSize) gives a zero-sized dst at the tile's corner and the whole
@@ -111,18 +113,18 @@ func Place(tile Rect, srcW, srcH int, fit Fit) (dst, crop Rect) {
 		sw, sh := srcW&^1, srcH&^1
 		cw, ch := sw, sh
 		if wider {
-			cw = min(sw, roundEven(sh, tw, th))
+			cw = min(sw, max(2, roundEven(sh, tw, th)))
 		} else {
-			ch = min(sh, roundEven(sw, th, tw))
+			ch = min(sh, max(2, roundEven(sw, th, tw)))
 		}
 		crop = Rect{X: ((srcW - cw) / 2) &^ 1, Y: ((srcH - ch) / 2) &^ 1, W: cw, H: ch}
 		return Rect{X: tile.X, Y: tile.Y, W: tw, H: th}, crop
 	}
 	w, h := tw, th
 	if wider {
-		h = min(th, roundEven(tw, srcH, srcW))
+		h = min(th, max(2, roundEven(tw, srcH, srcW)))
 	} else {
-		w = min(tw, roundEven(th, srcW, srcH))
+		w = min(tw, max(2, roundEven(th, srcW, srcH)))
 	}
 	dst = Rect{X: tile.X + ((tw-w)/2)&^1, Y: tile.Y + ((th-h)/2)&^1, W: w, H: h}
 	return dst, full
