@@ -87,7 +87,7 @@ else
 fi
 if [ -n "$prefix" ]; then
 	pc_path=$prefix/lib/pkgconfig
-	log "using FFmpeg $(avcodec_major "$pc_path" >/dev/null; PKG_CONFIG_PATH=$pc_path pkg-config --modversion libavutil | sed 's/^/libavutil /') from $prefix"
+	log "using FFmpeg from $prefix (libavcodec $(PKG_CONFIG_PATH=$pc_path pkg-config --modversion libavcodec))"
 fi
 
 # --- 3. pinned Go tools -----------------------------------------------------
