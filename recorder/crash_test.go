@@ -1,0 +1,159 @@
+package recorder_test
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/roomtape/roomtape/recorder"
+	"github.com/roomtape/roomtape/recorder/internal/avtest"
+	"github.com/roomtape/roomtape/timeline/manifest"
+)
+
+// crashEnv makes the test binary run crashChild (a recording process to
+// be killed) instead of the tests; its value is the recordings root.
+const crashEnv = "ROOMTAPE_RECORDER_CRASH_DIR"
+
+// crashLoss is the bound on what a kill -9 may lose: the files
+// must hold the media up to about 2 s before the kill.
+const crashLoss = 2 * time.Second
+
+// crashRecordFor is how long the child records before the parent kills it;
+// long enough for several clusters and checkpoints.
+const crashRecordFor = 3500 * time.Millisecond
+
+// crashChild records a participant's VP8 camera and Opus microphone in
+// real time until it is killed, printing "video <pts ms>" after each video
+// frame it wrote.
+func crashChild() int {
+	if err := runCrashChild(os.Getenv(crashEnv)); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func runCrashChild(dir string) error {
+	s, err := recorder.NewSession(recorder.Config{ID: "crash", Dir: dir})
+	if err != nil {
+		return err
+	}
+	p, err := s.Join("carol", "Carol")
+	if err != nil {
+		return err
+	}
+	cam, err := p.AddTrack(recorder.TrackInfo{Codec: recorder.VP8})
+	if err != nil {
+		return err
+	}
+	mic, err := p.AddTrack(recorder.TrackInfo{Codec: recorder.Opus})
+	if err != nil {
+		return err
+	}
+	venc, err := avtest.NewVideo(avtest.LibVPX, 160, 120, 25, 50)
+	if err != nil {
+		return err
+	}
+	aenc, err := avtest.NewOpus(2, 1400)
+	if err != nil {
+		return err
+	}
+	out := bufio.NewWriter(os.Stdout)
+	base := s.Elapsed()
+	var next time.Duration // media time of the next audio block
+	for k := 0; ; k++ {
+		time.Sleep(time.Until(s.StartedAt().Add(base + next)))
+		apkts, err := aenc.Next()
+		if err != nil {
+			return err
+		}
+		for _, pk := range apkts {
+			if err := mic.WriteFrame(recorder.Frame{Payload: pk.Data, PTS: base + pk.PTS}); err != nil {
+				return err
+			}
+		}
+		if k%2 == 0 { // 25 fps video beside 50 packets/s of audio
+			vpkts, err := venc.Next()
+			if err != nil {
+				return err
+			}
+			for _, pk := range vpkts {
+				if err := cam.WriteFrame(recorder.Frame{Payload: pk.Data, PTS: base + pk.PTS, Keyframe: pk.Key}); err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "video %d\n", (base + pk.PTS).Milliseconds())
+				if err := out.Flush(); err != nil {
+					return err
+				}
+			}
+		}
+		next += avtest.OpusFrameDuration
+	}
+}
+
+func TestCrashSafety(t *testing.T) {
+	if testing.Short() {
+		t.Skip("records in real time")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), crashEnv+"="+dir)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	killed := false
+	defer func() {
+		if !killed {
+			_ = cmd.Process.Kill()
+		}
+		_ = cmd.Wait()
+	}()
+
+	sc := bufio.NewScanner(stdout)
+	var last time.Duration // last video PTS the child reported written
+	for sc.Scan() {
+		ms, err := strconv.ParseInt(strings.TrimPrefix(sc.Text(), "video "), 10, 64)
+		require.NoError(t, err, sc.Text())
+		last = time.Duration(ms) * time.Millisecond
+		if last >= crashRecordFor {
+			break
+		}
+	}
+	require.GreaterOrEqual(t, last, crashRecordFor, "child stopped early")
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	killed = true
+	_ = cmd.Wait()
+
+	sessionDir := filepath.Join(dir, "crash")
+	m, err := manifest.Load(filepath.Join(sessionDir, recorder.ManifestName))
+	require.NoError(t, err, "session.json must be valid after kill -9")
+	require.Len(t, m.Participants, 1)
+	mp := m.Participants[0]
+	assert.GreaterOrEqual(t, mp.LeaveTimeS, (last - crashLoss).Seconds(), "presence checkpointed")
+	for _, tc := range []struct {
+		kind string
+		tr   func() (manifest.Track, bool)
+	}{{"video", mp.VideoTrack}, {"audio", mp.AudioTrack}} {
+		tr, ok := tc.tr()
+		require.True(t, ok, tc.kind)
+		assert.Nil(t, tr.EndS, "%s track was still recording", tc.kind)
+		r, err := avtest.Probe(tr.Path)
+		require.NoError(t, err, tc.kind)
+		assert.Zero(t, r.DecodeErrors, tc.kind)
+		require.NotEmpty(t, r.PacketPTS, tc.kind)
+		end := tr.Start() + r.Last()
+		t.Logf("%s: killed after %v, file holds media up to %v (%d packets)", tc.kind, last, end, len(r.PacketPTS))
+		assert.GreaterOrEqual(t, end, last-crashLoss, "%s file lost more than %v", tc.kind, crashLoss)
+	}
+}
