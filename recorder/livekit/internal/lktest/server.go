@@ -1,0 +1,214 @@
+// Package lktest runs a real livekit-server and synthetic LiveKit
+// publishers for the tests of recorder/livekit.
+//
+// Everything runs inside the private network namespace of
+// internal/netns: the LiveKit SDK leaves loopback out of ICE, so the
+// server, the publishers and the bot talk over the namespace's veth
+// addresses, which exist nowhere else.
+package lktest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	lksdk "github.com/livekit/server-sdk-go/v2"
+)
+
+// ServerEnv names the livekit-server binary (the Makefile exports it).
+const ServerEnv = "ROOMTAPE_LIVEKIT_SERVER"
+
+// requireEnv, set to 1, fails instead of skipping when the server binary
+// is missing.
+const requireEnv = "ROOMTAPE_REQUIRE_LIVEKIT"
+
+// Ports the server listens on inside the namespace (which has a port
+// space of its own, so fixed ports cannot collide with other tests).
+const (
+	SignalPort = 7880
+	tcpPort    = 7881
+	udpPort    = 7882
+)
+
+// Test credentials (the server wants a secret of at least 32 bytes).
+const (
+	APIKey    = "roomtapetest"
+	APISecret = "roomtape-test-secret-0123456789abcdef"
+)
+
+// startTimeout bounds the server's start-up.
+const startTimeout = 20 * time.Second
+
+// Server is a running livekit-server.
+type Server struct {
+	// URL is the WebSocket URL clients join with.
+	URL string
+	// HTTPURL is the URL of the room service API.
+	HTTPURL string
+
+	cmd  *exec.Cmd
+	logs *syncBuffer
+	done chan struct{}
+	once sync.Once
+}
+
+// ServerBinary returns the livekit-server binary to run: $ROOMTAPE_LIVEKIT_SERVER,
+// else the project's cache, else livekit-server on PATH.
+func ServerBinary() (string, error) {
+	if p := os.Getenv(ServerEnv); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("%s: %w", ServerEnv, err)
+		}
+		return p, nil
+	}
+	if home, err := os.UserCacheDir(); err == nil {
+		p := filepath.Join(home, "roomtape", "bin", "server")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	p, err := exec.LookPath("livekit-server")
+	if err != nil {
+		return "", fmt.Errorf("livekit-server not found (run scripts/setup.sh or set %s): %w", ServerEnv, err)
+	}
+	return p, nil
+}
+
+// StartServer starts livekit-server listening on addr (an address of the
+// test's namespace) and stops it when the test ends. It skips the test
+// when no server binary is installed, unless ROOMTAPE_REQUIRE_LIVEKIT=1
+// or ROOMTAPE_LIVEKIT_SERVER is set.
+func StartServer(t testing.TB, addr netip.Addr) *Server {
+	t.Helper()
+	bin, err := ServerBinary()
+	if err != nil {
+		if os.Getenv(requireEnv) == "1" || os.Getenv(ServerEnv) != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	cfg := fmt.Sprintf(`port: %d
+bind_addresses: [%q]
+rtc:
+  tcp_port: %d
+  udp_port: %d
+  use_external_ip: false
+  node_ip: %s
+keys:
+  %s: %s
+logging:
+  level: info
+  json: false
+room:
+  empty_timeout: 300
+  departure_timeout: 5
+`, SignalPort, addr, tcpPort, udpPort, addr, APIKey, APISecret)
+	path := filepath.Join(t.TempDir(), "livekit.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{
+		URL:     "ws://" + net.JoinHostPort(addr.String(), strconv.Itoa(SignalPort)),
+		HTTPURL: "http://" + net.JoinHostPort(addr.String(), strconv.Itoa(SignalPort)),
+		logs:    &syncBuffer{},
+		done:    make(chan struct{}),
+	}
+	s.cmd = exec.Command(bin, "--config", path)
+	s.cmd.Stdout = s.logs
+	s.cmd.Stderr = s.logs
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("start livekit-server: %v", err)
+	}
+	go func() {
+		_ = s.cmd.Wait()
+		close(s.done)
+	}()
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			t.Logf("livekit-server log:\n%s", s.logs.String())
+		}
+	})
+	if err := s.waitReady(t.Context()); err != nil {
+		t.Fatalf("livekit-server: %v\n%s", err, s.logs.String())
+	}
+	return s
+}
+
+// waitReady polls the server's health endpoint.
+func (s *Server) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.HTTPURL+"/", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-s.done:
+			return errors.New("exited during start-up")
+		case <-ctx.Done():
+			return fmt.Errorf("not ready: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Stop stops the server (SIGTERM, then SIGKILL after a grace period); it
+// is idempotent.
+func (s *Server) Stop() {
+	s.once.Do(func() {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.done:
+		case <-time.After(5 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.done
+		}
+	})
+}
+
+// Logs returns what the server printed so far.
+func (s *Server) Logs() string { return s.logs.String() }
+
+// RoomService returns a client of the server's room service.
+func (s *Server) RoomService() *lksdk.RoomServiceClient {
+	return lksdk.NewRoomServiceClient(s.HTTPURL, APIKey, APISecret)
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
