@@ -191,8 +191,6 @@ func collect(events []Event, end time.Duration) ([]*person, error) {
 		e := events[lastIdx]
 		return nil, fmt.Errorf("timeline: session end %v before event %d (participant %q) at %v: %w",
 			end, lastIdx, e.ParticipantID, e.At, ErrEndBeforeLastEvent)
-	case end == 0:
-		return nil, fmt.Errorf("timeline: session end 0: %w", ErrEmptySession)
 	}
 
 	people := make([]*person, 0, len(byID))
@@ -208,6 +206,9 @@ func collect(events []Event, end time.Duration) ([]*person, error) {
 	}
 	if len(people) == 0 {
 		return nil, fmt.Errorf("timeline: %d events: %w", len(events), ErrNoParticipants)
+	}
+	if end == 0 {
+		return nil, fmt.Errorf("timeline: session end 0: %w", ErrEmptySession)
 	}
 	slices.SortFunc(people, func(a, b *person) int {
 		return cmp.Or(cmp.Compare(a.firstAt, b.firstAt), cmp.Compare(a.firstIdx, b.firstIdx))

@@ -77,10 +77,29 @@ func Parse(r io.Reader, dir string) (*Session, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
+	s.normalize()
 	if dir != "" {
 		s.resolve(dir)
 	}
 	return &s, nil
+}
+
+// normalize makes empty lists nil, as they are written (omitempty).
+func (s *Session) normalize() {
+	for i := range s.Participants {
+		p := &s.Participants[i]
+		if len(p.Presence) == 0 {
+			p.Presence = nil
+		}
+		if len(p.Tracks) == 0 {
+			p.Tracks = nil
+		}
+		for j := range p.Tracks {
+			if len(p.Tracks[j].Resolutions) == 0 {
+				p.Tracks[j].Resolutions = nil
+			}
+		}
+	}
 }
 
 // resolve makes the relative paths of s relative to dir.

@@ -134,11 +134,16 @@ func (s *Session) Windows(opts timeline.Options) ([]timeline.Window, error) {
 	return ws, nil
 }
 
-// Encode writes s as indented JSON to w.
+// Encode writes s as indented JSON to w. Participants is written as a list
+// even when nil, as the prototype expects.
 func (s *Session) Encode(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(s); err != nil {
+	out := *s
+	if out.Participants == nil {
+		out.Participants = []Participant{}
+	}
+	if err := enc.Encode(&out); err != nil {
 		return fmt.Errorf("manifest: encode: %w", err)
 	}
 	return nil
