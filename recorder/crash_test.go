@@ -91,7 +91,9 @@ func runCrashChild(dir string) error {
 				if err := cam.WriteFrame(recorder.Frame{Payload: pk.Data, PTS: base + pk.PTS, Keyframe: pk.Key}); err != nil {
 					return err
 				}
-				fmt.Fprintf(out, "video %d\n", (base + pk.PTS).Milliseconds())
+				if _, err := fmt.Fprintf(out, "video %d\n", (base + pk.PTS).Milliseconds()); err != nil {
+					return err
+				}
 				if err := out.Flush(); err != nil {
 					return err
 				}
