@@ -31,14 +31,21 @@ type AudioReader struct {
 }
 
 // OpenAudio opens the best audio stream of path and converts it to rate Hz
-// with channels (1 or 2) channels.
+// with channels (1 or 2) channels; channels 0 keeps mono as mono and makes
+// anything else stereo.
 func OpenAudio(path string, rate, channels int, opts Options) (*AudioReader, error) {
-	if channels != 1 && channels != 2 {
+	if channels < 0 || channels > 2 {
 		return nil, fmt.Errorf("demux: %d channels: only 1 or 2 are supported", channels)
 	}
 	d, err := Open(path, Audio, opts)
 	if err != nil {
 		return nil, err
+	}
+	if channels == 0 {
+		channels = 2
+		if d.cc.ChannelLayout().Channels() == 1 {
+			channels = 1
+		}
 	}
 	r := &AudioReader{d: d, rate: rate, channels: channels, layout: astiav.ChannelLayoutMono}
 	if channels == 2 {
@@ -49,6 +56,9 @@ func OpenAudio(path string, rate, channels int, opts Options) (*AudioReader, err
 	r.swr = astiav.AllocSoftwareResampleContext()
 	return r, nil
 }
+
+// Channels is the number of interleaved channels in the returned samples.
+func (r *AudioReader) Channels() int { return r.channels }
 
 // Decoder is the underlying decoder.
 func (r *AudioReader) Decoder() *Decoder { return r.d }

@@ -54,6 +54,11 @@ const (
 	// ToneHop is the step between analysis windows; an onset is located
 	// within half of it.
 	ToneHop = 2 * time.Millisecond
+	// MinToneRun is how long a frequency must stay above ToneLevel to count
+	// as a beep: a synthetic beep is 50 ms (40 ms of whole windows), while
+	// the spectral leakage of another tone starting or stopping lasts at
+	// most one window (10 ms).
+	MinToneRun = 20 * time.Millisecond
 	// MinMarkerGap is the shortest time between two flashes or two beeps of
 	// the same participant that are told apart: markers come every 2 s and
 	// last at most 100 ms, so anything closer is the same marker.
@@ -338,6 +343,14 @@ func (r *Report) BeepOnsets(freq float64) []time.Duration {
 	peakSpan := int(MinMarkerGap / ToneHop / 4)
 	for k := 0; k < len(lv); k++ {
 		if lv[k] < ToneLevel {
+			continue
+		}
+		run := k
+		for run < len(lv) && lv[run] >= ToneLevel {
+			run++
+		}
+		if time.Duration(run-k)*ToneHop < MinToneRun {
+			k = run
 			continue
 		}
 		// A beep: find its peak, then the first window reaching half of it.

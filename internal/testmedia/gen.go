@@ -98,8 +98,9 @@ func writeAudio(dir string, i int, p Participant, dur time.Duration) (string, st
 		return "", "", fmt.Errorf("%w: %q: unknown audio format %d", ErrBadParticipant, p.Name, p.Audio)
 	}
 	path := filepath.Join(dir, p.Name+"_audio."+spec.ext)
-	graph := AudioFilter(i, dur) + fmt.Sprintf(",aformat=sample_fmts=%s:channel_layouts=mono,asetnsamples=n=%d:p=1",
-		spec.sampleFormat.Name(), spec.frameSize)
+	// aevalsrc ends on a whole frame of samples: trim to the exact length.
+	graph := AudioFilter(i, dur) + fmt.Sprintf(",atrim=end_sample=%d,aformat=sample_fmts=%s:channel_layouts=mono,asetnsamples=n=%d:p=0",
+		int64(dur.Seconds()*SampleRate+0.5), spec.sampleFormat.Name(), spec.frameSize)
 	w := &writer{path: path, muxer: spec.muxer}
 	err := w.run(graph, func(f *astiav.Frame, tb astiav.Rational) error {
 		return w.encodeAudio(f, tb, spec, p)

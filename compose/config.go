@@ -1,0 +1,151 @@
+package compose
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/roomtape/roomtape/timeline"
+)
+
+// Defaults of [Config].
+const (
+	DefaultWidth        = 1280
+	DefaultHeight       = 720
+	DefaultFPS          = 30
+	DefaultPreset       = "fast"
+	DefaultCRF          = 23
+	DefaultHoldLast     = time.Second
+	DefaultAudioBitrate = 128000
+	// SampleRate is the output audio sample rate.
+	SampleRate = 48000
+)
+
+// Presets are the libx264 presets [Config.Preset] accepts.
+var Presets = []string{"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"}
+
+// Errors returned (wrapped) by [Session] and [Graphs]; test with errors.Is.
+var (
+	// ErrConfig is a Config field out of range; the message names it.
+	ErrConfig = errors.New("compose: bad config")
+	// ErrNoParticipants is a session without participants.
+	ErrNoParticipants = errors.New("compose: no participants")
+	// ErrInput is a participant's media file that is missing or that
+	// FFmpeg cannot read; the message names the participant and the file.
+	ErrInput = errors.New("compose: unreadable input")
+)
+
+// Config tunes a composition. The zero value composes 1280x720 at 30 fps in
+// the prototype's column layout, letterboxed, libx264 preset fast, CRF 23.
+type Config struct {
+	// Width and Height (optional) are the output size; default to 1280x720.
+	// Both must be even.
+	Width, Height int
+	// FPS (optional) is the constant output frame rate; defaults to 30.
+	FPS int
+	// Layout (optional) defaults to timeline.Columns.
+	Layout timeline.LayoutKind
+	// MaxTiles (optional) caps the tiles on screen; see timeline.Options.
+	MaxTiles int
+	// MinWindow (optional) is timeline.Options.MinWindow; defaults to
+	// timeline.DefaultMinWindow, negative disables it.
+	MinWindow time.Duration
+	// Fit (optional) defaults to timeline.Letterbox.
+	Fit timeline.Fit
+	// Preset (optional) is the libx264 preset; defaults to "fast".
+	Preset string
+	// CRF (optional) is libx264's constant rate factor, 1-51; defaults to
+	// 23.
+	CRF int
+	// AudioBitrate (optional) is the AAC bit rate in bit/s; defaults to
+	// 128000.
+	AudioBitrate int
+	// Labels (optional) draws each participant's name on their tile.
+	Labels bool
+	// Font (optional) is the fontconfig pattern for names; defaults to
+	// "DejaVu Sans".
+	Font string
+	// HoldLast (optional) is how long a tile keeps showing a stream's last
+	// frame when no newer frame comes (the stream stopped or stalled)
+	// before it falls back to the placeholder; defaults to 1 s, negative
+	// holds forever.
+	HoldLast time.Duration
+	// Threads (optional) is the encoder's and decoders' thread count;
+	// defaults to 0, FFmpeg's choice.
+	Threads int
+	// Logger (optional) defaults to a discard logger.
+	Logger *slog.Logger
+	// Progress (optional) is called about every percent of output with
+	// the progress so far, and once at the end.
+	Progress func(Progress)
+}
+
+// Progress reports how far a composition is.
+type Progress struct {
+	// Done is how much of the output is encoded; Total is its length.
+	Done, Total time.Duration
+	// Percent is 100 * Done / Total.
+	Percent float64
+	// Elapsed is the wall time since the start.
+	Elapsed time.Duration
+	// Speed is Done / Elapsed: 2 means twice as fast as real time.
+	Speed float64
+	// ETA is the estimated wall time left at the current speed.
+	ETA time.Duration
+}
+
+// withDefaults validates c and fills in defaults.
+func (c Config) withDefaults() (Config, error) {
+	if c.Width == 0 && c.Height == 0 {
+		c.Width, c.Height = DefaultWidth, DefaultHeight
+	}
+	if c.Width < 16 || c.Height < 16 || c.Width > 8192 || c.Height > 8192 || c.Width%2 != 0 || c.Height%2 != 0 {
+		return c, fmt.Errorf("%w: size %dx%d: width and height must be even, 16 to 8192", ErrConfig, c.Width, c.Height)
+	}
+	if c.FPS == 0 {
+		c.FPS = DefaultFPS
+	}
+	if c.FPS < 1 || c.FPS > 240 {
+		return c, fmt.Errorf("%w: FPS %d: must be 1 to 240", ErrConfig, c.FPS)
+	}
+	if c.Layout != timeline.Columns && c.Layout != timeline.Grid {
+		return c, fmt.Errorf("%w: unknown layout %d", ErrConfig, c.Layout)
+	}
+	if c.Fit != timeline.Letterbox && c.Fit != timeline.Crop {
+		return c, fmt.Errorf("%w: unknown fit %d", ErrConfig, c.Fit)
+	}
+	if c.Preset == "" {
+		c.Preset = DefaultPreset
+	}
+	if !slices.Contains(Presets, c.Preset) {
+		return c, fmt.Errorf("%w: preset %q: want one of %v", ErrConfig, c.Preset, Presets)
+	}
+	if c.CRF == 0 {
+		c.CRF = DefaultCRF
+	}
+	if c.CRF < 1 || c.CRF > 51 {
+		return c, fmt.Errorf("%w: CRF %d: must be 1 to 51", ErrConfig, c.CRF)
+	}
+	if c.AudioBitrate == 0 {
+		c.AudioBitrate = DefaultAudioBitrate
+	}
+	if c.AudioBitrate < 8000 || c.AudioBitrate > 512000 {
+		return c, fmt.Errorf("%w: audio bit rate %d: must be 8000 to 512000", ErrConfig, c.AudioBitrate)
+	}
+	if c.HoldLast == 0 {
+		c.HoldLast = DefaultHoldLast
+	}
+	if c.Threads < 0 {
+		return c, fmt.Errorf("%w: threads %d", ErrConfig, c.Threads)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+func (c Config) timelineOptions() timeline.Options {
+	return timeline.Options{Layout: c.Layout, MaxTiles: c.MaxTiles, MinWindow: c.MinWindow}
+}
