@@ -288,7 +288,7 @@ func TestWindowsErrorNamesEvent(t *testing.T) {
 			require.Equal(t, c.field, ee.Field)
 			require.Contains(t, err.Error(), fmt.Sprintf("event %d", c.index))
 			require.Contains(t, err.Error(), c.field)
-			if c.err != ErrEmptyID {
+			if !errors.Is(c.err, ErrEmptyID) {
 				require.Contains(t, err.Error(), `"bob"`)
 			}
 		})
