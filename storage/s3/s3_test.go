@@ -1,0 +1,411 @@
+package s3_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/roomtape/roomtape/storage"
+	"github.com/roomtape/roomtape/storage/s3"
+	"github.com/roomtape/roomtape/storage/s3/s3test"
+	"github.com/roomtape/roomtape/storage/storagetest"
+)
+
+// Fault-test bounds. Retries are kept short so that "server gone" fails in
+// seconds; failLimit is how long such a Put may take at most: MaxAttempts
+// attempts of quick connection refusals plus testMaxBackoff between them,
+// with a wide margin for a busy machine.
+const (
+	testMaxAttempts = 3
+	testMaxBackoff  = 200 * time.Millisecond
+	failLimit       = 15 * time.Second
+)
+
+// testConfig returns a Config for bucket on srv with short retries and the
+// smallest part size, so that storagetest's large objects take 3 parts.
+func testConfig(srv *s3test.Server, bucket string) s3.Config {
+	return s3.Config{
+		Bucket:          bucket,
+		Region:          s3test.Region,
+		Endpoint:        srv.Endpoint,
+		AccessKeyID:     srv.AccessKeyID,
+		SecretAccessKey: srv.SecretAccessKey,
+		PartSize:        s3.MinPartSize,
+		MaxAttempts:     testMaxAttempts,
+		MaxBackoff:      testMaxBackoff,
+	}
+}
+
+func newStore(t *testing.T, cfg s3.Config) *s3.Store {
+	t.Helper()
+	s, err := s3.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("s3.New: %v", err)
+	}
+	return s
+}
+
+// assertNoUploads checks that no multipart upload is left in bucket.
+func assertNoUploads(t *testing.T, srv *s3test.Server, bucket string) {
+	t.Helper()
+	if ups := srv.Uploads(t, bucket); len(ups) > 0 {
+		t.Errorf("multipart uploads left behind in bucket %s: %q", bucket, ups)
+	}
+}
+
+func TestConformance(t *testing.T) {
+	srv := s3test.Start(t)
+	storagetest.Run(t, func(t *testing.T) storage.Store {
+		bucket := srv.CreateBucket(t)
+		t.Cleanup(func() { assertNoUploads(t, srv, bucket) })
+		return newStore(t, testConfig(srv, bucket))
+	})
+}
+
+// TestConformanceDefaults runs the suite with the default part size, so
+// that large objects go through one multipart part and the final short
+// read path.
+func TestConformanceDefaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	srv := s3test.Start(t)
+	storagetest.Run(t, func(t *testing.T) storage.Store {
+		bucket := srv.CreateBucket(t)
+		t.Cleanup(func() { assertNoUploads(t, srv, bucket) })
+		cfg := testConfig(srv, bucket)
+		cfg.PartSize = 0
+		cfg.Concurrency = 1
+		return newStore(t, cfg)
+	})
+}
+
+// slowReader delivers data in small reads with a pause, so that an upload
+// is still running when the test breaks the server.
+type slowReader struct {
+	data  []byte
+	chunk int
+	pause time.Duration
+	mu    sync.Mutex
+	read  int
+}
+
+func (r *slowReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.read >= len(r.data) {
+		return 0, io.EOF
+	}
+	time.Sleep(r.pause)
+	n := copy(p[:min(len(p), r.chunk)], r.data[r.read:])
+	r.read += n
+	return n, nil
+}
+
+func (r *slowReader) Read0() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.read
+}
+
+// TestServerStoppedMidUpload kills the server while a multipart upload
+// runs: Put retries, then fails within failLimit with an error wrapping
+// storage.ErrUnavailable, the source is intact, and once the server is
+// back AbortUploads removes the parts the failed abort left.
+func TestServerStoppedMidUpload(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.CreateBucket(t)
+	cfg := testConfig(srv, bucket)
+	var logs *s3test.Buffer
+	cfg.Logger, logs = debugLogger()
+	s := newStore(t, cfg)
+
+	data := bytes.Repeat([]byte("roomtape"), 3*s3.MinPartSize/8) // 15 MiB: 3 parts.
+	src := &slowReader{data: data, chunk: 256 << 10, pause: 20 * time.Millisecond}
+	errc := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := s.Put(t.Context(), "session/final.mp4", src, storage.PutOptions{})
+		errc <- err
+	}()
+	// Stop the server once the first part has been sent.
+	for src.Read0() < s3.MinPartSize+1<<20 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	srv.Stop()
+	var err error
+	select {
+	case err = <-errc:
+	case <-time.After(failLimit):
+		t.Fatalf("Put still running %s after the server stopped", failLimit)
+	}
+	t.Logf("Put failed after %s: %v", time.Since(start).Round(time.Millisecond), err)
+	if !errors.Is(err, storage.ErrUnavailable) {
+		t.Fatalf("Put with the server stopped: %v, want storage.ErrUnavailable", err)
+	}
+	if !strings.Contains(logs.String(), "s3: retrying") {
+		t.Errorf("no retry was logged:\n%s", logs.String())
+	}
+	if !strings.Contains(err.Error(), "AbortUploads") {
+		t.Errorf("error does not say that the upload's parts may remain: %v", err)
+	}
+	if !bytes.Equal(src.data, bytes.Repeat([]byte("roomtape"), 3*s3.MinPartSize/8)) {
+		t.Error("the source was modified")
+	}
+
+	srv.Restart()
+	if _, err := s.Stat(t.Context(), "session/final.mp4"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("Stat after the failed Put: %v, want storage.ErrNotFound", err)
+	}
+	n, err := s.AbortUploads(t.Context(), "session/", 0)
+	if err != nil {
+		t.Fatalf("AbortUploads: %v", err)
+	}
+	t.Logf("AbortUploads removed %d upload(s)", n)
+	assertNoUploads(t, srv, bucket)
+	// The same Put succeeds now.
+	if _, err := s.Put(t.Context(), "session/final.mp4", bytes.NewReader(data), storage.PutOptions{}); err != nil {
+		t.Fatalf("Put after restart: %v", err)
+	}
+}
+
+// TestServerDownAtStart checks a Put to a server that is not running.
+func TestServerDownAtStart(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.CreateBucket(t)
+	s := newStore(t, testConfig(srv, bucket))
+	srv.Stop()
+	for _, size := range []int{10, 2*s3.MinPartSize + 1} {
+		start := time.Now()
+		_, err := s.Put(t.Context(), "k", bytes.NewReader(make([]byte, size)), storage.PutOptions{})
+		if !errors.Is(err, storage.ErrUnavailable) || time.Since(start) > failLimit {
+			t.Errorf("Put of %d bytes to a stopped server: %v after %s, want storage.ErrUnavailable within %s", size, err, time.Since(start), failLimit)
+		}
+	}
+	if _, err := s.Stat(t.Context(), "k"); !errors.Is(err, storage.ErrUnavailable) {
+		t.Errorf("Stat on a stopped server: %v, want storage.ErrUnavailable", err)
+	}
+}
+
+// TestServerHangs freezes the server: each attempt times out after
+// Config.Timeout, and Put fails with storage.ErrUnavailable.
+func TestServerHangs(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.CreateBucket(t)
+	cfg := testConfig(srv, bucket)
+	cfg.Timeout = 500 * time.Millisecond
+	cfg.MaxAttempts = 2
+	s := newStore(t, cfg)
+	srv.Pause()
+	defer srv.Resume()
+	start := time.Now()
+	_, err := s.Put(t.Context(), "k", bytes.NewReader([]byte("x")), storage.PutOptions{})
+	if !errors.Is(err, storage.ErrUnavailable) || time.Since(start) > failLimit {
+		t.Fatalf("Put to a frozen server: %v after %s, want storage.ErrUnavailable within %s", err, time.Since(start), failLimit)
+	}
+}
+
+func TestWrongCredentials(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.CreateBucket(t)
+	for name, mutate := range map[string]func(*s3.Config){
+		"secret": func(c *s3.Config) { c.SecretAccessKey = "wrong-secret-" + c.SecretAccessKey },
+		"key id": func(c *s3.Config) { c.AccessKeyID = "WRONGKEYID0123" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := testConfig(srv, bucket)
+			mutate(&cfg)
+			_, err := s3.New(t.Context(), cfg)
+			if !errors.Is(err, storage.ErrPermission) {
+				t.Fatalf("New with a wrong %s: %v, want storage.ErrPermission", name, err)
+			}
+			assertNoSecret(t, err.Error(), cfg)
+			cfg.SkipBucketCheck = true
+			s := newStore(t, cfg)
+			for _, size := range []int{10, 2*s3.MinPartSize + 1} {
+				_, err = s.Put(t.Context(), "k", bytes.NewReader(make([]byte, size)), storage.PutOptions{})
+				if !errors.Is(err, storage.ErrPermission) {
+					t.Errorf("Put of %d bytes with a wrong %s: %v, want storage.ErrPermission", size, name, err)
+				}
+				assertNoSecret(t, err.Error(), cfg)
+			}
+		})
+	}
+	assertNoUploads(t, srv, bucket)
+}
+
+func TestMissingBucket(t *testing.T) {
+	srv := s3test.Start(t)
+	cfg := testConfig(srv, "no-such-bucket")
+	_, err := s3.New(t.Context(), cfg)
+	if !errors.Is(err, s3.ErrNoSuchBucket) {
+		t.Fatalf("New with a missing bucket: %v, want s3.ErrNoSuchBucket", err)
+	}
+	if !strings.Contains(err.Error(), "no-such-bucket") {
+		t.Errorf("error does not name the bucket: %v", err)
+	}
+	cfg.SkipBucketCheck = true
+	s := newStore(t, cfg)
+	for _, size := range []int{10, 2*s3.MinPartSize + 1} {
+		_, err = s.Put(t.Context(), "k", bytes.NewReader(make([]byte, size)), storage.PutOptions{})
+		if !errors.Is(err, s3.ErrNoSuchBucket) {
+			t.Errorf("Put of %d bytes to a missing bucket: %v, want s3.ErrNoSuchBucket", size, err)
+		}
+	}
+}
+
+func TestNoBucket(t *testing.T) {
+	if _, err := s3.New(t.Context(), s3.Config{}); !errors.Is(err, s3.ErrNoBucket) {
+		t.Fatalf("New without a bucket: %v, want s3.ErrNoBucket", err)
+	}
+}
+
+// debugLogger returns a logger at debug level writing into a buffer.
+func debugLogger() (*slog.Logger, *s3test.Buffer) {
+	var buf s3test.Buffer
+	return slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), &buf
+}
+
+func assertNoSecret(t *testing.T, text string, cfg s3.Config) {
+	t.Helper()
+	for name, secret := range map[string]string{"access key id": cfg.AccessKeyID, "secret access key": cfg.SecretAccessKey} {
+		if strings.Contains(text, secret) {
+			t.Errorf("the %s appears in: %s", name, text)
+		}
+	}
+	if strings.Contains(text, "Signature=") && !strings.Contains(text, "Signature=[REDACTED]") {
+		t.Errorf("a request signature appears in: %s", text)
+	}
+}
+
+// TestNoSecretsInLogs runs uploads, reads and failures with debug logging
+// and every SDK log mode on, and checks that neither the access key id nor
+// the secret (nor a signature) appears in the logs or the errors.
+func TestNoSecretsInLogs(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.CreateBucket(t)
+	cfg := testConfig(srv, bucket)
+	var logs *s3test.Buffer
+	cfg.Logger, logs = debugLogger()
+	cfg.SDKLogMode = aws.LogRetries | aws.LogRequest | aws.LogResponse | aws.LogSigning | aws.LogDeprecatedUsage
+	s := newStore(t, cfg)
+	ctx := t.Context()
+	var errs []string
+	if _, err := s.Put(ctx, "small", bytes.NewReader([]byte("hello")), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(ctx, "large", bytes.NewReader(make([]byte, 2*s3.MinPartSize+1)), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rc, _, err := s.Get(ctx, "small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, rc)
+	_ = rc.Close()
+	_, err = s.Stat(ctx, "missing")
+	errs = append(errs, err.Error())
+
+	// Failures: wrong secret (the server answers SignatureDoesNotMatch), and
+	// the server gone (retries are logged).
+	bad := cfg
+	bad.SecretAccessKey = "x" + cfg.SecretAccessKey[1:]
+	bad.SkipBucketCheck = true
+	sb := newStore(t, bad)
+	_, err = sb.Put(ctx, "k", bytes.NewReader([]byte("x")), storage.PutOptions{})
+	errs = append(errs, err.Error())
+	srv.Stop()
+	_, err = s.Put(ctx, "k", bytes.NewReader([]byte("x")), storage.PutOptions{})
+	errs = append(errs, err.Error())
+
+	out := logs.String()
+	if !strings.Contains(out, "s3: sdk") || !strings.Contains(out, "Authorization") {
+		t.Fatalf("the SDK's request log did not reach slog; the check would prove nothing:\n%.2000s", out)
+	}
+	t.Logf("%d bytes of debug logs checked", len(out))
+	assertNoSecret(t, out, cfg)
+	assertNoSecret(t, out, bad)
+	for _, e := range errs {
+		assertNoSecret(t, e, cfg)
+		assertNoSecret(t, e, bad)
+	}
+}
+
+func TestURL(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.CreateBucket(t)
+	cfg := testConfig(srv, bucket)
+	s := newStore(t, cfg)
+	u, err := s.URL("a b/c.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := srv.Endpoint + "/" + bucket + "/a%20b/c.mp4"; u != want {
+		t.Errorf("URL = %q, want %q", u, want)
+	}
+	cfg.BaseURL = "https://cdn.example.com/"
+	s = newStore(t, cfg)
+	if u, _ := s.URL("id/id_recording.mp4"); u != "https://cdn.example.com/id/id_recording.mp4" {
+		t.Errorf("URL with BaseURL = %q", u)
+	}
+}
+
+// TestFromEnv configures the store from the prototype's variables.
+func TestFromEnv(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.CreateBucket(t)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true") // Never look beyond loopback.
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretAccessKey)
+	t.Setenv("AWS_REGION", s3test.Region)
+	t.Setenv("AWS_ENDPOINT_URL_S3", srv.Endpoint)
+	t.Setenv("S3_BUCKET", bucket)
+	t.Setenv("BASE_CDN_URL", "https://cdn.example.com")
+	cfg, err := s3.ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t, cfg)
+	if _, err := s.Put(t.Context(), "env", bytes.NewReader([]byte("env")), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := s.URL("env"); u != "https://cdn.example.com/env" {
+		t.Errorf("URL = %q", u)
+	}
+	t.Setenv("S3_BUCKET", "")
+	if _, err := s3.ConfigFromEnv(); !errors.Is(err, s3.ErrNoBucket) {
+		t.Errorf("ConfigFromEnv without S3_BUCKET: %v, want s3.ErrNoBucket", err)
+	}
+}
+
+// TestAbortUploadsKeepsRecent checks that AbortUploads spares uploads
+// younger than its threshold (someone else's upload in progress).
+func TestAbortUploadsKeepsRecent(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.CreateBucket(t)
+	s := newStore(t, testConfig(srv, bucket))
+	_, err := srv.Client().CreateMultipartUpload(t.Context(), &awss3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String("p/x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.AbortUploads(t.Context(), "p/", time.Hour); err != nil || n != 0 {
+		t.Fatalf("AbortUploads(1h) = %d, %v; want 0, nil", n, err)
+	}
+	if n, err := s.AbortUploads(t.Context(), "other/", 0); err != nil || n != 0 {
+		t.Fatalf("AbortUploads(other/) = %d, %v; want 0, nil", n, err)
+	}
+	if n, err := s.AbortUploads(t.Context(), "p/", 0); err != nil || n != 1 {
+		t.Fatalf("AbortUploads(0) = %d, %v; want 1, nil", n, err)
+	}
+	assertNoUploads(t, srv, bucket)
+}

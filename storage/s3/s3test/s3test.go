@@ -1,0 +1,284 @@
+// Package s3test starts a real S3 server for tests: versitygw with its
+// posix backend, on 127.0.0.1, storing into a temporary directory, with
+// test credentials. The server is stopped when the test ends.
+//
+// The versitygw binary is found through $ROOMTAPE_VERSITYGW (set by the
+// Makefile after scripts/setup.sh installs it), else on $PATH. When it is
+// nowhere, Start skips the test with a loud reason; when
+// $ROOMTAPE_VERSITYGW names a missing file, Start fails it.
+package s3test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// EnvBinary names the versitygw binary to run.
+const EnvBinary = "ROOMTAPE_VERSITYGW"
+
+// Test server parameters.
+const (
+	Region = "us-east-1"
+	// startTimeout bounds how long the server may take to accept
+	// connections: it starts in well under a second, but the machine may be
+	// busy with builds.
+	startTimeout = 20 * time.Second
+)
+
+// Server is a running versitygw.
+type Server struct {
+	// Endpoint is the server's base URL, http://127.0.0.1:port.
+	Endpoint string
+	// AccessKeyID and SecretAccessKey are the root credentials, random
+	// for each server.
+	AccessKeyID, SecretAccessKey string
+	// Dir is the posix backend's directory: one subdirectory per bucket.
+	Dir string
+
+	t      testing.TB
+	bin    string
+	addr   string
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	output *Buffer
+	done   chan struct{}
+}
+
+// Binary returns the path of the versitygw binary, or skips (binary not
+// installed) or fails (ROOMTAPE_VERSITYGW set but wrong) t.
+func Binary(t testing.TB) string {
+	t.Helper()
+	if bin := os.Getenv(EnvBinary); bin != "" {
+		if _, err := os.Stat(bin); err != nil {
+			t.Fatalf("s3test: %s=%s: %v (run scripts/setup.sh)", EnvBinary, bin, err)
+		}
+		return bin
+	}
+	bin, err := exec.LookPath("versitygw")
+	if err != nil {
+		t.Skipf("s3test: SKIPPING S3 TESTS: versitygw is not installed (%s is empty and versitygw is not on PATH); "+
+			"run scripts/setup.sh or `make test`, which set %s", EnvBinary, EnvBinary)
+	}
+	return bin
+}
+
+// Start starts a server for the duration of t.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s := &Server{
+		t:               t,
+		bin:             Binary(t),
+		Dir:             t.TempDir(),
+		AccessKeyID:     "RT" + randomHex(9),
+		SecretAccessKey: randomHex(20),
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("s3test: %v", err)
+	}
+	s.addr = ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatalf("s3test: %v", err)
+	}
+	s.Endpoint = "http://" + s.addr
+	s.Restart()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails.
+	return hex.EncodeToString(b)
+}
+
+// Restart starts the server again after Stop, on the same address and
+// directory. It returns once the server accepts connections.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		s.t.Fatal("s3test: Restart while the server runs")
+	}
+	s.output = &Buffer{}
+	cmd := exec.Command(s.bin, "--port", s.addr, "--access", s.AccessKeyID, "--secret", s.SecretAccessKey,
+		"--region", Region, "--quiet", "posix", s.Dir)
+	cmd.Env = append(cleanEnv(), "HOME="+s.Dir)
+	cmd.Stdout, cmd.Stderr = s.output, s.output
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("s3test: start %s: %v", s.bin, err)
+	}
+	s.cmd = cmd
+	s.done = make(chan struct{})
+	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(s.done)
+
+	deadline := time.Now().Add(startTimeout)
+	for {
+		c, err := net.DialTimeout("tcp", s.addr, time.Second)
+		if err == nil {
+			_ = c.Close()
+			return
+		}
+		select {
+		case <-s.done:
+			s.t.Fatalf("s3test: versitygw exited at start: %s", s.output)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("s3test: versitygw does not accept connections on %s after %s: %s", s.addr, startTimeout, s.output)
+		}
+	}
+}
+
+// cleanEnv is the environment without the variables that configure
+// versitygw or AWS clients, so that the host's settings cannot leak in.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if hasAnyPrefix(kv, "VGW_", "ROOT_", "AWS_", "HOME=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+func hasAnyPrefix(s string, prefixes ...string) bool {
+	for _, p := range prefixes {
+		if len(s) >= len(p) && s[:len(p)] == p {
+			return true
+		}
+	}
+	return false
+}
+
+// Stop kills the server, as a crash or a lost network would, and waits for
+// it to exit. Calling it when the server is stopped does nothing.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.done
+	s.cmd = nil
+}
+
+// Pause freezes the server (SIGSTOP): connections stay open, nothing
+// answers. Resume undoes it.
+func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
+
+// Resume lets a paused server run again (SIGCONT).
+func (s *Server) Resume() { s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		s.t.Fatalf("s3test: signal %v: server not running", sig)
+	}
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatalf("s3test: signal %v: %v", sig, err)
+	}
+}
+
+// Client returns an SDK client with the root credentials, for setting up
+// and inspecting the server independently of the code under test.
+func (s *Server) Client() *awss3.Client {
+	return awss3.New(awss3.Options{
+		Region:       Region,
+		BaseEndpoint: aws.String(s.Endpoint),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider(s.AccessKeyID, s.SecretAccessKey, ""),
+	})
+}
+
+// CreateBucket creates a bucket with a fresh name and returns the name.
+func (s *Server) CreateBucket(t testing.TB) string {
+	t.Helper()
+	name := "rt-" + randomHex(6)
+	if _, err := s.Client().CreateBucket(context.WithoutCancel(t.Context()), &awss3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		t.Fatalf("s3test: create bucket: %v", err)
+	}
+	return name
+}
+
+// Uploads returns the keys of the multipart uploads in progress in bucket.
+func (s *Server) Uploads(t testing.TB, bucket string) []string {
+	t.Helper()
+	out, err := s.Client().ListMultipartUploads(context.WithoutCancel(t.Context()), &awss3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
+	if err != nil {
+		t.Fatalf("s3test: list multipart uploads: %v", err)
+	}
+	keys := make([]string, 0, len(out.Uploads))
+	for _, u := range out.Uploads {
+		keys = append(keys, aws.ToString(u.Key))
+	}
+	return keys
+}
+
+// Files returns the paths, relative to the bucket's directory, of the
+// regular files the backend holds for bucket, including its own metadata.
+func (s *Server) Files(t testing.TB, bucket string) []string {
+	t.Helper()
+	var files []string
+	root := filepath.Join(s.Dir, bucket)
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			rel, _ := filepath.Rel(root, p)
+			files = append(files, rel)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("s3test: %v", err)
+	}
+	return files
+}
+
+// String describes the server for test logs.
+func (s *Server) String() string { return fmt.Sprintf("versitygw at %s (dir %s)", s.Endpoint, s.Dir) }
+
+// Buffer is a bytes.Buffer safe for concurrent writers: the server's
+// output, or the logs of code under test.
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was written.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
