@@ -34,6 +34,9 @@ type interval struct {
 // ID returns the participant's ID.
 func (p *Participant) ID() string { return p.id }
 
+// Session returns the session the participant belongs to.
+func (p *Participant) Session() *Session { return p.s }
+
 // Name returns the display name given at the latest join.
 func (p *Participant) Name() string {
 	p.s.mu.Lock()

@@ -595,3 +595,21 @@ func TestNilSink(t *testing.T) {
 	_, err := recorder.NewSession(recorder.Config{DisableFiles: true, Sinks: []recorder.Sink{nil}})
 	assert.True(t, errors.Is(err, recorder.ErrBadConfig))
 }
+
+func TestFileError(t *testing.T) {
+	f := newFixture(t)
+	p, err := f.s.Join("a", "A")
+	require.NoError(t, err)
+	tr, err := p.AddTrack(recorder.TrackInfo{Codec: recorder.Opus})
+	require.NoError(t, err)
+	assert.Same(t, p, tr.Participant())
+	assert.Same(t, f.s, p.Session())
+	require.NoError(t, os.Mkdir(tr.Path(), 0o755), "a directory where the file should go")
+	for i := range 3 {
+		err := tr.WriteFrame(recorder.Frame{Payload: []byte{0xf8}, PTS: time.Duration(i) * 20 * time.Millisecond})
+		assert.Error(t, err, "the file cannot be created")
+		assert.Contains(t, err.Error(), `participant "a"`)
+	}
+	assert.Equal(t, 3, f.log.frames["a/microphone"], "sinks still get the frames")
+	require.NoError(t, f.s.Close(context.Background()))
+}

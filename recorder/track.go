@@ -67,6 +67,9 @@ type TrackStats struct {
 // Info returns the track's normalised info.
 func (t *Track) Info() TrackInfo { return t.info }
 
+// Participant returns the participant the track belongs to.
+func (t *Track) Participant() *Participant { return t.p }
+
 // Path returns the track's file path; the file exists once the first frame
 // has been written (unless files are disabled).
 func (t *Track) Path() string { return t.path }

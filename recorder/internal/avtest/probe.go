@@ -37,6 +37,45 @@ func (r *Report) Last() time.Duration {
 	return r.PacketPTS[len(r.PacketPTS)-1]
 }
 
+// Demux returns the packet timestamps and codec name of the first stream
+// of the file at path, without decoding.
+func Demux(path string) ([]time.Duration, string, error) {
+	fc := astiav.AllocFormatContext()
+	if fc == nil {
+		return nil, "", errors.New("avtest: alloc format context")
+	}
+	defer fc.Free()
+	if err := fc.OpenInput(path, nil, nil); err != nil {
+		return nil, "", fmt.Errorf("avtest: open %s: %w", path, err)
+	}
+	defer fc.CloseInput()
+	if len(fc.Streams()) == 0 {
+		return nil, "", fmt.Errorf("avtest: %s has no stream", path)
+	}
+	st := fc.Streams()[0]
+	tb := st.TimeBase()
+	pkt := astiav.AllocPacket()
+	defer pkt.Free()
+	var pts []time.Duration
+	for {
+		if err := fc.ReadFrame(pkt); err != nil {
+			if errors.Is(err, astiav.ErrEof) {
+				return pts, st.CodecParameters().CodecID().Name(), nil
+			}
+			return pts, "", fmt.Errorf("avtest: %s: read: %w", path, err)
+		}
+		if pkt.StreamIndex() == st.Index() {
+			pts = append(pts, ticks(pkt.Pts(), tb))
+		}
+		pkt.Unref()
+	}
+}
+
+// ticks converts a timestamp in time base tb to a Duration.
+func ticks(ts int64, tb astiav.Rational) time.Duration {
+	return time.Duration(ts) * time.Second * time.Duration(tb.Num()) / time.Duration(tb.Den())
+}
+
 // Probe demuxes and decodes every packet of the first stream of the file
 // at path. A file cut short (after a crash) is read up to where it breaks.
 func Probe(path string) (*Report, error) {
@@ -101,7 +140,7 @@ func Probe(path string) (*Report, error) {
 			return r, fmt.Errorf("avtest: %s: read: %w", path, err)
 		}
 		if pkt.StreamIndex() == st.Index() {
-			r.PacketPTS = append(r.PacketPTS, time.Duration(pkt.Pts())*time.Second*time.Duration(tb.Num())/time.Duration(tb.Den()))
+			r.PacketPTS = append(r.PacketPTS, ticks(pkt.Pts(), tb))
 			if pkt.Flags().Has(astiav.PacketFlagKey) {
 				r.Keyframes++
 			}

@@ -8,6 +8,7 @@ package mkv
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"time"
 
@@ -62,6 +63,8 @@ type Writer struct {
 	st   *astiav.Stream
 	pkt  *astiav.Packet
 	tb   astiav.Rational
+	// opened says Create created the file (to remove it if Create fails).
+	opened bool
 }
 
 // codecID maps a Codec to FFmpeg's codec id and media type.
@@ -92,11 +95,14 @@ func Create(path string, p Params) (w *Writer, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("mkv: %s: alloc muxer: %w", path, err)
 	}
-	w = &Writer{path: path, fc: fc}
+	nw := &Writer{path: path, fc: fc}
+	w = nw
 	defer func() {
 		if err != nil {
-			w.free()
-			w = nil
+			nw.free()
+			if nw.opened {
+				_ = os.Remove(path)
+			}
 		}
 	}()
 	w.st = fc.NewStream(nil)
@@ -127,6 +133,7 @@ func Create(path string, p Params) (w *Writer, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("mkv: %s: open: %w", path, err)
 	}
+	w.opened = true
 	fc.SetPb(w.pb)
 	// Write every packet through to the file as soon as the muxer
 	// releases it (with the cluster it belongs to).
