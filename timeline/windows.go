@@ -30,21 +30,16 @@ type person struct {
 }
 
 // nameAt is the name set by the latest Join at or before t, or by the first
-// Join when t is earlier; the ID when no Join carried a name.
+// Join when t is earlier; the ID when no Join carried a name. names holds
+// the non-empty names in time order.
 func (p *person) nameAt(t time.Duration) string {
-	name := ""
-	for _, n := range p.names {
-		if n.at > t && name != "" {
-			break
-		}
-		if n.name != "" {
-			name = n.name
-		}
-	}
-	if name == "" {
+	if len(p.names) == 0 {
 		return p.id
 	}
-	return name
+	i, _ := slices.BinarySearchFunc(p.names, t, func(n named, t time.Duration) int {
+		return cmp.Compare(n.at, t+1) // first name after t
+	})
+	return p.names[max(i-1, 0)].name
 }
 
 // rawWindow is a span with the set of present participants as sorted
@@ -235,7 +230,9 @@ func (p *person) buildSpans(events []Event, end time.Duration) error {
 			if events[i].Kind == Join {
 				joins++
 				lastJoin = i
-				p.names = append(p.names, named{at: at, name: events[i].Name})
+				if events[i].Name != "" {
+					p.names = append(p.names, named{at: at, name: events[i].Name})
+				}
 			} else {
 				leaves++
 				if firstLeave < 0 {
