@@ -114,7 +114,7 @@ func TestWriteWAVErrors(t *testing.T) {
 	dir := t.TempDir()
 	_, err := WriteWAVFile(filepath.Join(dir, "x.wav"), NewMixer(nil, 1, Options{}), wav.Format{})
 	require.ErrorIs(t, err, wav.ErrInvalidFormat)
-	_, err = WriteWAV(&memWS{}, NewMixer(nil, 1, Options{}), wav.Format{})
+	_, err = WriteWAV(tempFile(t), NewMixer(nil, 1, Options{}), wav.Format{})
 	require.ErrorIs(t, err, wav.ErrInvalidFormat)
 	require.ErrorIs(t, WritePaddedFile(filepath.Join(dir, "p.wav"), &reuseSource{}, 10, 5), ErrChannels)
 
@@ -122,14 +122,14 @@ func TestWriteWAVErrors(t *testing.T) {
 	bad := []Source{&reuseSource{chunks: []Chunk{mono(0, 1)}, err: errNetwork}}
 	path := filepath.Join(dir, "m.wav")
 	require.ErrorIs(t, WriteMixFile(path, NewMixer(bad, 10, Options{})), errNetwork)
-	_, err = WriteWAV(&memWS{}, NewMixer(bad, 10, Options{}), PrototypeFormat(2))
+	_, err = WriteWAV(tempFile(t), NewMixer(bad, 10, Options{}), PrototypeFormat(2))
 	require.ErrorIs(t, err, errNetwork)
 
 	// Channel count mismatch between reader and format.
-	_, err = WriteWAV(&memWS{}, NewMixer(nil, 3, Options{}), wav.Format{Encoding: wav.Int16, Channels: 4, SampleRate: SampleRate})
+	_, err = WriteWAV(tempFile(t), NewMixer(nil, 3, Options{}), wav.Format{Encoding: wav.Int16, Channels: 4, SampleRate: SampleRate})
 	require.ErrorIs(t, err, wav.ErrPartialFrame)
 
-	n, err := WriteWAV(&memWS{}, NewMixer(nil, 3, Options{}), PrototypeFormat(2))
+	n, err := WriteWAV(tempFile(t), NewMixer(nil, 3, Options{}), PrototypeFormat(2))
 	require.NoError(t, err)
 	require.Equal(t, int64(3), n)
 

@@ -87,3 +87,18 @@ func (s *readerSource) NextChunk() (Chunk, error) {
 		}
 	}
 }
+
+// Chunks returns a Source that yields the given chunks in order, then
+// [io.EOF]; handy for tests and for audio already in memory.
+func Chunks(chunks ...Chunk) Source { return &chunkList{chunks: chunks} }
+
+type chunkList struct{ chunks []Chunk }
+
+func (l *chunkList) NextChunk() (Chunk, error) {
+	if len(l.chunks) == 0 {
+		return Chunk{}, io.EOF
+	}
+	c := l.chunks[0]
+	l.chunks = l.chunks[1:]
+	return c, nil
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -12,41 +13,27 @@ import (
 	"github.com/roomtape/roomtape/mix/wav"
 )
 
-// memWS is an in-memory io.WriteSeeker.
-type memWS struct {
-	buf []byte
-	off int64
-}
-
-func (m *memWS) Write(p []byte) (int, error) {
-	if end := m.off + int64(len(p)); end > int64(len(m.buf)) {
-		m.buf = append(m.buf, make([]byte, end-int64(len(m.buf)))...)
-	}
-	n := copy(m.buf[m.off:], p)
-	m.off += int64(n)
-	return n, nil
-}
-
-func (m *memWS) Seek(off int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekCurrent:
-		off += m.off
-	case io.SeekEnd:
-		off += int64(len(m.buf))
-	}
-	m.off = off
-	return off, nil
+// tempFile returns a new empty file (an io.WriteSeeker) that the test
+// cleans up.
+func tempFile(t testing.TB) *os.File {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "*.wav")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = f.Close() })
+	return f
 }
 
 // encodeWAV returns a WAV file holding samples in format f.
 func encodeWAV(t testing.TB, f wav.Format, samples []float32) []byte {
 	t.Helper()
-	var m memWS
-	w, err := wav.NewWriter(&m, f)
+	file := tempFile(t)
+	w, err := wav.NewWriter(file, f)
 	require.NoError(t, err)
 	require.NoError(t, w.WriteFloat32(samples))
 	require.NoError(t, w.Close())
-	return m.buf
+	b, err := os.ReadFile(file.Name())
+	require.NoError(t, err)
+	return b
 }
 
 // headerSize is the size of the WAV header wav.Writer writes for f.

@@ -48,12 +48,19 @@ func (s *beepSource) NextChunk() (Chunk, error) {
 	n := int(min(synthChunk, s.length-s.pos))
 	out := s.buf[:n*s.channels]
 	clear(out)
-	for f := range n {
-		if local := (s.pos + int64(f)) % beepPeriod; local < beepLength {
+	for f := 0; f < n; {
+		local := int((s.pos + int64(f)) % beepPeriod)
+		if local >= beepLength { // jump to the next beep
+			f += beepPeriod - local
+			continue
+		}
+		k := min(beepLength-local, n-f)
+		for j, v := range s.tone[local : local+k] {
 			for c := range s.channels {
-				out[f*s.channels+c] = s.tone[local]
+				out[(f+j)*s.channels+c] = v
 			}
 		}
+		f += k
 	}
 	c := Chunk{Start: s.join + s.pos, Samples: out, Channels: s.channels}
 	s.pos += int64(n)

@@ -1,0 +1,5 @@
+//go:build !race
+
+package mix
+
+const raceEnabled = false
