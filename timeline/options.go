@@ -21,7 +21,8 @@ type Options struct {
 	// Windows).
 	MaxTiles int
 	// MinWindow (optional) defaults to DefaultMinWindow; negative disables
-	// it. Absences and windows shorter than it do not change the layout.
+	// it. Absences and windows shorter than it do not change the layout
+	// (the exact rule is documented on Windows).
 	MinWindow time.Duration
 	// TrimEmpty (optional) drops spans in which nobody is present instead
 	// of returning windows with no participants.

@@ -33,7 +33,10 @@ type Event struct {
 
 // Participant is someone shown in a window.
 type Participant struct {
-	ID   string
+	// ID is the Event.ParticipantID.
+	ID string
+	// Name is the display name at the window's start (the ID when no Join
+	// carried a name).
 	Name string
 }
 
@@ -64,6 +67,7 @@ const (
 // Window is a span [Start, End) of the session in which the same
 // participants are on screen.
 type Window struct {
+	// Start and End bound the window on the session clock.
 	Start, End time.Duration
 	// Participants are on screen, in the order of their first join.
 	// Empty for a span in which nobody is present.
@@ -71,11 +75,13 @@ type Window struct {
 	// Hidden are present but not on screen because the layout has no room
 	// for them (see Options.MaxTiles); they are still heard.
 	Hidden []Participant
+	// Layout is Options.Layout; see [Window.Tiles].
 	Layout LayoutKind
 }
 
 // Rect is an integer rectangle on the canvas; X, Y, W and H are even so that
 // it can be drawn in a 4:2:0 picture.
 type Rect struct {
+	// X and Y are the top-left corner; W and H the size, in pixels.
 	X, Y, W, H int
 }

@@ -58,7 +58,7 @@ type rawWindow struct {
 //     event; at least one participant must join. Violations return an error
 //     wrapping ErrEmptyID, ErrBadKind, ErrNegativeTime, ErrEndBeforeLastEvent,
 //     ErrEmptySession or ErrNoParticipants (an [*EventError] when one event is
-//     at fault).
+//     at fault); bad Options return ErrInvalidOptions.
 //   - Events may come in any order. A participant's events are applied in
 //     time order; a Join while present returns ErrDuplicateJoin, a Leave
 //     while absent ErrLeaveWithoutJoin. Events of one participant at the
@@ -74,7 +74,8 @@ type rawWindow struct {
 //     between two presence intervals, the absence is ignored (no layout
 //     flash when someone drops and reconnects). Absences before the first
 //     join and after the last leave are never bridged.
-//  2. The session is cut wherever the set of present participants changes.
+//  2. The session is cut wherever the set of present participants (on
+//     screen or hidden) changes.
 //  3. Short windows: a window shorter than MinWindow is absorbed by the
 //     window before it, which is extended to cover it (the layout change is
 //     delayed until the set has held for MinWindow). A leading window
@@ -83,6 +84,10 @@ type rawWindow struct {
 //     windows with the same participants are merged. Hence, when end is at
 //     least MinWindow, every window is at least MinWindow long.
 //     A negative MinWindow disables bridging and short-window merging.
+//     So a window may list a participant for up to MinWindow after they
+//     left or before they joined (and omit one for up to MinWindow after
+//     they joined): renderers draw a background or the last picture for a
+//     tile without media.
 //  4. TrimEmpty drops the windows without participants, leaving gaps.
 //
 // Participants are listed in the stable order of their first Join (ties in
