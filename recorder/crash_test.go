@@ -60,7 +60,7 @@ func runCrashChild(dir string) error {
 	if err != nil {
 		return err
 	}
-	venc, err := avtest.NewVideo(avtest.LibVPX, 160, 120, 25, 50)
+	venc, err := avtest.NewVideo(avtest.LibVPX, 160, 120, 25, 50, 0)
 	if err != nil {
 		return err
 	}

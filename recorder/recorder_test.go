@@ -186,7 +186,7 @@ func TestRecordCodecs(t *testing.T) {
 			if tc.codec == recorder.Opus {
 				enc, err = avtest.NewOpus(tc.channels, 500)
 			} else {
-				enc, err = avtest.NewVideo(tc.encoder, width, height, fps, fps)
+				enc, err = avtest.NewVideo(tc.encoder, width, height, fps, fps, 0)
 			}
 			require.NoError(t, err)
 			defer enc.Close()
@@ -269,7 +269,7 @@ func TestResolutionChange(t *testing.T) {
 			for i, sz := range sizes {
 				// A new encoder per size, as a sender restarting at a new
 				// resolution; its first frame is a keyframe.
-				enc, err := avtest.NewVideo(tc.encoder, sz.W, sz.H, fps, 100)
+				enc, err := avtest.NewVideo(tc.encoder, sz.W, sz.H, fps, 100, 0)
 				require.NoError(t, err)
 				fed = append(fed, feed(t, tr, enc, fps, time.Duration(i)*time.Second)...)
 				enc.Close()
@@ -463,7 +463,7 @@ func TestKeyframeGateAndOrder(t *testing.T) {
 	require.NoError(t, err)
 	tr, err := p.AddTrack(recorder.TrackInfo{Codec: recorder.VP8})
 	require.NoError(t, err)
-	enc, err := avtest.NewVideo(avtest.LibVPX, 64, 48, 10, 5)
+	enc, err := avtest.NewVideo(avtest.LibVPX, 64, 48, 10, 5, 0)
 	require.NoError(t, err)
 	defer enc.Close()
 	var pkts []avtest.Packet

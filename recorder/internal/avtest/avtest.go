@@ -53,9 +53,10 @@ const OpusFrameDuration = 20 * time.Millisecond
 
 // NewVideo opens a low-latency video encoder (no frame delay, no B-frames)
 // for width x height at fps frames per second with a keyframe every gop
-// frames. H.264 is Constrained Baseline in Annex-B with SPS and PPS before
+// frames, at about bitRate bits per second (0: two bits per pixel per
+// second). H.264 is Constrained Baseline in Annex-B with SPS and PPS before
 // every IDR, as WebRTC senders do.
-func NewVideo(name string, width, height, fps, gop int) (*Encoder, error) {
+func NewVideo(name string, width, height, fps, gop int, bitRate int64) (*Encoder, error) {
 	c := astiav.FindEncoderByName(name)
 	if c == nil {
 		return nil, fmt.Errorf("avtest: no encoder %s", name)
@@ -67,7 +68,10 @@ func NewVideo(name string, width, height, fps, gop int) (*Encoder, error) {
 	e.cc.SetTimeBase(astiav.NewRational(1, fps))
 	e.cc.SetFramerate(astiav.NewRational(fps, 1))
 	e.cc.SetGopSize(gop)
-	e.cc.SetBitRate(int64(width * height * 2))
+	if bitRate <= 0 {
+		bitRate = int64(width * height * 2)
+	}
+	e.cc.SetBitRate(bitRate)
 	opts := astiav.NewDictionary()
 	defer opts.Free()
 	var kv []string
