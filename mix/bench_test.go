@@ -1,6 +1,7 @@
 package mix
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -93,7 +94,7 @@ func TestMixerBoundedMemory(t *testing.T) {
 	peak := float32(0)
 	for {
 		n, err := m.Read(buf)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

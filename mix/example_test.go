@@ -78,7 +78,7 @@ func ExampleWritePaddedFile() {
 		fmt.Println(err)
 		return
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 
 	// iPhone's 16-bit mono PCM as received, joining 1 s into a 3 s session.
 	pcm := new(bytes.Buffer)
@@ -101,7 +101,7 @@ func ExampleWritePaddedFile() {
 		fmt.Println(err)
 		return
 	}
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	fmt.Println(filepath.Base(path), r.Format().Encoding, r.Format().Channels, r.Frames())
 	// Output:
 	// iPhone_audio_padded.wav s16 1 144000

@@ -49,8 +49,8 @@ func sources(tracks [][]Chunk) []Source {
 
 // readAll drains r with reads of the given sizes (cycled) and checks that it
 // ends with io.EOF.
-func readAll(t testing.TB, r SampleReader, sizes ...int) []float32 {
-	t.Helper()
+func readAll(tb testing.TB, r SampleReader, sizes ...int) []float32 {
+	tb.Helper()
 	if len(sizes) == 0 {
 		sizes = []int{4096}
 	}
@@ -61,12 +61,12 @@ func readAll(t testing.TB, r SampleReader, sizes ...int) []float32 {
 		out = append(out, buf[:n]...)
 		if errors.Is(err, io.EOF) {
 			if n != 0 {
-				t.Fatalf("EOF with %d samples", n)
+				tb.Fatalf("EOF with %d samples", n)
 			}
 			return out
 		}
 		if err != nil {
-			t.Fatalf("read: %v", err)
+			tb.Fatalf("read: %v", err)
 		}
 	}
 }

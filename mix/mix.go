@@ -378,8 +378,8 @@ func (t *track) next() error {
 // into mono averages the two channels. The main loops are unrolled on
 // fixed-size subslices so the compiler drops the bounds checks (≈ 1.6×).
 func addFrames(dst, src []float32, sc, dc int) {
-	switch {
-	case sc == dc:
+	switch sc {
+	case dc:
 		dst = dst[:len(src)]
 		for len(src) >= 8 && len(dst) >= 8 {
 			s, d := src[:8:8], dst[:8:8]
@@ -396,7 +396,7 @@ func addFrames(dst, src []float32, sc, dc int) {
 		for i, v := range src {
 			dst[i] += v
 		}
-	case sc == 1: // mono into stereo
+	case 1: // mono into stereo
 		dst = dst[:2*len(src)]
 		for len(src) >= 4 && len(dst) >= 8 {
 			s, d := src[:4:4], dst[:8:8]

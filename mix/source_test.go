@@ -15,31 +15,31 @@ import (
 
 // tempFile returns a new empty file (an io.WriteSeeker) that the test
 // cleans up.
-func tempFile(t testing.TB) *os.File {
-	t.Helper()
-	f, err := os.CreateTemp(t.TempDir(), "*.wav")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = f.Close() })
+func tempFile(tb testing.TB) *os.File {
+	tb.Helper()
+	f, err := os.CreateTemp(tb.TempDir(), "*.wav")
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = f.Close() })
 	return f
 }
 
 // encodeWAV returns a WAV file holding samples in format f.
-func encodeWAV(t testing.TB, f wav.Format, samples []float32) []byte {
-	t.Helper()
-	file := tempFile(t)
+func encodeWAV(tb testing.TB, f wav.Format, samples []float32) []byte {
+	tb.Helper()
+	file := tempFile(tb)
 	w, err := wav.NewWriter(file, f)
-	require.NoError(t, err)
-	require.NoError(t, w.WriteFloat32(samples))
-	require.NoError(t, w.Close())
+	require.NoError(tb, err)
+	require.NoError(tb, w.WriteFloat32(samples))
+	require.NoError(tb, w.Close())
 	b, err := os.ReadFile(file.Name())
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	return b
 }
 
 // headerSize is the size of the WAV header wav.Writer writes for f.
-func headerSize(t testing.TB, f wav.Format) int {
-	t.Helper()
-	return len(encodeWAV(t, f, nil))
+func headerSize(tb testing.TB, f wav.Format) int {
+	tb.Helper()
+	return len(encodeWAV(tb, f, nil))
 }
 
 func TestPCMSource(t *testing.T) {
@@ -49,14 +49,26 @@ func TestPCMSource(t *testing.T) {
 		format wav.Format
 		want   []float32 // stereo output from frame 0, source placed at 2
 	}{
-		{"s16 mono", wav.Format{Encoding: wav.Int16, Channels: 1},
-			[]float32{0, 0, 0, 0, 0.5, 0.5, -0.25, -0.25, 0.125, 0.125, -1, -1, 0.75, 0.75, 0, 0}},
-		{"s16 stereo", wav.Format{Encoding: wav.Int16, Channels: 2, SampleRate: SampleRate},
-			[]float32{0, 0, 0, 0, 0.5, -0.25, 0.125, -1, 0.75, 0, 0, 0}},
-		{"f32 mono", wav.Format{Encoding: wav.Float32, Channels: 1},
-			[]float32{0, 0, 0, 0, 0.5, 0.5, -0.25, -0.25, 0.125, 0.125, -1, -1, 0.75, 0.75, 0, 0}},
-		{"f32 stereo", wav.Format{Encoding: wav.Float32, Channels: 2},
-			[]float32{0, 0, 0, 0, 0.5, -0.25, 0.125, -1, 0.75, 0, 0, 0}},
+		{
+			"s16 mono",
+			wav.Format{Encoding: wav.Int16, Channels: 1},
+			[]float32{0, 0, 0, 0, 0.5, 0.5, -0.25, -0.25, 0.125, 0.125, -1, -1, 0.75, 0.75, 0, 0},
+		},
+		{
+			"s16 stereo",
+			wav.Format{Encoding: wav.Int16, Channels: 2, SampleRate: SampleRate},
+			[]float32{0, 0, 0, 0, 0.5, -0.25, 0.125, -1, 0.75, 0, 0, 0},
+		},
+		{
+			"f32 mono",
+			wav.Format{Encoding: wav.Float32, Channels: 1},
+			[]float32{0, 0, 0, 0, 0.5, 0.5, -0.25, -0.25, 0.125, 0.125, -1, -1, 0.75, 0.75, 0, 0},
+		},
+		{
+			"f32 stereo",
+			wav.Format{Encoding: wav.Float32, Channels: 2},
+			[]float32{0, 0, 0, 0, 0.5, -0.25, 0.125, -1, 0.75, 0, 0, 0},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -111,14 +123,14 @@ func TestPCMSourceErrors(t *testing.T) {
 }
 
 // resampleAll reads a whole mono signal at rate from through a resampler.
-func resampleAll(t testing.TB, in []float32, from int) []float32 {
-	t.Helper()
-	raw := encodeWAV(t, wav.Format{Encoding: wav.Float32, Channels: 1, SampleRate: from}, in)
+func resampleAll(tb testing.TB, in []float32, from int) []float32 {
+	tb.Helper()
+	raw := encodeWAV(tb, wav.Format{Encoding: wav.Float32, Channels: 1, SampleRate: from}, in)
 	r, err := wav.NewReader(bytes.NewReader(raw))
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	rs, err := newResampler(r.ReadFloat32, 1, from, SampleRate)
-	require.NoError(t, err)
-	return readAll(t, rs, 1000, 7, 2048)
+	require.NoError(tb, err)
+	return readAll(tb, rs, 1000, 7, 2048)
 }
 
 func TestResamplerPlacement(t *testing.T) {

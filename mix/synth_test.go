@@ -34,8 +34,10 @@ func newBeepSource(i int, join, length int64, channels int, dtx bool) *beepSourc
 	for f := range tone {
 		tone[f] = float32(beepAmp * math.Sin(2*math.Pi*beepFreqs[i%8]*float64(f)/SampleRate))
 	}
-	return &beepSource{tone: tone, channels: channels, join: join, length: length, dtx: dtx,
-		buf: make([]float32, synthChunk*channels)}
+	return &beepSource{
+		tone: tone, channels: channels, join: join, length: length, dtx: dtx,
+		buf: make([]float32, synthChunk*channels),
+	}
 }
 
 func (s *beepSource) NextChunk() (Chunk, error) {

@@ -65,11 +65,15 @@ var readerCases = []struct {
 	err  error
 }{
 	{"valid s16 mono", riff(chunk("fmt ", s16mono), chunk("data", []byte{1, 0, 2, 0})), nil},
-	{"valid extensible s24 with 20 valid bits",
-		riff(chunk("fmt ", extensible(1, 2, 24, 20, ksGUIDTail)), chunk("data", make([]byte, 12))), nil},
+	{
+		"valid extensible s24 with 20 valid bits",
+		riff(chunk("fmt ", extensible(1, 2, 24, 20, ksGUIDTail)), chunk("data", make([]byte, 12))), nil,
+	},
 	{"valid extensible float", riff(chunk("fmt ", extensible(3, 1, 32, 0, ksGUIDTail)), chunk("data", nil)), nil},
-	{"valid with fact and odd LIST",
-		riff(chunk("fact", []byte{1, 0, 0, 0}), chunk("fmt ", s16mono), chunk("LIST", []byte("abc")), chunk("data", nil)), nil},
+	{
+		"valid with fact and odd LIST",
+		riff(chunk("fact", []byte{1, 0, 0, 0}), chunk("fmt ", s16mono), chunk("LIST", []byte("abc")), chunk("data", nil)), nil,
+	},
 	{"empty", nil, wav.ErrNotWAV},
 	{"short", []byte("RIFF\x04"), wav.ErrNotWAV},
 	{"RIFX", append([]byte("RIFX"), riff()[4:]...), wav.ErrNotWAV},
@@ -96,8 +100,10 @@ var readerCases = []struct {
 	{"absurd rate", riff(chunk("fmt ", fmtChunk(1, 1, 1<<30, 1<<31, 2, 16)), chunk("data", nil)), wav.ErrUnsupported},
 	{"extensible too short", riff(chunk("fmt ", extensible(1, 1, 16, 16, ksGUIDTail)[:30]), chunk("data", nil)), wav.ErrMalformed},
 	{"extensible unknown GUID", riff(chunk("fmt ", extensible(1, 1, 16, 16, "0123456789abcd")), chunk("data", nil)), wav.ErrUnsupported},
-	{"extensible valid bits above container",
-		riff(chunk("fmt ", extensible(1, 1, 16, 24, ksGUIDTail)), chunk("data", nil)), wav.ErrMalformed},
+	{
+		"extensible valid bits above container",
+		riff(chunk("fmt ", extensible(1, 1, 16, 24, ksGUIDTail)), chunk("data", nil)), wav.ErrMalformed,
+	},
 	{"extensible ADPCM", riff(chunk("fmt ", extensible(2, 1, 16, 16, ksGUIDTail)), chunk("data", nil)), wav.ErrUnsupported},
 }
 

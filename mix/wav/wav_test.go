@@ -74,14 +74,14 @@ func (m *memFile) Seek(off int64, whence int) (int64, error) {
 	return off, nil
 }
 
-func writeAll(t testing.TB, f wav.Format, samples []float32) []byte {
-	t.Helper()
+func writeAll(tb testing.TB, f wav.Format, samples []float32) []byte {
+	tb.Helper()
 	var m memFile
 	w, err := wav.NewWriter(&m, f)
-	require.NoError(t, err)
-	require.NoError(t, w.WriteFloat32(samples))
-	require.NoError(t, w.Close())
-	require.NoError(t, w.Close(), "Close is idempotent")
+	require.NoError(tb, err)
+	require.NoError(tb, w.WriteFloat32(samples))
+	require.NoError(tb, w.Close())
+	require.NoError(tb, w.Close(), "Close is idempotent")
 	return m.buf
 }
 
