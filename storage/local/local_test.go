@@ -73,7 +73,7 @@ func TestConfined(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { _ = s.Close() })
 	ctx := t.Context()
 	for _, key := range []string{"link/secret", "file"} {
 		if _, _, err := s.Get(ctx, key); err == nil {
@@ -108,11 +108,11 @@ func TestPermission(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { _ = s.Close() })
 	if err := os.Chmod(dir, 0o500); err != nil {
 		t.Fatal(err)
 	}
-	defer os.Chmod(dir, 0o700)
+	t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
 	_, err = s.Put(t.Context(), "x", bytes.NewReader(nil), storage.PutOptions{})
 	if !errors.Is(err, storage.ErrPermission) {
 		t.Fatalf("Put in a read-only directory = %v, want storage.ErrPermission", err)
@@ -125,7 +125,7 @@ func TestURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { _ = s.Close() })
 	u, err := s.URL("a b/c.mp4")
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +137,7 @@ func TestURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s2.Close()
+	t.Cleanup(func() { _ = s2.Close() })
 	u, err = s2.URL("id/id_recording.mp4")
 	if err != nil {
 		t.Fatal(err)

@@ -64,6 +64,7 @@ func assertNoUploads(t *testing.T, srv *s3test.Server, bucket string) {
 func TestConformance(t *testing.T) {
 	srv := s3test.Start(t)
 	storagetest.Run(t, func(t *testing.T) storage.Store {
+		t.Helper()
 		bucket := srv.CreateBucket(t)
 		t.Cleanup(func() { assertNoUploads(t, srv, bucket) })
 		return newStore(t, testConfig(srv, bucket))
@@ -79,6 +80,7 @@ func TestConformanceDefaults(t *testing.T) {
 	}
 	srv := s3test.Start(t)
 	storagetest.Run(t, func(t *testing.T) storage.Store {
+		t.Helper()
 		bucket := srv.CreateBucket(t)
 		t.Cleanup(func() { assertNoUploads(t, srv, bucket) })
 		cfg := testConfig(srv, bucket)
@@ -408,4 +410,63 @@ func TestAbortUploadsKeepsRecent(t *testing.T) {
 		t.Fatalf("AbortUploads(0) = %d, %v; want 1, nil", n, err)
 	}
 	assertNoUploads(t, srv, bucket)
+}
+
+// TestUploadSessionServerStopped stops the server in the middle of a
+// session upload: the objects sent before are stored, the others are
+// reported failed, the local files stay; after a restart the same call
+// sends only what is missing.
+func TestUploadSessionServerStopped(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.CreateBucket(t)
+	s := newStore(t, testConfig(srv, bucket))
+	sess := storagetest.NewSession(t, t.TempDir())
+	stopAt := sess.ID + "/alice_video.mp4"
+	opts := storage.UploadOptions{
+		Manifest: true, Participants: true, DeleteLocal: true,
+		Progress: func(p storage.Progress) {
+			if p.Key == stopAt {
+				srv.Stop()
+			}
+		},
+	}
+	res, err := storage.UploadSession(t.Context(), s, sess.Manifest, opts)
+	if !errors.Is(err, storage.ErrIncomplete) || !errors.Is(err, storage.ErrUnavailable) {
+		t.Fatalf("UploadSession with the server stopped: %v, want ErrIncomplete and ErrUnavailable", err)
+	}
+	stored := map[string]storage.Status{}
+	for _, o := range res.Objects {
+		stored[o.Key] = o.Status
+	}
+	t.Logf("first run: %v", stored)
+	if stored[sess.ID+"/"+sess.ID+"_recording.mp4"] != storage.StatusUploaded || stored[sess.ID+"/session.json"] != storage.StatusUploaded {
+		t.Errorf("objects sent before the stop are not reported uploaded: %v", stored)
+	}
+	if len(res.Failed()) != 4 {
+		t.Errorf("failed = %d objects, want the 4 participant files", len(res.Failed()))
+	}
+	sess.CheckLocalIntact(t)
+
+	srv.Restart()
+	opts.Progress = nil
+	res, err = storage.UploadSession(t.Context(), s, sess.Manifest, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range res.Objects {
+		want := storage.StatusUploaded
+		if stored[o.Key] == storage.StatusUploaded {
+			want = storage.StatusPresent
+		}
+		if o.Status != want || !o.Deleted {
+			t.Errorf("second run: %s is %v (deleted %v), want %v and deleted", o.Key, o.Status, o.Deleted, want)
+		}
+	}
+	assertNoUploads(t, srv, bucket)
+	// Everything is in the bucket, whole.
+	for _, key := range sess.Keys(sess.ID + "/")[:6] {
+		if _, err := s.Stat(t.Context(), key); err != nil {
+			t.Errorf("Stat(%s): %v", key, err)
+		}
+	}
 }

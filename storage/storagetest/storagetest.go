@@ -2,6 +2,7 @@
 // manner of testing/fstest and testing/slogtest: every implementation runs
 // Run against fresh, empty stores and so checks the contract documented on
 // storage.Store.
+//nolint:thelper // The test* functions are subtest bodies, not helpers: failures must point into them.
 package storagetest
 
 import (
@@ -456,8 +457,10 @@ func testConcurrent(t *testing.T, s storage.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rc.Close()
 	got, err := io.ReadAll(rc)
+	if cerr := rc.Close(); cerr != nil {
+		t.Fatal(cerr)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

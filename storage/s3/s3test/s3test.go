@@ -13,12 +13,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -62,43 +60,43 @@ type Server struct {
 
 // Binary returns the path of the versitygw binary, or skips (binary not
 // installed) or fails (ROOMTAPE_VERSITYGW set but wrong) t.
-func Binary(t testing.TB) string {
-	t.Helper()
+func Binary(tb testing.TB) string {
+	tb.Helper()
 	if bin := os.Getenv(EnvBinary); bin != "" {
 		if _, err := os.Stat(bin); err != nil {
-			t.Fatalf("s3test: %s=%s: %v (run scripts/setup.sh)", EnvBinary, bin, err)
+			tb.Fatalf("s3test: %s=%s: %v (run scripts/setup.sh)", EnvBinary, bin, err)
 		}
 		return bin
 	}
 	bin, err := exec.LookPath("versitygw")
 	if err != nil {
-		t.Skipf("s3test: SKIPPING S3 TESTS: versitygw is not installed (%s is empty and versitygw is not on PATH); "+
+		tb.Skipf("s3test: SKIPPING S3 TESTS: versitygw is not installed (%s is empty and versitygw is not on PATH); "+
 			"run scripts/setup.sh or `make test`, which set %s", EnvBinary, EnvBinary)
 	}
 	return bin
 }
 
-// Start starts a server for the duration of t.
-func Start(t testing.TB) *Server {
-	t.Helper()
+// Start starts a server for the duration of the test.
+func Start(tb testing.TB) *Server {
+	tb.Helper()
 	s := &Server{
-		t:               t,
-		bin:             Binary(t),
-		Dir:             t.TempDir(),
+		t:               tb,
+		bin:             Binary(tb),
+		Dir:             tb.TempDir(),
 		AccessKeyID:     "RT" + randomHex(9),
 		SecretAccessKey: randomHex(20),
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("s3test: %v", err)
+		tb.Fatalf("s3test: %v", err)
 	}
 	s.addr = ln.Addr().String()
 	if err := ln.Close(); err != nil {
-		t.Fatalf("s3test: %v", err)
+		tb.Fatalf("s3test: %v", err)
 	}
 	s.Endpoint = "http://" + s.addr
 	s.Restart()
-	t.Cleanup(s.Stop)
+	tb.Cleanup(s.Stop)
 	return s
 }
 
@@ -214,49 +212,27 @@ func (s *Server) Client() *awss3.Client {
 }
 
 // CreateBucket creates a bucket with a fresh name and returns the name.
-func (s *Server) CreateBucket(t testing.TB) string {
-	t.Helper()
+func (s *Server) CreateBucket(tb testing.TB) string {
+	tb.Helper()
 	name := "rt-" + randomHex(6)
-	if _, err := s.Client().CreateBucket(context.WithoutCancel(t.Context()), &awss3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
-		t.Fatalf("s3test: create bucket: %v", err)
+	if _, err := s.Client().CreateBucket(context.WithoutCancel(tb.Context()), &awss3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		tb.Fatalf("s3test: create bucket: %v", err)
 	}
 	return name
 }
 
 // Uploads returns the keys of the multipart uploads in progress in bucket.
-func (s *Server) Uploads(t testing.TB, bucket string) []string {
-	t.Helper()
-	out, err := s.Client().ListMultipartUploads(context.WithoutCancel(t.Context()), &awss3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
+func (s *Server) Uploads(tb testing.TB, bucket string) []string {
+	tb.Helper()
+	out, err := s.Client().ListMultipartUploads(context.WithoutCancel(tb.Context()), &awss3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
 	if err != nil {
-		t.Fatalf("s3test: list multipart uploads: %v", err)
+		tb.Fatalf("s3test: list multipart uploads: %v", err)
 	}
 	keys := make([]string, 0, len(out.Uploads))
 	for _, u := range out.Uploads {
 		keys = append(keys, aws.ToString(u.Key))
 	}
 	return keys
-}
-
-// Files returns the paths, relative to the bucket's directory, of the
-// regular files the backend holds for bucket, including its own metadata.
-func (s *Server) Files(t testing.TB, bucket string) []string {
-	t.Helper()
-	var files []string
-	root := filepath.Join(s.Dir, bucket)
-	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
-			rel, _ := filepath.Rel(root, p)
-			files = append(files, rel)
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("s3test: %v", err)
-	}
-	return files
 }
 
 // String describes the server for test logs.
