@@ -260,3 +260,72 @@ func TestReaderSourceErrors(t *testing.T) {
 	require.ErrorIs(t, err, errNetwork)
 	require.False(t, errors.Is(err, io.EOF))
 }
+
+// resampleRates are the input rates FuzzResampler picks from.
+var resampleRates = []int{8000, 11025, 16000, 22050, 24000, 32000, 44100, 88200, 96000}
+
+// FuzzResampler checks the resampler's invariants for arbitrary input and
+// read sizes: exactly ceil(N·48000/rate) frames, the same output whatever
+// the read sizes, and no sample beyond the filter's worst-case gain
+// (max over phases of Σ|h|) times the input's peak.
+func FuzzResampler(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 200, 100, 0, 255}, uint8(0), uint8(5), false)
+	f.Add([]byte{127, 129, 127, 129}, uint8(6), uint8(0), true)
+	f.Add(make([]byte, 300), uint8(8), uint8(60), false)
+	f.Fuzz(func(t *testing.T, data []byte, rateIdx, readSize uint8, stereo bool) {
+		from := resampleRates[int(rateIdx)%len(resampleRates)]
+		ch := 1
+		if stereo {
+			ch = 2
+		}
+		in := make([]float32, len(data)/ch*ch)
+		peak := float32(0)
+		for i := range in {
+			in[i] = float32(int8(data[i])) / 128
+			peak = max(peak, in[i], -in[i])
+		}
+		run := func(sizes ...int) ([]float32, *resampler) {
+			pos := 0
+			read := func(dst []float32) (int, error) {
+				if pos == len(in) {
+					return 0, io.EOF
+				}
+				n := min(len(dst), len(in)-pos, 7*ch) // odd-sized input reads
+				copy(dst, in[pos:pos+n])
+				pos += n
+				return n, nil
+			}
+			rs, err := newResampler(read, ch, from, SampleRate)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return readAll(t, rs, sizes...), rs
+		}
+		a, rs := run(ch*(int(readSize)+1), ch)
+		b, _ := run(4096)
+		frames := ceilDiv(int64(len(in)/ch)*SampleRate, int64(from))
+		if int64(len(a)) != frames*int64(ch) {
+			t.Fatalf("%d samples, want %d", len(a), frames*int64(ch))
+		}
+		var gain float64
+		taps := 2 * rs.half
+		for p := 0; p < len(rs.coef); p += taps {
+			var s float64
+			for _, h := range rs.coef[p : p+taps] {
+				s += math.Abs(float64(h))
+			}
+			gain = max(gain, s)
+		}
+		// boundSlack covers float32 rounding of the tap sums.
+		const boundSlack = 1e-5
+		bound := float32(gain)*peak + boundSlack
+		for i := range a {
+			if a[i] != b[i] {
+				t.Fatalf("sample %d depends on read sizes: %v vs %v", i, a[i], b[i])
+			}
+			if a[i] > bound || a[i] < -bound || a[i] != a[i] {
+				t.Fatalf("sample %d = %v beyond %v", i, a[i], bound)
+			}
+		}
+	})
+}
