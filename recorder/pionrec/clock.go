@@ -1,0 +1,272 @@
+package pionrec
+
+import (
+	"sync"
+	"time"
+
+	"github.com/roomtape/roomtape/recorder"
+)
+
+// maxSlew is the largest correction applied to video per unit of media
+// time when its clock moves to Sender Report time (or follows a better
+// estimate): 5 % keeps presentation times monotonic and absorbs a typical
+// difference of a few tens of milliseconds within a second.
+const maxSlew = 0.05
+
+// audioResync is the audio error beyond which the audio clock is corrected
+// by a step (a gap forward, or dropped packets backward) rather than left
+// alone: readers of the recorded files place audio by sample count from
+// the first packet and only honour gaps of 20 ms or more, so smaller steps
+// would not take effect anyway. Video follows the audio's remaining error,
+// so the two stay in sync.
+const audioResync = 30 * time.Millisecond
+
+// settleWindow is how much media a track buffers before its first frame is
+// written: long enough for the least delayed of its first packets (and
+// usually a Sender Report) to fix the arrival-time anchor, instead of
+// trusting the first packet, which is often late.
+const settleWindow = 300 * time.Millisecond
+
+// ntpEpochOffset is the number of seconds from 1900-01-01 (NTP) to
+// 1970-01-01 (Unix).
+const ntpEpochOffset = 2208988800
+
+// ntpTime converts a 64-bit NTP timestamp to a time.Time.
+func ntpTime(ntp uint64) time.Time {
+	secs := int64(ntp>>32) - ntpEpochOffset
+	frac := (ntp & 0xffffffff) * uint64(time.Second) >> 32
+	return time.Unix(secs, int64(frac))
+}
+
+// unwrapper extends 32-bit RTP timestamps to 64 bits.
+type unwrapper struct {
+	last int64
+	init bool
+}
+
+// update unwraps ts relative to the last value and remembers the result;
+// a reordered (older) timestamp unwraps to a smaller value.
+func (u *unwrapper) update(ts uint32) int64 {
+	if !u.init {
+		u.init = true
+		u.last = int64(ts)
+		return u.last
+	}
+	u.last += int64(int32(ts - uint32(u.last)))
+	return u.last
+}
+
+// near unwraps ts relative to the last value without remembering it.
+func (u *unwrapper) near(ts uint32) int64 {
+	if !u.init {
+		return int64(ts)
+	}
+	return u.last + int64(int32(ts-uint32(u.last)))
+}
+
+// clockGroup holds what the tracks of one participant share: the offset
+// from the sender's NTP clock to the local wall clock, and the audio's
+// remaining error against Sender Report time, which video follows.
+type clockGroup struct {
+	mu       sync.Mutex
+	offset   time.Duration
+	have     bool
+	residual time.Duration
+	refs     int
+}
+
+// observe takes a Sender Report with NTP time ntp that arrived at local
+// time arrival; the least delayed report gives the offset.
+func (g *clockGroup) observe(arrival, ntp time.Time) {
+	d := arrival.Sub(ntp)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.have || d < g.offset {
+		g.offset, g.have = d, true
+	}
+}
+
+// get returns the offset and whether one is known.
+func (g *clockGroup) get() (time.Duration, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.offset, g.have
+}
+
+// setResidual records the audio's error against Sender Report time.
+func (g *clockGroup) setResidual(r time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.residual = r
+}
+
+// getResidual returns the audio's error against Sender Report time.
+func (g *clockGroup) getResidual() time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.residual
+}
+
+// groups maps participants to their clock groups while they have tracks
+// being recorded.
+var groups = struct {
+	mu sync.Mutex
+	m  map[*recorder.Participant]*clockGroup
+}{m: map[*recorder.Participant]*clockGroup{}}
+
+// acquireGroup returns p's clock group; releaseGroup must follow.
+func acquireGroup(p *recorder.Participant) *clockGroup {
+	groups.mu.Lock()
+	defer groups.mu.Unlock()
+	g := groups.m[p]
+	if g == nil {
+		g = &clockGroup{}
+		groups.m[p] = g
+	}
+	g.refs++
+	return g
+}
+
+// releaseGroup drops a reference taken by acquireGroup.
+func releaseGroup(p *recorder.Participant) {
+	groups.mu.Lock()
+	defer groups.mu.Unlock()
+	if g := groups.m[p]; g != nil {
+		g.refs--
+		if g.refs <= 0 {
+			delete(groups.m, p)
+		}
+	}
+}
+
+// trackClock maps a track's unwrapped RTP timestamps onto the session
+// clock (see the package documentation): anchored at the least delayed of
+// its first packets, then following Sender Reports, by slewing for video
+// and by rare steps for audio.
+type trackClock struct {
+	rate        int64
+	audio       bool
+	sessionTime func(time.Time) time.Duration
+	group       *clockGroup
+
+	anchored  bool
+	fixed     bool
+	anchorExt int64
+	anchorPTS time.Duration
+
+	corr     time.Duration
+	lastExt  int64
+	haveLast bool
+
+	srMu  sync.Mutex
+	srSet bool
+	srExt int64
+	srNTP time.Time
+}
+
+// ticks converts a number of RTP clock ticks to a duration.
+func (c *trackClock) ticks(n int64) time.Duration {
+	return time.Duration(n * int64(time.Second) / c.rate)
+}
+
+// arrival takes a packet with timestamp ext that arrived at local time at:
+// until the anchor is fixed, the least delayed packet sets it.
+func (c *trackClock) arrival(ext int64, at time.Time) {
+	if c.fixed {
+		return
+	}
+	if !c.anchored {
+		c.anchored = true
+		c.anchorExt = ext
+		c.anchorPTS = c.sessionTime(at)
+		return
+	}
+	if cand := c.sessionTime(at) - c.ticks(ext-c.anchorExt); cand < c.anchorPTS {
+		c.anchorPTS = cand
+	}
+}
+
+// hasReport reports whether a Sender Report and the group's offset are
+// known.
+func (c *trackClock) hasReport() bool {
+	c.srMu.Lock()
+	set := c.srSet
+	c.srMu.Unlock()
+	_, ok := c.group.get()
+	return set && ok
+}
+
+// senderReport records an RTP↔NTP pair of this track's SSRC (ext already
+// unwrapped) received at local time at.
+func (c *trackClock) senderReport(ext int64, ntp, at time.Time) {
+	c.group.observe(at, ntp)
+	c.srMu.Lock()
+	defer c.srMu.Unlock()
+	c.srSet, c.srExt, c.srNTP = true, ext, ntp
+}
+
+// target returns the correction that maps ext onto Sender Report time, or
+// false before a report is known.
+func (c *trackClock) target(ext int64, base time.Duration) (time.Duration, bool) {
+	c.srMu.Lock()
+	set, srExt, srNTP := c.srSet, c.srExt, c.srNTP
+	c.srMu.Unlock()
+	if !set {
+		return 0, false
+	}
+	off, ok := c.group.get()
+	if !ok {
+		return 0, false
+	}
+	wall := srNTP.Add(c.ticks(ext - srExt)).Add(off)
+	return c.sessionTime(wall) - base, true
+}
+
+// pts returns the session time of the frame with unwrapped timestamp ext.
+// Calls come in timestamp order, from one goroutine.
+func (c *trackClock) pts(ext int64) time.Duration {
+	c.fixed = true
+	base := c.anchorPTS + c.ticks(ext-c.anchorExt)
+	if tgt, ok := c.target(ext, base); ok {
+		if c.audio {
+			c.stepAudio(tgt)
+		} else {
+			c.slewVideo(ext, tgt+c.group.getResidual())
+		}
+	}
+	if !c.haveLast || ext > c.lastExt {
+		c.lastExt, c.haveLast = ext, true
+	}
+	return base + c.corr
+}
+
+// stepAudio moves the audio correction to tgt when the error exceeds
+// audioResync (or before the first frame) and publishes what remains.
+func (c *trackClock) stepAudio(tgt time.Duration) {
+	if d := tgt - c.corr; !c.haveLast || d > audioResync || d < -audioResync {
+		c.corr = tgt
+	}
+	c.group.setResidual(c.corr - tgt)
+}
+
+// slewVideo moves the video correction toward tgt by at most maxSlew of
+// the media time since the previous frame (at once before the first).
+func (c *trackClock) slewVideo(ext int64, tgt time.Duration) {
+	if !c.haveLast {
+		c.corr = tgt
+		return
+	}
+	elapsed := c.ticks(ext - c.lastExt)
+	if elapsed <= 0 {
+		return
+	}
+	step := time.Duration(float64(elapsed) * maxSlew)
+	switch {
+	case tgt > c.corr+step:
+		c.corr += step
+	case tgt < c.corr-step:
+		c.corr -= step
+	default:
+		c.corr = tgt
+	}
+}

@@ -1,0 +1,86 @@
+package pionrec
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/roomtape/roomtape/recorder"
+	"github.com/roomtape/roomtape/recorder/internal/codec/h264"
+	"github.com/roomtape/roomtape/recorder/internal/codec/vp8"
+	"github.com/roomtape/roomtape/recorder/internal/codec/vp9"
+)
+
+// codecFor maps a negotiated MIME type to the recorder's codec and a fresh
+// depacketizer.
+func codecFor(mime string) (recorder.Codec, rtp.Depacketizer, error) {
+	switch strings.ToLower(mime) {
+	case strings.ToLower(webrtc.MimeTypeVP8):
+		return recorder.VP8, &codecs.VP8Packet{}, nil
+	case strings.ToLower(webrtc.MimeTypeVP9):
+		return recorder.VP9, &codecs.VP9Packet{}, nil
+	case strings.ToLower(webrtc.MimeTypeH264):
+		return recorder.H264, &codecs.H264Packet{}, nil
+	case strings.ToLower(webrtc.MimeTypeOpus):
+		return recorder.Opus, &codecs.OpusPacket{}, nil
+	default:
+		return "", nil, fmt.Errorf("%w: %q", ErrUnsupportedCodec, mime)
+	}
+}
+
+// IsKeyframe reports whether an access unit of codec c (a VP8, VP9 or AV1
+// frame, an Annex-B H.264 access unit, an Opus packet) decodes on its
+// own: a VP8/VP9 key frame, an H.264 access unit with an IDR slice, and
+// every Opus packet.
+func IsKeyframe(c recorder.Codec, b []byte) bool {
+	switch c {
+	case recorder.VP8:
+		return vp8.IsKeyframe(b)
+	case recorder.VP9:
+		return vp9.IsKeyframe(b)
+	case recorder.H264:
+		return h264.IsKeyframe(b)
+	case recorder.Opus:
+		return len(b) > 0
+	default:
+		return false
+	}
+}
+
+// opusDuration returns the duration of an Opus packet from its TOC byte
+// (RFC 6716 3.1), 0 for a malformed packet.
+func opusDuration(b []byte) time.Duration {
+	if len(b) == 0 {
+		return 0
+	}
+	toc := b[0]
+	cfg := toc >> 3
+	var frame time.Duration
+	switch {
+	case cfg < 12: // SILK: 10, 20, 40, 60 ms
+		frame = [...]time.Duration{10, 20, 40, 60}[cfg%4] * time.Millisecond
+	case cfg < 16: // Hybrid: 10, 20 ms
+		frame = [...]time.Duration{10, 20}[cfg%2] * time.Millisecond
+	default: // CELT: 2.5, 5, 10, 20 ms
+		frame = [...]time.Duration{2500, 5000, 10000, 20000}[cfg%4] * time.Microsecond
+	}
+	n := 1
+	switch toc & 0x03 {
+	case 1, 2:
+		n = 2
+	case 3:
+		if len(b) < 2 {
+			return 0
+		}
+		n = int(b[1] & 0x3f)
+	}
+	d := frame * time.Duration(n)
+	if d > 120*time.Millisecond {
+		return 0
+	}
+	return d
+}

@@ -1,0 +1,402 @@
+package pionrec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
+
+	"github.com/roomtape/roomtape/recorder"
+)
+
+// Errors returned by [Record]; test them with errors.Is.
+var (
+	// ErrUnsupportedCodec is returned for a track whose codec is not VP8,
+	// VP9, H.264 or Opus.
+	ErrUnsupportedCodec = errors.New("pionrec: unsupported codec")
+	// ErrNoSession is returned when the session clock of a participant
+	// cannot be found (see Config.Session).
+	ErrNoSession = errors.New("pionrec: no session")
+)
+
+// Defaults of [Config].
+const (
+	// DefaultMaxLatency bounds how long a frame waits for missing packets
+	// (reordering, NACK retransmission): pion's NACK generator asks every
+	// 100 ms, so 500 ms leaves time for a few attempts over a slow path.
+	DefaultMaxLatency = 500 * time.Millisecond
+	// DefaultPLIInterval is how often a PLI is repeated while a video
+	// track waits for a keyframe.
+	DefaultPLIInterval = 500 * time.Millisecond
+	// maxLatePackets bounds the reorder buffer in packets; latency is
+	// bounded by MaxLatency first for any realistic bitrate.
+	maxLatePackets = 1024
+	// maxFrameDuration bounds a video frame duration derived from the next
+	// frame's timestamp (a paused camera would otherwise last long).
+	maxFrameDuration = time.Second
+)
+
+// RTCPWriter sends RTCP feedback (PLI) to the sender; a
+// *webrtc.PeerConnection is one.
+type RTCPWriter interface {
+	WriteRTCP(pkts []rtcp.Packet) error
+}
+
+// Config configures [Record]. The zero value works when the participant's
+// session can be found (see Session).
+type Config struct {
+	// Session is the participant's session, whose clock gives
+	// presentation times. (optional) defaults to the participant's own
+	// session when the recorder exposes it; Record fails with
+	// ErrNoSession otherwise.
+	Session *recorder.Session
+	// Source (optional) defaults to recorder.Camera for video and
+	// recorder.Microphone for audio.
+	Source recorder.Source
+	// MaxLatency (optional) defaults to DefaultMaxLatency.
+	MaxLatency time.Duration
+	// PLIInterval (optional) defaults to DefaultPLIInterval.
+	PLIInterval time.Duration
+	// Logger (optional) defaults to a logger that discards everything.
+	Logger *slog.Logger
+	// OnStats (optional) is called with the track's counters when Record
+	// returns.
+	OnStats func(Stats)
+}
+
+// Stats are the counters of one recorded track.
+type Stats struct {
+	// Packets is the number of RTP packets read.
+	Packets int
+	// LostPackets is the number of packets the reorder buffer gave up on
+	// (never arrived, not even by retransmission, within MaxLatency).
+	LostPackets int
+	// Frames is the number of frames written.
+	Frames int
+	// DroppedFrames is the number of video frames dropped while waiting
+	// for a keyframe after a loss.
+	DroppedFrames int
+	// PLIs is the number of Picture Loss Indications sent.
+	PLIs int
+	// SenderReports is the number of RTCP Sender Reports received.
+	SenderReports int
+	// FirstKeyframe is the time from the start of Record to the first
+	// keyframe written (video only; 0 if none).
+	FirstKeyframe time.Duration
+}
+
+// Record adds track to participant p and writes its frames until the track
+// ends (the peer connection closes or the sender stops it), the
+// participant's track is stopped by the recorder (e.g. the participant
+// left), or ctx is cancelled. It returns nil in all those cases, and an
+// error only if the track could not be started.
+//
+// Record reads RTCP from receiver (so a host must not read it too): that
+// runs the interceptors and yields the Sender Reports used for A/V sync.
+// rtcpw receives PLIs, on start and after losses until a keyframe arrives.
+func Record(ctx context.Context, p *recorder.Participant, track *webrtc.TrackRemote,
+	receiver *webrtc.RTPReceiver, rtcpw RTCPWriter, cfg Config,
+) error {
+	started := time.Now()
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	sess := cfg.Session
+	if sess == nil {
+		if sp, ok := any(p).(interface{ Session() *recorder.Session }); ok {
+			sess = sp.Session()
+		}
+	}
+	if sess == nil {
+		return fmt.Errorf("participant %q track %q: %w", p.ID(), track.ID(), ErrNoSession)
+	}
+	params := track.Codec()
+	codec, depack, err := codecFor(params.MimeType)
+	if err != nil {
+		return fmt.Errorf("participant %q track %q: %w", p.ID(), track.ID(), err)
+	}
+	maxLatency := cfg.MaxLatency
+	if maxLatency <= 0 {
+		maxLatency = DefaultMaxLatency
+	}
+	pliInterval := cfg.PLIInterval
+	if pliInterval <= 0 {
+		pliInterval = DefaultPLIInterval
+	}
+	channels := int(params.Channels)
+	if channels == 0 || channels > 2 {
+		channels = 2
+	}
+	info := recorder.TrackInfo{
+		ID:        track.ID(),
+		Codec:     codec,
+		Source:    cfg.Source,
+		ClockRate: params.ClockRate,
+	}
+	if codec.Kind() == recorder.Audio {
+		info.Channels = channels
+	}
+	rt, err := p.AddTrack(info)
+	if err != nil {
+		return fmt.Errorf("pionrec: add track %q: %w", track.ID(), err)
+	}
+	log = log.With("participant", p.ID(), "track", track.ID(), "codec", codec)
+
+	rate := params.ClockRate
+	if rate == 0 {
+		rate = 90000
+	}
+	w := &writer{
+		codec:   codec,
+		video:   codec.Kind() == recorder.Video,
+		track:   rt,
+		log:     log,
+		rtcpw:   rtcpw,
+		ssrc:    uint32(track.SSRC()),
+		started: started,
+		pliGap:  pliInterval,
+		clock: &trackClock{
+			rate:        int64(rate),
+			audio:       codec.Kind() == recorder.Audio,
+			sessionTime: sess.SessionTime,
+			group:       acquireGroup(p),
+		},
+		waitKey: codec.Kind() == recorder.Video,
+	}
+	defer releaseGroup(p)
+	sb := samplebuilder.New(maxLatePackets, depack, rate, samplebuilder.WithMaxTimeDelay(maxLatency))
+
+	if w.video {
+		w.requestKeyframe(time.Now())
+	}
+	rtcpDone := make(chan struct{})
+	go func() {
+		defer close(rtcpDone)
+		w.readRTCP(receiver)
+	}()
+	stop := context.AfterFunc(ctx, func() {
+		_ = track.SetReadDeadline(time.Unix(1, 0))
+	})
+	defer stop()
+
+	eof := w.run(track, sb)
+	if !w.stopped {
+		sb.Flush()
+		w.drain(sb)
+		w.flush()
+	}
+	if err := rt.Stop(); err != nil {
+		log.Warn("stop track", "err", err)
+	}
+	if eof {
+		// The receiver is closed with the track: wait for the RTCP reader.
+		select {
+		case <-rtcpDone:
+		case <-ctx.Done():
+		}
+	}
+	w.stats.Packets = w.packets
+	log.Debug("track ended", "packets", w.stats.Packets, "frames", w.stats.Frames,
+		"lost", w.stats.LostPackets, "plis", w.stats.PLIs)
+	if cfg.OnStats != nil {
+		w.mu.Lock()
+		st := w.stats
+		w.mu.Unlock()
+		cfg.OnStats(st)
+	}
+	return nil
+}
+
+// writer turns samples of one track into recorder frames.
+type writer struct {
+	codec   recorder.Codec
+	video   bool
+	track   *recorder.Track
+	log     *slog.Logger
+	rtcpw   RTCPWriter
+	ssrc    uint32
+	started time.Time
+	pliGap  time.Duration
+	clock   *trackClock
+	unwrap  unwrapper
+
+	packets  int
+	waitKey  bool
+	lastPLI  time.Time
+	waitFrom time.Time
+	stopped  bool
+	pending  []pendingFrame
+	written  bool
+	lastPTS  time.Duration
+
+	mu    sync.Mutex
+	stats Stats
+}
+
+// run reads RTP until the track ends; it reports whether it ended with
+// the track (EOF) rather than by cancellation or a stopped recorder track.
+func (w *writer) run(track *webrtc.TrackRemote, sb *samplebuilder.SampleBuilder) bool {
+	for {
+		pkt, _, err := track.ReadRTP()
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return false
+			}
+			if !errors.Is(err, io.EOF) {
+				w.log.Debug("read rtp", "err", err)
+			}
+			return true
+		}
+		now := time.Now()
+		w.packets++
+		w.mu.Lock()
+		ext := w.unwrap.update(pkt.Timestamp)
+		w.mu.Unlock()
+		w.clock.arrival(ext, now)
+		sb.Push(pkt)
+		w.drain(sb)
+		if w.stopped {
+			return false
+		}
+		if w.waitKey && now.Sub(w.lastPLI) >= w.pliGap {
+			w.requestKeyframe(now)
+		}
+	}
+}
+
+// drain writes every sample the builder has ready.
+func (w *writer) drain(sb *samplebuilder.SampleBuilder) {
+	for s := sb.Pop(); s != nil && !w.stopped; s = sb.Pop() {
+		w.sample(s)
+	}
+}
+
+// sample writes one depacketised sample.
+func (w *writer) sample(s *media.Sample) {
+	w.mu.Lock()
+	ext := w.unwrap.near(s.PacketTimestamp)
+	w.mu.Unlock()
+	now := time.Now()
+	if s.PrevDroppedPackets > 0 {
+		w.stats.LostPackets += int(s.PrevDroppedPackets)
+		if w.video {
+			if !w.waitKey {
+				w.waitFrom = now
+			}
+			w.waitKey = true
+			w.requestKeyframe(now)
+		}
+	}
+	if len(s.Data) == 0 {
+		return
+	}
+	key := IsKeyframe(w.codec, s.Data)
+	if w.video && w.waitKey {
+		if !key {
+			w.stats.DroppedFrames++
+			return
+		}
+		w.waitKey = false
+		if w.stats.FirstKeyframe == 0 {
+			w.stats.FirstKeyframe = now.Sub(w.started)
+		} else {
+			w.log.Debug("recovered after loss", "after", now.Sub(w.waitFrom))
+		}
+	}
+	var dur time.Duration
+	if w.video {
+		if s.Duration > 0 && s.Duration <= maxFrameDuration {
+			dur = s.Duration
+		}
+	} else {
+		dur = opusDuration(s.Data)
+	}
+	w.pending = append(w.pending, pendingFrame{ext: ext, f: recorder.Frame{Payload: s.Data, Duration: dur, Keyframe: key}})
+	if w.clock.hasReport() || w.clock.ticks(ext-w.pending[0].ext) >= settleWindow {
+		w.flush()
+	}
+}
+
+// pendingFrame is a frame waiting for the clock's anchor to settle.
+type pendingFrame struct {
+	ext int64
+	f   recorder.Frame
+}
+
+// flush writes the pending frames with their presentation times.
+func (w *writer) flush() {
+	for i, pf := range w.pending {
+		w.pending[i] = pendingFrame{}
+		if w.stopped {
+			continue
+		}
+		pf.f.PTS = w.clock.pts(pf.ext)
+		if w.written && pf.f.PTS < w.lastPTS {
+			// An audio clock stepped back: drop what it overlaps.
+			w.stats.DroppedFrames++
+			continue
+		}
+		err := w.track.WriteFrame(pf.f)
+		switch {
+		case errors.Is(err, recorder.ErrTrackStopped):
+			w.stopped = true
+		case err != nil:
+			w.log.Debug("write frame", "err", err)
+		default:
+			w.stats.Frames++
+			w.written, w.lastPTS = true, pf.f.PTS
+		}
+	}
+	w.pending = w.pending[:0]
+}
+
+// requestKeyframe sends a PLI.
+func (w *writer) requestKeyframe(now time.Time) {
+	w.lastPLI = now
+	if w.waitFrom.IsZero() {
+		w.waitFrom = now
+	}
+	err := w.rtcpw.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: w.ssrc}})
+	if err != nil {
+		w.log.Debug("send pli", "err", err)
+		return
+	}
+	w.stats.PLIs++
+}
+
+// readRTCP reads the receiver's RTCP until it closes, feeding Sender
+// Reports of this track's SSRC to the clock.
+func (w *writer) readRTCP(receiver *webrtc.RTPReceiver) {
+	for {
+		pkts, _, err := receiver.ReadRTCP()
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		for _, pkt := range pkts {
+			sr, ok := pkt.(*rtcp.SenderReport)
+			if !ok || sr.SSRC != w.ssrc {
+				continue
+			}
+			w.mu.Lock()
+			ext := w.unwrap.near(sr.RTPTime)
+			w.stats.SenderReports++
+			w.mu.Unlock()
+			w.clock.senderReport(ext, ntpTime(sr.NTPTime), now)
+			if w.stats.SenderReports <= 3 {
+				off, _ := w.clock.group.get()
+				w.log.Debug("sender report", "ext", ext, "ntp", ntpTime(sr.NTPTime), "arrival_minus_ntp", now.Sub(ntpTime(sr.NTPTime)), "offset", off)
+			}
+		}
+	}
+}

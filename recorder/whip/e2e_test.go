@@ -1,0 +1,52 @@
+package whip_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/roomtape/roomtape/internal/synth"
+	"github.com/roomtape/roomtape/recorder/whip"
+)
+
+// TestPublishRecord publishes one participant per video codec over WHIP
+// on 127.0.0.1 and checks its recorded files: they decode, last as long as
+// the presence, and its flashes and beeps line up.
+func TestPublishRecord(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		codec string
+	}{
+		{"vp8", synth.VP8},
+		{"h264", synth.H264},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, whip.Config{Logger: testLogger(t)})
+			pub := r.publish(t, synth.Participant{Name: "alice", Index: 1, VideoCodec: tc.codec})
+			t.Logf("publisher start on session clock: %v", pub.Start().Sub(r.s.StartedAt()))
+			time.Sleep(5 * time.Second)
+			ctx, cancel := context.WithTimeout(t.Context(), closeTimeout)
+			defer cancel()
+			require.NoError(t, pub.Close(ctx))
+			st := pub.Stats()
+			t.Logf("publisher stats %+v", st)
+			m := r.finish(t)
+			p := participantNamed(t, m, "alice")
+			require.Len(t, p.Intervals(), 1)
+			iv := p.Intervals()[0]
+			presence := iv.Leave() - iv.Join()
+			require.Len(t, tracksOf(p, "video"), 1)
+			require.Len(t, tracksOf(p, "audio"), 1)
+			for _, tr := range p.Tracks {
+				end, ok := tr.End()
+				require.True(t, ok)
+				t.Logf("%s track %s: %v..%v (presence %v..%v)", tr.Kind, tr.Codec, tr.Start(), end, iv.Join(), iv.Leave())
+				require.InDelta(t, presence.Seconds(), (end - tr.Start()).Seconds(), presenceTolerance.Seconds())
+			}
+			require.Equal(t, tc.codec, tracksOf(p, "video")[0].Codec)
+			requireAVSync(t, participantMarkers(t, p, 1), 2)
+		})
+	}
+}
