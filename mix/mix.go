@@ -55,6 +55,9 @@ func (c Chunk) validate() error {
 		return fmt.Errorf("%w: %d samples is not a multiple of %d channels",
 			ErrInvalidChunk, len(c.Samples), c.Channels)
 	}
+	if c.Start > math.MaxInt64-c.Frames() {
+		return fmt.Errorf("%w: start %d overflows the session clock", ErrInvalidChunk, c.Start)
+	}
 	return nil
 }
 
@@ -129,7 +132,7 @@ type Mixer struct {
 
 // NewMixer returns a Mixer that reads the sources and produces exactly
 // frames stereo frames (frames < 0 is treated as 0). The sources are read
-// lazily, as [Mixer.Read] needs them.
+// lazily, as [Mixer.Read] needs them; a nil source is silent.
 func NewMixer(sources []Source, frames int64, opts Options) *Mixer {
 	m := &Mixer{
 		r:         newRenderer(sources, frames, 2, opts.Logger),
@@ -219,7 +222,7 @@ type renderer struct {
 func newRenderer(sources []Source, frames int64, channels int, l *slog.Logger) renderer {
 	r := renderer{frames: max(frames, 0), channels: channels, log: logger(l)}
 	for i, s := range sources {
-		r.tracks = append(r.tracks, &track{src: s, index: i})
+		r.tracks = append(r.tracks, &track{src: s, index: i, eof: s == nil})
 	}
 	return r
 }
@@ -366,7 +369,10 @@ func (t *track) next() error {
 	}
 	t.chunk, t.off = c, 0
 	if c.Start < t.cursor {
-		skip := min(t.cursor-c.Start, c.Frames())
+		skip := c.Frames()
+		if c.Start > t.cursor-skip { // partly overlapping; no overflow here
+			skip = t.cursor - c.Start
+		}
 		t.off = int(skip)
 		t.dropped += skip
 	}

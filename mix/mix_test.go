@@ -78,6 +78,13 @@ var mixCases = []struct {
 		want:   map[int64][2]float32{1: {0.5, 0.5}},
 	},
 	{
+		name:    "chunk at the far past is dropped without overflow",
+		tracks:  [][]Chunk{{mono(1, 0.5), mono(math.MinInt64, 0.1, 0.2, 0.3), mono(2, 0.25)}},
+		frames:  3,
+		want:    map[int64][2]float32{1: {0.5, 0.5}, 2: {0.25, 0.25}},
+		dropped: 3,
+	},
+	{
 		name:   "no sources is silence",
 		frames: 3,
 	},
@@ -204,6 +211,7 @@ func TestMixerErrors(t *testing.T) {
 		{"three channels", &reuseSource{chunks: []Chunk{{Start: 0, Samples: make([]float32, 3), Channels: 3}}}, ErrInvalidChunk, "source 1"},
 		{"zero channels", &reuseSource{chunks: []Chunk{{Start: 0, Samples: make([]float32, 3)}}}, ErrInvalidChunk, "0 channels"},
 		{"partial frame", &reuseSource{chunks: []Chunk{stereo(0, 1, 2, 3)}}, ErrInvalidChunk, "multiple of 2"},
+		{"start overflows", &reuseSource{chunks: []Chunk{mono(math.MaxInt64-1, 1, 2)}}, ErrInvalidChunk, "overflows"},
 		{"source error", &reuseSource{chunks: []Chunk{mono(0, 0.5)}, err: errNetwork}, errNetwork, "source 1"},
 	}
 	for _, tc := range cases {
@@ -234,6 +242,9 @@ func TestMixerShortBuffers(t *testing.T) {
 	require.ErrorIs(t, err, io.EOF)
 	_, err = m.Read(buf)
 	require.ErrorIs(t, err, io.EOF)
+
+	m = NewMixer([]Source{nil, Chunks(mono(0, 0.5))}, 1, Options{})
+	require.Equal(t, []float32{0.5, 0.5}, readAll(t, m), "a nil source is silent")
 
 	m = NewMixer(nil, -5, Options{})
 	require.Zero(t, m.Frames())
