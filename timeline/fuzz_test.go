@@ -138,12 +138,11 @@ type refWindow struct {
 
 // reference computes Windows' documented result tick by tick, written
 // independently of windows.go: presence as a running count of joins minus
-// leaves, bridging as filling short false runs, then the short-window rule
-// applied as "leading window first, then the leftmost short window" until
-// nothing changes. ok is false when the input is invalid.
-func reference(events []Event, end time.Duration, opts Options) (ws []refWindow, ok bool) {
+// leaves, bridging as filling short false runs, then the minimum window
+// rule scanning the ticks. ok is false when the input is invalid.
+func reference(events []Event, end time.Duration, opts Options) (ws []refWindow, truth [][]string, ok bool) {
 	if end <= 0 {
-		return nil, false
+		return nil, nil, false
 	}
 	n := int(end / fuzzTick)
 	minTicks := 0
@@ -162,14 +161,14 @@ func reference(events []Event, end time.Duration, opts Options) (ws []refWindow,
 	first := map[string]rank{}
 	for i, e := range events {
 		if e.At > end {
-			return nil, false
+			return nil, nil, false
 		}
 		if r, seen := first[e.ParticipantID]; e.Kind == Join && (!seen || e.At < r.at) {
 			first[e.ParticipantID] = rank{e.At, i}
 		}
 	}
 	if len(first) == 0 {
-		return nil, false
+		return nil, nil, false
 	}
 	order := make([]string, 0, len(first))
 	for id := range first {
@@ -181,9 +180,10 @@ func reference(events []Event, end time.Duration, opts Options) (ws []refWindow,
 
 	// Presence per tick from the running count, checked after each instant.
 	present := map[string][]bool{}
+	truth = make([][]string, n)
 	for _, e := range events {
 		if _, ok := first[e.ParticipantID]; !ok {
-			return nil, false // leaves only
+			return nil, nil, false // leaves only
 		}
 	}
 	for _, id := range order {
@@ -208,7 +208,7 @@ func reference(events []Event, end time.Duration, opts Options) (ws []refWindow,
 		for k, at := range times {
 			c += count[at]
 			if c != 0 && c != 1 {
-				return nil, false
+				return nil, nil, false
 			}
 			stop := n
 			if k+1 < len(times) {
@@ -216,6 +216,11 @@ func reference(events []Event, end time.Duration, opts Options) (ws []refWindow,
 			}
 			for tick := int(at / fuzzTick); tick < stop; tick++ {
 				row[tick] = c == 1
+			}
+		}
+		for tick, in := range row {
+			if in {
+				truth[tick] = append(truth[tick], id)
 			}
 		}
 		// Bridge false runs shorter than minTicks between two true ticks.
@@ -238,54 +243,45 @@ func reference(events []Event, end time.Duration, opts Options) (ws []refWindow,
 		present[id] = row
 	}
 
-	// Runs of equal sets.
+	// The set per tick, and the ticks where it changes.
+	sets := make([][]string, n)
+	changed := make([]bool, n+1)
 	for tick := range n {
-		var ids []string
 		for _, id := range order {
 			if present[id][tick] {
-				ids = append(ids, id)
+				sets[tick] = append(sets[tick], id)
 			}
 		}
-		if len(ws) > 0 && slices.Equal(ws[len(ws)-1].ids, ids) {
-			ws[len(ws)-1].end++
-			continue
-		}
-		ws = append(ws, refWindow{tick, tick + 1, ids})
+		changed[tick] = tick > 0 && !slices.Equal(sets[tick-1], sets[tick])
+	}
+	changed[n] = true
+	if minTicks == 0 {
+		minTicks = 1 // rule disabled: every change starts a window
 	}
 
-	// Short windows.
-	merge := func() {
-		for i := 1; i < len(ws); i++ {
-			if slices.Equal(ws[i-1].ids, ws[i].ids) {
-				ws[i-1].end = ws[i].end
-				ws = slices.Delete(ws, i, i+1)
-				i--
-			}
+	// From each window start, the first change at or after start+minTicks
+	// ends it (or the end, if less than minTicks would remain); it shows
+	// the set just before that change.
+	for start := 0; start < n; {
+		stop := min(start+minTicks, n)
+		for !changed[stop] {
+			stop++
 		}
-	}
-	for changed := minTicks > 0; changed; {
-		changed = false
-		if len(ws) > 1 && ws[0].end-ws[0].start < minTicks {
-			ws[1].start = 0
-			ws = ws[1:]
-			merge()
-			changed = true
-			continue
+		ids := sets[stop-1]
+		if n-stop < minTicks {
+			stop = n
 		}
-		for i := 1; i < len(ws); i++ {
-			if ws[i].end-ws[i].start < minTicks {
-				ws[i-1].end = ws[i].end
-				ws = slices.Delete(ws, i, i+1)
-				merge()
-				changed = true
-				break
-			}
+		if len(ws) > 0 && slices.Equal(ws[len(ws)-1].ids, ids) {
+			ws[len(ws)-1].end = stop
+		} else {
+			ws = append(ws, refWindow{start, stop, ids})
 		}
+		start = stop
 	}
 	if opts.TrimEmpty {
 		ws = slices.DeleteFunc(ws, func(w refWindow) bool { return len(w.ids) == 0 })
 	}
-	return ws, true
+	return ws, truth, true
 }
 
 func FuzzWindows(f *testing.F) {
@@ -300,7 +296,7 @@ func FuzzWindows(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		events, end, opts := decodeFuzz(data)
 		ws, err := Windows(events, end, opts)
-		want, valid := reference(events, end, opts)
+		want, truth, valid := reference(events, end, opts)
 		if !valid {
 			require.Error(t, err, "reference rejects the input")
 			for _, s := range []error{
@@ -324,7 +320,38 @@ func FuzzWindows(f *testing.F) {
 			got = append(got, refWindow{int(w.Start / fuzzTick), int(w.End / fuzzTick), ids})
 		}
 		require.Equal(t, want, got)
+		checkBoundedError(t, got, truth, opts)
 	})
+}
+
+// checkBoundedError asserts the promise of the minimum window rule without
+// its details: the participants listed at a tick differ from those present
+// (before bridging) only less than MinWindow after the set last changed.
+func checkBoundedError(t *testing.T, got []refWindow, truth [][]string, opts Options) {
+	t.Helper()
+	minTicks := 1
+	switch {
+	case opts.MinWindow == 0:
+		minTicks = int(DefaultMinWindow / fuzzTick)
+	case opts.MinWindow > 0:
+		minTicks = int(opts.MinWindow / fuzzTick)
+	}
+	shown := make([][]string, len(truth))
+	for _, w := range got {
+		for tick := w.start; tick < w.end; tick++ {
+			shown[tick] = w.ids
+		}
+	}
+	lastChange := 0
+	for tick := range truth {
+		if tick > 0 && !slices.Equal(truth[tick-1], truth[tick]) {
+			lastChange = tick
+		}
+		if !slices.Equal(shown[tick], truth[tick]) {
+			require.Less(t, tick-lastChange, minTicks,
+				"tick %d shows %v, present %v since tick %d", tick, shown[tick], truth[tick], lastChange)
+		}
+	}
 }
 
 // checkInvariants asserts what holds for every valid input whatever the

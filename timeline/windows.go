@@ -76,18 +76,20 @@ type rawWindow struct {
 //     join and after the last leave are never bridged.
 //  2. The session is cut wherever the set of present participants (on
 //     screen or hidden) changes.
-//  3. Short windows: a window shorter than MinWindow is absorbed by the
-//     window before it, which is extended to cover it (the layout change is
-//     delayed until the set has held for MinWindow). A leading window
-//     shorter than MinWindow instead takes the participants of the window
-//     after it, repeatedly, until it is at least MinWindow long. Adjacent
-//     windows with the same participants are merged. Hence, when end is at
-//     least MinWindow, every window is at least MinWindow long.
-//     A negative MinWindow disables bridging and short-window merging.
-//     So a window may list a participant for up to MinWindow after they
-//     left or before they joined (and omit one for up to MinWindow after
-//     they joined): renderers draw a background or the last picture for a
-//     tile without media.
+//  3. Minimum window: a window starts at 0 or where the set changes, and
+//     ends at the first change at or after Start+MinWindow, or at end
+//     when there is none or when less than MinWindow would remain after it.
+//     It shows the participants present just before that change (just
+//     before end when there is none): the set that has held for a while,
+//     not a passing one. Changes within
+//     MinWindow of a window's start are not shown; adjacent windows with
+//     the same participants are merged. So every window is at least
+//     MinWindow long when end is, and the screen differs from who is
+//     present only less than MinWindow after a change (a participant may
+//     appear up to MinWindow before joining, stay up to MinWindow after
+//     leaving, or show up to MinWindow late): renderers draw a background
+//     or the last picture for a tile without media. A negative MinWindow
+//     disables bridging and this rule.
 //  4. TrimEmpty drops the windows without participants, leaving gaps.
 //
 // Participants are listed in the stable order of their first Join (ties in
@@ -115,7 +117,7 @@ func Windows(events []Event, end time.Duration, opts Options) ([]Window, error) 
 	}
 
 	raw := cut(people, end)
-	raw = absorbShort(raw, opts.MinWindow)
+	raw = settle(raw, opts.MinWindow)
 
 	out := make([]Window, 0, len(raw))
 	for _, r := range raw {
@@ -325,23 +327,26 @@ func appendMerged(ws []rawWindow, w rawWindow) []rawWindow {
 	return append(ws, w)
 }
 
-// absorbShort applies the short-window rule documented on Windows.
-func absorbShort(raw []rawWindow, minWindow time.Duration) []rawWindow {
+// settle applies the minimum window rule documented on Windows to raw,
+// whose adjacent windows have different sets.
+func settle(raw []rawWindow, minWindow time.Duration) []rawWindow {
 	if minWindow <= 0 {
 		return raw
 	}
+	end := raw[len(raw)-1].end
 	var out []rawWindow
-	for _, r := range raw {
-		switch n := len(out); {
-		case n == 0:
-			out = append(out, r)
-		case n == 1 && out[0].end-out[0].start < minWindow:
-			out[0].end, out[0].set = r.end, r.set
-		case r.end-r.start < minWindow:
-			out[n-1].end = r.end
-		default:
-			out = appendMerged(out, r)
+	for i := 0; i < len(raw); {
+		start := raw[i].start
+		j := i
+		for j+1 < len(raw) && raw[j].end-start < minWindow {
+			j++
 		}
+		w := rawWindow{start: start, end: raw[j].end, set: raw[j].set}
+		if end-w.end < minWindow {
+			w.end, j = end, len(raw)-1
+		}
+		out = appendMerged(out, w)
+		i = j + 1
 	}
 	return out
 }

@@ -123,10 +123,28 @@ var windowCases = []windowCase{
 		want:   []string{"0s-1m0s a"},
 	},
 	{
-		name:   "short intermediate set delays the layout change",
+		name:   "short intermediate set is skipped",
 		events: []Event{join("a", 0), join("b", 40), join("c", 40.5)},
 		end:    60,
-		want:   []string{"0s-40.5s a", "40.5s-1m0s a|b|c"},
+		want:   []string{"0s-40s a", "40s-1m0s a|b|c"},
+	},
+	{
+		name:   "change exactly MinWindow after a window start",
+		events: []Event{join("a", 0), join("b", 2)},
+		end:    10,
+		want:   []string{"0s-2s a", "2s-10s a|b"},
+	},
+	{
+		name:   "join shortly before the end is not shown",
+		events: []Event{join("a", 0), join("b", 59)},
+		end:    60,
+		want:   []string{"0s-1m0s a"},
+	},
+	{
+		name:   "leave shortly after a window start",
+		events: []Event{join("a", 0), join("b", 10), leave("a", 11)},
+		end:    30,
+		want:   []string{"0s-10s a", "10s-30s b"},
 	},
 	{
 		name:   "short leading window takes the next participants",
@@ -195,11 +213,14 @@ var windowCases = []windowCase{
 		},
 	},
 	{
-		name:   "grid joins closer than MinWindow",
+		name:   "joins closer than MinWindow change the layout every MinWindow",
 		events: tenJoins(),
 		end:    12,
 		opts:   Options{Layout: Grid},
-		want:   []string{"0s-10s p0", "10s-12s p0|p1|p2|p3|p4|p5|p6|p7|p8 (+p9)"},
+		want: []string{
+			"0s-2s p0", "2s-4s p0|p1|p2", "4s-6s p0|p1|p2|p3|p4", "6s-8s p0|p1|p2|p3|p4|p5|p6",
+			"8s-10s p0|p1|p2|p3|p4|p5|p6|p7|p8", "10s-12s p0|p1|p2|p3|p4|p5|p6|p7|p8 (+p9)",
+		},
 	},
 	{
 		name:   "columns capped by MaxTiles",
