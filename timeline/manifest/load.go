@@ -15,14 +15,23 @@ import (
 // one it writes for roomtape sessions (Session.Format).
 const FormatVersion = 1
 
-// Track kinds and sources.
+// Track kinds (Track.Kind).
 const (
+	// KindVideo is a video track.
 	KindVideo = "video"
+	// KindAudio is an audio track.
 	KindAudio = "audio"
+)
 
-	SourceCamera      = "camera"
-	SourceMicrophone  = "microphone"
-	SourceScreen      = "screen"
+// Track sources (Track.Source).
+const (
+	// SourceCamera is the main video of a participant.
+	SourceCamera = "camera"
+	// SourceMicrophone is the main audio of a participant.
+	SourceMicrophone = "microphone"
+	// SourceScreen is a screen share's video.
+	SourceScreen = "screen"
+	// SourceScreenAudio is a screen share's audio.
 	SourceScreenAudio = "screen_audio"
 )
 

@@ -28,7 +28,8 @@ type Session struct {
 // Participant is one person (or one screen share) in the session.
 type Participant struct {
 	// ID is the stable identity across rejoins; when absent the name is used.
-	ID   string `json:"id,omitempty"`
+	ID string `json:"id,omitempty"`
+	// Name is the display name (and, in the prototype, the file prefix).
 	Name string `json:"name"`
 	// JoinTimeS and LeaveTimeS are the first join and the last leave.
 	JoinTimeS  float64 `json:"join_time_s"`
@@ -49,7 +50,9 @@ type Participant struct {
 
 // Interval is one presence interval [JoinS, LeaveS) in seconds.
 type Interval struct {
-	JoinS  float64 `json:"join_s"`
+	// JoinS is the join, in seconds on the session clock.
+	JoinS float64 `json:"join_s"`
+	// LeaveS is the leave, in seconds on the session clock.
 	LeaveS float64 `json:"leave_s"`
 }
 
