@@ -26,11 +26,19 @@ type SampleReader interface {
 const copyBufferFrames = 4096
 
 // WriteWAV streams r to w as a WAV file in format f until r returns
-// [io.EOF], then closes the WAV writer (patching its header; w itself is
-// not closed). f.Channels must match what r produces. It returns the
-// number of frames written.
-func WriteWAV(w io.WriteSeeker, r SampleReader, f wav.Format) (int64, error) {
-	ww, err := wav.NewWriter(w, f)
+// [io.EOF], then closes the WAV writer (w itself is not closed).
+// f.Channels must match what r produces. When w can seek (a file), the
+// header's sizes are patched at the end; otherwise (a pipe) they stay
+// 0xFFFFFFFF, see [wav.NewStreamWriter]. It returns the number of frames
+// written.
+func WriteWAV(w io.Writer, r SampleReader, f wav.Format) (int64, error) {
+	var ww *wav.Writer
+	var err error
+	if s, ok := w.(io.WriteSeeker); ok && seekable(s) {
+		ww, err = wav.NewWriter(s, f)
+	} else {
+		ww, err = wav.NewStreamWriter(w, f)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("mix: %w", err)
 	}
@@ -39,6 +47,13 @@ func WriteWAV(w io.WriteSeeker, r SampleReader, f wav.Format) (int64, error) {
 		return n, errors.Join(err, ww.Close())
 	}
 	return n, ww.Close()
+}
+
+// seekable reports whether s can really seek (an *os.File on a pipe
+// cannot).
+func seekable(s io.Seeker) bool {
+	_, err := s.Seek(0, io.SeekCurrent)
+	return err == nil
 }
 
 // WriteWAVFile is [WriteWAV] into a file created at path.

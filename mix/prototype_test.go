@@ -135,3 +135,19 @@ func TestWriteWAVErrors(t *testing.T) {
 
 	require.True(t, errors.Is(WriteMixFile(filepath.Join(dir, "missing", "m.wav"), NewMixer(nil, 1, Options{})), os.ErrNotExist))
 }
+
+func TestWriteWAVToPipe(t *testing.T) {
+	pr, pw, err := os.Pipe() // an *os.File that cannot seek
+	require.NoError(t, err)
+	defer func() { require.NoError(t, pr.Close()) }()
+	done := make(chan error, 1)
+	go func() {
+		_, err := WriteWAV(pw, NewMixer([]Source{Chunks(mono(1, 0.5))}, 3, Options{}), PrototypeFormat(2))
+		done <- errors.Join(err, pw.Close())
+	}()
+	r, err := wav.NewReader(pr)
+	require.NoError(t, err)
+	require.Equal(t, int64(-1), r.Frames())
+	require.Equal(t, []float32{0, 0, 0.5, 0.5, 0, 0}, readAll(t, (*floatReader)(r)))
+	require.NoError(t, <-done)
+}

@@ -80,11 +80,20 @@ func TestFFmpegReadsOurFiles(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, w.WriteFloat32(in))
 			require.NoError(t, w.Close())
-			raw, err := exec.Command(ffmpeg, "-v", "error", "-i", path, "-f", "f32le", "-c:a", "pcm_f32le", "-").Output()
+			var stream bytes.Buffer // the same through a stream writer, piped
+			sw, err := wav.NewStreamWriter(&stream, tc.format)
 			require.NoError(t, err)
-			got := make([]float32, len(raw)/4)
-			require.NoError(t, binary.Read(bytes.NewReader(raw), binary.LittleEndian, got))
-			require.Equal(t, in, got)
+			require.NoError(t, sw.WriteFloat32(in))
+			require.NoError(t, sw.Close())
+			for _, input := range []string{path, "pipe:0"} {
+				cmd := exec.Command(ffmpeg, "-v", "error", "-i", input, "-f", "f32le", "-c:a", "pcm_f32le", "-")
+				cmd.Stdin = bytes.NewReader(stream.Bytes())
+				raw, err := cmd.Output()
+				require.NoError(t, err, input)
+				got := make([]float32, len(raw)/4)
+				require.NoError(t, binary.Read(bytes.NewReader(raw), binary.LittleEndian, got))
+				require.Equal(t, in, got, input)
+			}
 		})
 	}
 }

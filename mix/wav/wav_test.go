@@ -285,3 +285,25 @@ func TestEncodingString(t *testing.T) {
 	}
 	require.Zero(t, wav.Encoding(0).Size())
 }
+
+func TestStreamWriter(t *testing.T) {
+	for _, tc := range formatCases {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			w, err := wav.NewStreamWriter(&buf, tc.format)
+			require.NoError(t, err)
+			in := testSamples(11, tc.format.Channels)
+			require.NoError(t, w.WriteFloat32(in))
+			require.NoError(t, w.Close())
+			require.NoError(t, w.Close())
+			r, err := wav.NewReader(bytes.NewReader(buf.Bytes()))
+			require.NoError(t, err)
+			require.Equal(t, int64(-1), r.Frames(), "sizes left open")
+			require.Equal(t, in, readAll(t, r, 5*tc.format.Channels))
+		})
+	}
+	_, err := wav.NewStreamWriter(&bytes.Buffer{}, wav.Format{})
+	require.ErrorIs(t, err, wav.ErrInvalidFormat)
+	_, err = wav.NewStreamWriter(&failWriter{}, wav.Format{Encoding: wav.Int16, Channels: 1, SampleRate: 8000})
+	require.ErrorIs(t, err, errDisk)
+}

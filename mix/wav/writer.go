@@ -17,7 +17,8 @@ import (
 // IEEE float tag, and everything else (24/32-bit PCM, more than two
 // channels) uses WAVE_FORMAT_EXTENSIBLE, as the format's specification asks.
 type Writer struct {
-	w          io.WriteSeeker
+	w          io.Writer
+	seeker     io.Seeker // nil for a stream writer
 	closer     io.Closer
 	format     Format
 	fmtSize    int
@@ -68,10 +69,26 @@ func NewWriter(w io.WriteSeeker, f Format) (*Writer, error) {
 	}
 	return &Writer{
 		w:          w,
+		seeker:     w,
 		format:     f,
 		fmtSize:    len(hdr) - 12 - 8 - 8,
 		dataOffset: start + int64(len(hdr)) - 4,
 	}, nil
+}
+
+// NewStreamWriter returns a Writer for a destination that cannot seek (a
+// pipe, a network stream). The header keeps its 0xFFFFFFFF sizes, which
+// [NewReader] and FFmpeg read as "data until the end of the stream"; Close
+// writes nothing more and does not close w.
+func NewStreamWriter(w io.Writer, f Format) (*Writer, error) {
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	hdr := header(f)
+	if _, err := w.Write(hdr); err != nil {
+		return nil, fmt.Errorf("wav: writing header: %w", err)
+	}
+	return &Writer{w: w, format: f, fmtSize: len(hdr) - 12 - 8 - 8}, nil
 }
 
 // header returns the RIFF, fmt and data chunk headers with placeholder
@@ -174,8 +191,8 @@ func (w *Writer) WriteFloat32(samples []float32) error {
 }
 
 // Close pads the data to an even size, patches the RIFF and data sizes and
-// leaves w positioned at the end of the file; a Writer from [Create] also
-// closes its file. Close is idempotent: later calls return the first
+// leaves w positioned at the end of the file (a stream writer does none of
+// this); a Writer from [Create] also closes its file. Close is idempotent: later calls return the first
 // call's result.
 func (w *Writer) Close() error {
 	if w.closed {
@@ -192,6 +209,9 @@ func (w *Writer) Close() error {
 }
 
 func (w *Writer) finish() error {
+	if w.seeker == nil {
+		return nil // a stream: no pad byte, it would read as data
+	}
 	pad := w.written & 1
 	if pad == 1 {
 		if _, err := w.w.Write([]byte{0}); err != nil {
@@ -206,14 +226,14 @@ func (w *Writer) finish() error {
 	if err := w.patch(w.dataOffset, uint32(w.written)); err != nil {
 		return err
 	}
-	if _, err := w.w.Seek(w.dataOffset+4+w.written+pad, io.SeekStart); err != nil {
+	if _, err := w.seeker.Seek(w.dataOffset+4+w.written+pad, io.SeekStart); err != nil {
 		return fmt.Errorf("wav: %w", err)
 	}
 	return nil
 }
 
 func (w *Writer) patch(off int64, v uint32) error {
-	if _, err := w.w.Seek(off, io.SeekStart); err != nil {
+	if _, err := w.seeker.Seek(off, io.SeekStart); err != nil {
 		return fmt.Errorf("wav: patching header: %w", err)
 	}
 	if _, err := w.w.Write(binary.LittleEndian.AppendUint32(nil, v)); err != nil {
