@@ -159,3 +159,29 @@ func TestCrashSafety(t *testing.T) {
 		assert.GreaterOrEqual(t, end, last-crashLoss, "%s file lost more than %v", tc.kind, crashLoss)
 	}
 }
+
+// TestCheckpointFlushes checks that what was written reaches the file
+// while the track is open and no more frames come (a muted or DTX
+// microphone), so that a crash then loses nothing but the packet the
+// Matroska muxer holds back to pair audio with video.
+func TestCheckpointFlushes(t *testing.T) {
+	const interval = 50 * time.Millisecond
+	s, err := recorder.NewSession(recorder.Config{Dir: t.TempDir(), CheckpointInterval: interval})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close(t.Context())) }()
+	p, err := s.Join("dave", "Dave")
+	require.NoError(t, err)
+	mic, err := p.AddTrack(recorder.TrackInfo{Codec: recorder.Opus, Channels: 1})
+	require.NoError(t, err)
+	enc, err := avtest.NewOpus(1, 1700)
+	require.NoError(t, err)
+	defer enc.Close()
+	fed := feed(t, mic, enc, 25, 0)
+	require.Eventually(t, func() bool {
+		r, err := avtest.Probe(mic.Path())
+		return err == nil && len(r.PacketPTS) >= len(fed)-1
+	}, 5*time.Second, interval, "packets must reach the file without Close")
+	m, err := manifest.Load(s.ManifestPath())
+	require.NoError(t, err)
+	assert.Nil(t, m.EndTimeS)
+}
