@@ -13,7 +13,20 @@
 // the Python prototype's) is rewritten atomically on every join, leave,
 // track start and stop, resolution change, and once per checkpoint
 // interval. Hosts can also attach their own [Sink]s, which receive the same
-// frames and the session's [Event]s.
+// frames and the session's [Event]s ([EventFunc] adapts a plain function).
+//
+// A typical host:
+//
+//	s, err := recorder.NewSession(recorder.Config{Dir: "recordings"})
+//	p, err := s.Join(id, displayName)           // again after a Leave to rejoin
+//	cam, err := p.AddTrack(recorder.TrackInfo{Codec: recorder.VP8})
+//	err = cam.WriteFrame(recorder.Frame{Payload: au, PTS: s.SessionTime(captured)})
+//	err = p.Leave()                             // stops its tracks
+//	err = s.WaitEmpty(ctx)                      // until everyone has left
+//	err = s.Close(ctx)                          // final session.json
+//
+// [Session.TimelineEvents] gives the joins and leaves for timeline.Windows;
+// compose reads the same from session.json with timeline/manifest.
 package recorder
 
 import (

@@ -208,6 +208,7 @@ func TestRecordCodecs(t *testing.T) {
 			assert.Equal(t, tc.ffName, r.Codec)
 			assert.Zero(t, r.DecodeErrors)
 			requirePTS(t, r, fed, fed[0])
+			assert.GreaterOrEqual(t, r.Duration, r.Last(), "a closed file has its duration")
 			if tc.codec == recorder.Opus {
 				assert.Equal(t, len(fed)*avtest.OpusFrameSamples, r.Samples)
 			} else {

@@ -27,6 +27,9 @@ type Report struct {
 	Sizes []Size
 	// DecodeErrors counts packets the decoder rejected.
 	DecodeErrors int
+	// Duration is the container's duration, 0 if it has none (a file cut
+	// by a crash).
+	Duration time.Duration
 }
 
 // Last returns the last packet timestamp (0 if none).
@@ -108,6 +111,9 @@ func Probe(path string) (*Report, error) {
 		return nil, fmt.Errorf("avtest: %s: open decoder: %w", path, err)
 	}
 	r := &Report{Codec: st.CodecParameters().CodecID().Name()}
+	if d := fc.Duration(); d > 0 {
+		r.Duration = time.Duration(d) * time.Second / time.Duration(astiav.TimeBase)
+	}
 	tb := st.TimeBase()
 	pkt := astiav.AllocPacket()
 	defer pkt.Free()
