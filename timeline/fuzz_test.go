@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -397,4 +398,100 @@ func checkInvariants(t *testing.T, ws []Window, end time.Duration, opts Options)
 	} else {
 		require.LessOrEqual(t, prev, end)
 	}
+}
+
+// FuzzWindowsExact drives Windows with arbitrary nanosecond times (not on a
+// grid) and checks the rule-independent promises: the invariants of
+// checkInvariants, and that what a window shows differs from who is
+// present only less than MinWindow after the last change of presence.
+//
+// Input: byte 0 options as in FuzzWindows (raw bit ignored); bytes 1-4 a
+// MinWindow in µs (used when the options pick 1 s); then 5 bytes per event:
+// participant, time in µs (uint32 little endian).
+func FuzzWindowsExact(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x40, 0x9c, 0x62, 0x02, 1, 0x40, 0x8e, 0x47, 0x03})
+	f.Add([]byte{3, 0xe8, 3, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1, 0xe8, 3, 0, 0, 2, 0xe9, 3, 0, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) < 5 {
+			return
+		}
+		opts := Options{
+			MinWindow: fuzzMinWindows[data[0]&7],
+			TrimEmpty: data[0]&8 != 0,
+			MaxTiles:  fuzzMaxTiles[(data[0]>>5)&3],
+		}
+		if data[0]&16 != 0 {
+			opts.Layout = Grid
+		}
+		if opts.MinWindow == time.Second {
+			opts.MinWindow = time.Duration(binary.LittleEndian.Uint32(data[1:])) * time.Microsecond
+		}
+		var events []Event
+		var end time.Duration
+		for rec := data[5:]; len(rec) >= 5; rec = rec[5:] {
+			p := int(rec[0]) % fuzzPeople
+			at := time.Duration(binary.LittleEndian.Uint32(rec[1:])) * time.Microsecond
+			events = append(events, Event{At: at, ParticipantID: fmt.Sprintf("p%d", p), Name: fmt.Sprintf("P%d", p)})
+			end = max(end, at)
+		}
+		alternate(events)
+		ws, err := Windows(events, end, opts)
+		if len(events) == 0 || end == 0 {
+			require.Error(t, err)
+			return
+		}
+		require.NoError(t, err)
+		checkInvariants(t, ws, end, opts)
+
+		// Presence changes only at event times; evaluate each segment at
+		// its start by counting joins and leaves up to then.
+		points := []time.Duration{0}
+		for _, e := range events {
+			points = append(points, e.At)
+		}
+		slices.Sort(points)
+		points = append(slices.Compact(points), end)
+		truthAt := func(x time.Duration) map[string]bool {
+			count := map[string]int{}
+			for _, e := range events {
+				if e.At <= x {
+					if e.Kind == Join {
+						count[e.ParticipantID]++
+					} else {
+						count[e.ParticipantID]--
+					}
+				}
+			}
+			in := map[string]bool{}
+			for id, c := range count {
+				if c == 1 {
+					in[id] = true
+				}
+			}
+			return in
+		}
+		for i := 0; i+1 < len(points); i++ {
+			segStart, segEnd := points[i], points[i+1]
+			if segStart == segEnd {
+				continue
+			}
+			truth := truthAt(segStart)
+			for _, w := range ws {
+				a, b := max(w.Start, segStart), min(w.End, segEnd)
+				if a >= b {
+					continue
+				}
+				shown := map[string]bool{}
+				for _, p := range append(slices.Clip(w.Participants), w.Hidden...) {
+					shown[p.ID] = true
+				}
+				if !maps.Equal(shown, truth) {
+					minWindow := cmp.Or(opts.MinWindow, DefaultMinWindow)
+					require.Positive(t, minWindow, "window %v-%v differs from presence without MinWindow", w.Start, w.End)
+					require.LessOrEqual(t, b-segStart, minWindow,
+						"window %v-%v shows %v, present %v since %v until %v", w.Start, w.End, shown, truth, segStart, b)
+				}
+			}
+		}
+	})
 }
