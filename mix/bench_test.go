@@ -119,3 +119,34 @@ func TestMixerBoundedMemory(t *testing.T) {
 		t.Fatalf("peak %v: beeps missing or clipped", peak)
 	}
 }
+
+// BenchmarkResample converts 60 s of 44.1 kHz stereo to 48 kHz.
+func BenchmarkResample(b *testing.B) {
+	const seconds, from = 60, 44100
+	in := make([]float32, 2*4410)
+	for i := range in {
+		in[i] = float32(math.Sin(float64(i) / 7))
+	}
+	out := make([]float32, 2*4096)
+	for b.Loop() {
+		left := seconds * from
+		rs, err := newResampler(func(dst []float32) (int, error) {
+			if left == 0 {
+				return 0, io.EOF
+			}
+			n := min(len(dst)/2, len(in)/2, left)
+			copy(dst, in[:2*n])
+			left -= n
+			return 2 * n, nil
+		}, 2, from, SampleRate)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			if _, err := rs.Read(out); err != nil {
+				break
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N)*seconds/b.Elapsed().Seconds(), "x-real-time")
+}

@@ -35,11 +35,11 @@ type resampler struct {
 	read    func([]float32) (int, error)
 	ch      int
 	l, m    int64
-	half    int       // taps on each side (Z); a frame needs inputs i-Z+1..i+Z
-	coef    []float32 // l phases × 2·half taps
-	in      []float32 // buffered input, interleaved
-	inBase  int64     // input frame index of in[0]
-	inTotal int64     // input frames read so far
+	half    int         // taps on each side (Z); a frame needs inputs i-Z+1..i+Z
+	coef    []float32   // l phases × 2·half taps
+	in      [][]float32 // buffered input, one plane per channel
+	inBase  int64       // input frame index of in[c][0]
+	inTotal int64       // input frames read so far
 	eof     bool
 	k       int64 // next output frame
 	scratch []float32
@@ -61,9 +61,12 @@ func newResampler(read func([]float32) (int, error), ch, from, to int) (*resampl
 		m:       int64(m),
 		half:    half,
 		coef:    make([]float32, l*2*half),
-		in:      make([]float32, (half-1)*ch), // zeros before the first frame
+		in:      make([][]float32, ch),
 		inBase:  int64(-(half - 1)),
 		scratch: make([]float32, resampleReadFrames*ch),
+	}
+	for c := range ch {
+		r.in[c] = make([]float32, half-1) // zeros before the first frame
 	}
 	for p := range l {
 		frac := float64(p) / float64(l)
@@ -95,7 +98,7 @@ func (r *resampler) Read(dst []float32) (int, error) {
 		if r.eof && r.k >= ceilDiv(r.inTotal*r.l, r.m) {
 			break
 		}
-		if i+int64(r.half) >= r.inBase+int64(len(r.in)/ch) {
+		if i+int64(r.half) >= r.inBase+int64(len(r.in[0])) {
 			if err := r.fill(i); err != nil {
 				r.err = err
 				if n > 0 {
@@ -107,14 +110,9 @@ func (r *resampler) Read(dst []float32) (int, error) {
 		}
 		p := r.k * r.m % r.l
 		coef := r.coef[int(p)*taps : int(p+1)*taps]
-		base := int(i-int64(r.half-1)-r.inBase) * ch
-		for c := range ch {
-			var acc float32
-			x := r.in[base+c:]
-			for t, h := range coef {
-				acc += x[t*ch] * h
-			}
-			dst[n+c] = acc
+		base := int(i - int64(r.half-1) - r.inBase)
+		for c, plane := range r.in {
+			dst[n+c] = dot(plane[base:base+taps], coef)
 		}
 		n += ch
 		r.k++
@@ -131,22 +129,49 @@ func (r *resampler) Read(dst []float32) (int, error) {
 // fill drops input no longer needed by output frames at input index i or
 // later and reads more (or pads with zeros at the end of the input).
 func (r *resampler) fill(i int64) error {
-	if drop := int(i-int64(r.half-1)-r.inBase) * r.ch; drop > 0 {
-		r.in = r.in[:copy(r.in, r.in[drop:])]
-		r.inBase += int64(drop / r.ch)
+	if drop := int(i - int64(r.half-1) - r.inBase); drop > 0 {
+		for c, plane := range r.in {
+			r.in[c] = plane[:copy(plane, plane[drop:])]
+		}
+		r.inBase += int64(drop)
 	}
 	if r.eof {
-		r.in = append(r.in, make([]float32, r.half*r.ch)...) // zeros after the last frame
+		for c := range r.in {
+			r.in[c] = append(r.in[c], make([]float32, r.half)...) // zeros after the last frame
+		}
 		return nil
 	}
 	n, err := r.read(r.scratch)
-	r.in = append(r.in, r.scratch[:n]...)
-	r.inTotal += int64(n / r.ch)
+	frames := n / r.ch
+	for c := range r.in {
+		for f := range frames {
+			r.in[c] = append(r.in[c], r.scratch[f*r.ch+c])
+		}
+	}
+	r.inTotal += int64(frames)
 	if errors.Is(err, io.EOF) {
 		r.eof = true
 		return nil
 	}
 	return err
+}
+
+// dot returns Σ x[i]·h[i] (len(x) ≥ len(h)), unrolled with four
+// accumulators so the loop has no bounds checks or serial dependency.
+func dot(x, h []float32) float32 {
+	x = x[:len(h)]
+	var a0, a1, a2, a3 float32
+	for len(h) >= 4 && len(x) >= 4 {
+		a0 += x[0] * h[0]
+		a1 += x[1] * h[1]
+		a2 += x[2] * h[2]
+		a3 += x[3] * h[3]
+		x, h = x[4:], h[4:]
+	}
+	for i, v := range h {
+		a0 += x[i] * v
+	}
+	return (a0 + a1) + (a2 + a3)
 }
 
 func sinc(x float64) float64 {
