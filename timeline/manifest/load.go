@@ -79,8 +79,12 @@ func Load(path string) (*Session, error) {
 // dir; an empty dir leaves them relative. Unknown fields are ignored so that
 // the prototype's files and those of newer writers load.
 func Parse(r io.Reader, dir string) (*Session, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("manifest: read: %w", err)
+	}
 	var s Session
-	if err := json.NewDecoder(r).Decode(&s); err != nil {
+	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("manifest: %w: %w", ErrMalformed, err)
 	}
 	if err := s.Validate(); err != nil {

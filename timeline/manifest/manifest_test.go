@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -229,6 +231,7 @@ func TestParseMalformed(t *testing.T) {
 		{"string time", `{"participants":[{"name":"a","join_time_s":"4.46"}]}`},
 		{"participants not a list", `{"participants":{"name":"a"}}`},
 		{"bad number", `{"participants":[{"name":"a","join_time_s":1e999}]}`},
+		{"trailing data", `{"participants":[]} {"participants":[]}`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Parse(strings.NewReader(c.doc), "")
@@ -236,11 +239,14 @@ func TestParseMalformed(t *testing.T) {
 			require.NotErrorIs(t, err, ErrInvalid)
 		})
 	}
-	_, err := Parse(strings.NewReader(`{"session_id": 1`), "")
+	_, err := Parse(strings.NewReader(`{"session_id": }`), "")
 	var syn *json.SyntaxError
-	require.False(t, errors.As(err, &syn), "truncated input is io.ErrUnexpectedEOF")
-	_, err = Parse(strings.NewReader(`{"session_id": }`), "")
 	require.ErrorAs(t, err, &syn)
+	require.Equal(t, int64(16), syn.Offset)
+
+	_, err = Parse(iotest.ErrReader(io.ErrClosedPipe), "")
+	require.ErrorIs(t, err, io.ErrClosedPipe)
+	require.NotErrorIs(t, err, ErrMalformed)
 }
 
 func TestValidate(t *testing.T) {
