@@ -614,3 +614,31 @@ func TestFileError(t *testing.T) {
 	assert.Equal(t, 3, f.log.frames["a/microphone"], "sinks still get the frames")
 	require.NoError(t, f.s.Close(context.Background()))
 }
+
+// TestAV1 records AV1 temporal units: the file starts at the first
+// keyframe carrying a sequence header, and the size comes from TrackInfo
+// (the recorder does not parse AV1 sizes). This FFmpeg build cannot
+// decode AV1, so the file is only demuxed.
+func TestAV1(t *testing.T) {
+	f := newFixture(t)
+	p, err := f.s.Join("a", "A")
+	require.NoError(t, err)
+	tr, err := p.AddTrack(recorder.TrackInfo{Codec: recorder.AV1, Width: 640, Height: 360})
+	require.NoError(t, err)
+	seq := avtest.AV1SequenceHeader(640, 360)
+	frame := []byte{0x12, 0x00, 0x32, 0x03, 0x10, 0x00, 0x00} // temporal delimiter, OBU_FRAME
+	key := append(append([]byte{0x12, 0x00}, seq...), frame[2:]...)
+	require.NoError(t, tr.WriteFrame(recorder.Frame{Payload: frame, PTS: 0, Keyframe: true}))
+	assert.Equal(t, uint64(1), tr.Stats().DroppedBeforeKeyframe, "a keyframe without sequence header cannot start the file")
+	require.NoError(t, tr.WriteFrame(recorder.Frame{Payload: key, PTS: 100 * time.Millisecond, Keyframe: true}))
+	require.NoError(t, tr.WriteFrame(recorder.Frame{Payload: frame, PTS: 133 * time.Millisecond}))
+	require.NoError(t, f.s.Close(context.Background()))
+	pts, codec, err := avtest.Demux(tr.Path())
+	require.NoError(t, err)
+	assert.Equal(t, "av1", codec)
+	assert.Equal(t, []time.Duration{0, 33 * time.Millisecond}, pts)
+	mt := loadManifest(t, f.s).Participants[0].Tracks[0]
+	assert.Equal(t, 0.1, mt.StartS)
+	assert.Equal(t, 640, mt.Width)
+	assert.Equal(t, 360, mt.Height)
+}

@@ -126,6 +126,10 @@ func (t *Track) writeLocked(f Frame) (changed bool, err error) {
 			f.Width, f.Height = pictureSize(t.info.Codec, f.Payload)
 		}
 	}
+	if !t.started && video && f.Width == 0 && t.info.Width > 0 && t.info.Height > 0 {
+		// No size in the bitstream we can parse (AV1): trust the caller.
+		f.Width, f.Height = t.info.Width, t.info.Height
+	}
 	if !t.started {
 		ok, err := t.startLocked(f)
 		if !ok {
@@ -178,11 +182,7 @@ func (t *Track) startLocked(f Frame) (ok bool, err error) {
 	t.startPTS = f.PTS
 	t.lastPTS = f.PTS
 	if t.s.files {
-		w, h := f.Width, f.Height
-		if w == 0 {
-			w, h = t.info.Width, t.info.Height
-		}
-		fw, err := newFileWriter(t.path, t.info, w, h, extradata)
+		fw, err := newFileWriter(t.path, t.info, f.Width, f.Height, extradata)
 		if err != nil {
 			t.fileErr = fmt.Errorf("recorder: participant %q track %q: %w", t.p.id, t.info.ID, err)
 			t.s.log.Warn("cannot create track file", "participant", t.p.id, "file", t.path, "err", err)
