@@ -9,11 +9,15 @@ func TestRedact(t *testing.T) {
 	r := &redactor{}
 	r.add("AKIAEXAMPLEKEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "", "abc")
 	for _, tc := range []struct{ name, in, want string }{
-		{"header", "PUT /b/k HTTP/1.1\r\nAuthorization: AWS4-HMAC-SHA256 Credential=AKIAEXAMPLEKEY/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0123abcd\r\nHost: x\r\n",
-			"PUT /b/k HTTP/1.1\r\nAuthorization: [REDACTED]\r\nHost: x\r\n"},
+		{
+			"header", "PUT /b/k HTTP/1.1\r\nAuthorization: AWS4-HMAC-SHA256 Credential=AKIAEXAMPLEKEY/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0123abcd\r\nHost: x\r\n",
+			"PUT /b/k HTTP/1.1\r\nAuthorization: [REDACTED]\r\nHost: x\r\n",
+		},
 		{"token header", "X-Amz-Security-Token: FQoGZXIvYXdzE\n", "X-Amz-Security-Token: [REDACTED]\n"},
-		{"presigned", "https://b.s3.amazonaws.com/k?X-Amz-Credential=AKIAEXAMPLEKEY%2F2026&X-Amz-Signature=deadbeef&x-id=GetObject",
-			"https://b.s3.amazonaws.com/k?X-Amz-Credential=[REDACTED]&X-Amz-Signature=[REDACTED]&x-id=GetObject"},
+		{
+			"presigned", "https://b.s3.amazonaws.com/k?X-Amz-Credential=AKIAEXAMPLEKEY%2F2026&X-Amz-Signature=deadbeef&x-id=GetObject",
+			"https://b.s3.amazonaws.com/k?X-Amz-Credential=[REDACTED]&X-Amz-Signature=[REDACTED]&x-id=GetObject",
+		},
 		{"key in text", "user AKIAEXAMPLEKEY denied", "user [REDACTED] denied"},
 		{"secret in text", "secret=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY.", "secret=[REDACTED]."},
 		{"short values are not secrets", "abc is fine", "abc is fine"},

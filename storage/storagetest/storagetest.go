@@ -2,6 +2,7 @@
 // manner of testing/fstest and testing/slogtest: every implementation runs
 // Run against fresh, empty stores and so checks the contract documented on
 // storage.Store.
+//
 //nolint:thelper // The test* functions are subtest bodies, not helpers: failures must point into them.
 package storagetest
 
