@@ -127,7 +127,8 @@ type Frame struct {
 	// Duration is 0 if unknown.
 	Duration time.Duration
 	// Keyframe marks a frame decodable on its own. For VP8, VP9 and H.264
-	// the recorder also detects keyframes itself from the payload.
+	// the recorder also detects keyframes itself from the payload; audio
+	// frames are always keyframes.
 	Keyframe bool
 	// Width and Height are the picture size when known (keyframes), else
 	// 0. When 0 the recorder parses them from VP8, VP9 and H.264

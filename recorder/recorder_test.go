@@ -211,6 +211,7 @@ func TestRecordCodecs(t *testing.T) {
 			assert.GreaterOrEqual(t, r.Duration, r.Last(), "a closed file has its duration")
 			if tc.codec == recorder.Opus {
 				assert.Equal(t, len(fed)*avtest.OpusFrameSamples, r.Samples)
+				assert.Equal(t, len(fed), r.Keyframes, "audio blocks are keyframes")
 			} else {
 				assert.Equal(t, len(fed), r.Frames)
 				assert.Equal(t, []avtest.Size{{W: width, H: height}}, r.Sizes)

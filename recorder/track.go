@@ -118,7 +118,9 @@ func (t *Track) writeLocked(f Frame) (changed bool, err error) {
 		return false, nil
 	}
 	video := t.info.Kind == Video
-	key := f.Keyframe || detectKeyframe(t.info.Codec, f.Payload)
+	// Every Opus packet decodes on its own: Matroska flags audio blocks as
+	// keyframes.
+	key := f.Keyframe || !video || detectKeyframe(t.info.Codec, f.Payload)
 	f.Keyframe = key
 	if !video || f.Width <= 0 || f.Height <= 0 || f.Width > maxDimension || f.Height > maxDimension {
 		f.Width, f.Height = 0, 0
