@@ -50,6 +50,27 @@ func ExampleWindows_reconnect() {
 	// 10s 30s 2
 }
 
+// Ten people in a grid capped at four tiles: the first four to join are on
+// screen, the others are heard but listed in Hidden.
+func ExampleWindows_overflow() {
+	var events []timeline.Event
+	for i := range 10 {
+		id := fmt.Sprintf("p%d", i)
+		events = append(events, timeline.Event{Kind: timeline.Join, At: time.Duration(i) * time.Millisecond, ParticipantID: id})
+	}
+	windows, err := timeline.Windows(events, time.Minute, timeline.Options{Layout: timeline.Grid, MaxTiles: 4})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, w := range windows {
+		fmt.Printf("%v → %v: %d tiles, %d hidden, first tile %+v\n",
+			w.Start, w.End, len(w.Participants), len(w.Hidden), w.Tiles(1280, 720)[0])
+	}
+	// Output:
+	// 0s → 1m0s: 4 tiles, 6 hidden, first tile {X:0 Y:0 W:640 H:360}
+}
+
 func ExampleTiles() {
 	for _, r := range timeline.Tiles(timeline.Grid, 5, 1280, 720) {
 		fmt.Printf("%+v\n", r)
