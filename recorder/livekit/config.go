@@ -66,14 +66,6 @@ type Output struct {
 	MaxTiles int
 }
 
-// withDefaults fills o's defaults.
-func (o Output) withDefaults() Output {
-	if o.Width <= 0 || o.Height <= 0 {
-		o.Width, o.Height = DefaultOutputWidth, DefaultOutputHeight
-	}
-	return o
-}
-
 // Config configures [Record].
 type Config struct {
 	// URL is the LiveKit server's WebSocket URL, e.g. ws://host:7880.
@@ -134,7 +126,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
 	}
-	c.Output = c.Output.withDefaults()
+	if c.Output.Width <= 0 || c.Output.Height <= 0 {
+		c.Output.Width, c.Output.Height = DefaultOutputWidth, DefaultOutputHeight
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

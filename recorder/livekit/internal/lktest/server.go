@@ -87,10 +87,7 @@ func ServerBinary() (string, error) {
 }
 
 // StartServer starts livekit-server listening on addr (an address of the
-// test's namespace) and stops it when the test ends. Congestion control is
-// off: on a loaded test machine its bandwidth estimate would pick
-// simulcast layers of its own, and the tests check the layers the bot
-// asks for. It skips the test
+// test's namespace) and stops it when the test ends. It skips the test
 // when no server binary is installed, unless ROOMTAPE_REQUIRE_LIVEKIT=1
 // or ROOMTAPE_LIVEKIT_SERVER is set.
 func StartServer(t testing.TB, addr netip.Addr) *Server {
@@ -109,8 +106,6 @@ rtc:
   udp_port: %d
   use_external_ip: false
   node_ip: %s
-  congestion_control:
-    enabled: false
 keys:
   %s: %s
 logging:
