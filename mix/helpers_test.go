@@ -71,11 +71,12 @@ func readAll(tb testing.TB, r SampleReader, sizes ...int) []float32 {
 	}
 }
 
-// reference renders tracks the slow, obvious way: a whole-session array,
-// frame by frame, with the documented overlap rule. It returns the stereo
-// output and the number of dropped frames.
-func reference(tracks [][]Chunk, frames int64, opts Options) ([]float32, int64) {
-	out := make([]float32, 2*frames)
+// render places tracks the slow, obvious way: a whole-session array,
+// frame by frame, with the documented overlap rule and channel mapping
+// (mono feeds both channels; stereo into mono averages). It returns the
+// sum with ch channels and the number of dropped frames.
+func render(tracks [][]Chunk, frames int64, ch int) ([]float32, int64) {
+	out := make([]float32, int64(ch)*frames)
 	var dropped int64
 	if frames == 0 {
 		return out, 0
@@ -94,12 +95,25 @@ func reference(tracks [][]Chunk, frames int64, opts Options) ([]float32, int64) 
 					break track
 				}
 				l, r := c.Samples[int(f)*c.Channels], c.Samples[int(f)*c.Channels+c.Channels-1]
-				out[2*at] += l
-				out[2*at+1] += r
+				switch {
+				case ch == 2:
+					out[2*at] += l
+					out[2*at+1] += r
+				case c.Channels == 1:
+					out[at] += l
+				default:
+					out[at] += (l + r) * 0.5
+				}
 				cursor = at + 1
 			}
 		}
 	}
+	return out, dropped
+}
+
+// reference is what a Mixer must output: render, then gain and limiter.
+func reference(tracks [][]Chunk, frames int64, opts Options) ([]float32, int64) {
+	out, dropped := render(tracks, frames, 2)
 	gain := float32(math.Pow(10, -math.Abs(opts.HeadroomDB)/20))
 	th := float32(thresholdGain(opts.LimiterThresholdDB))
 	for i, x := range out {

@@ -286,9 +286,10 @@ func TestChunkFrames(t *testing.T) {
 	require.Zero(t, Chunk{Samples: []float32{1}}.Frames())
 }
 
-// FuzzMixer checks the mixer against the reference renderer: exact output
-// length, output within [-1, 1], bit-exact placement and the same dropped
-// frame count, for arbitrary chunk layouts and read sizes.
+// FuzzMixer checks the mixer, and Padded for each track, against the
+// reference renderer: exact output length, output within [-1, 1],
+// bit-exact placement and the same dropped frame count, for arbitrary
+// chunk layouts and read sizes.
 func FuzzMixer(f *testing.F) {
 	f.Add([]byte{40, 3, 0, 1, 4, 10, 20, 30, 40, 1, 250, 2, 3, 1, 2, 3, 4, 5, 6}, uint8(7), false)
 	f.Add([]byte{16, 0, 5, 2, 2, 255, 255, 255, 255, 0, 252, 1, 3, 128, 128, 128}, uint8(2), true)
@@ -320,12 +321,35 @@ func FuzzMixer(f *testing.F) {
 		if got := m.Stats().DroppedFrames; got != dropped {
 			t.Fatalf("dropped %d, reference %d", got, dropped)
 		}
+
+		// Each track alone through Padded, mono and stereo: no limiter,
+		// the rendered samples exactly.
+		for tr := range tracks {
+			for _, ch := range []int{1, 2} {
+				p, err := NewPadded(sources(tracks[tr : tr+1])[0], frames, ch, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := readAll(t, p, ch*(int(readSize)+1))
+				want, dropped := render(tracks[tr:tr+1], frames, ch)
+				if len(got) != len(want) || p.DroppedFrames() != dropped {
+					t.Fatalf("padded track %d, %d channels: %d samples, %d dropped; want %d, %d",
+						tr, ch, len(got), p.DroppedFrames(), len(want), dropped)
+				}
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("padded track %d, %d channels, sample %d = %v, want %v", tr, ch, i, got[i], want[i])
+					}
+				}
+			}
+		}
 	})
 }
 
 // decodeFuzzCase turns bytes into up to three tracks: byte 0 is the session
 // length; then per chunk: track, start delta (signed, so chunks can
-// overlap or go back), channels, frame count, and samples.
+// overlap or go back; -128 jumps to math.MinInt64), channels, frame count,
+// and samples.
 func decodeFuzzCase(data []byte) ([][]Chunk, int64) {
 	if len(data) == 0 {
 		return nil, 0
@@ -336,7 +360,11 @@ func decodeFuzzCase(data []byte) ([][]Chunk, int64) {
 	starts := make([]int64, 3)
 	for len(data) >= 4 {
 		tr := int(data[0] % 3)
-		starts[tr] += int64(int8(data[1]))
+		if data[1] == 0x80 {
+			starts[tr] = math.MinInt64 // the far past: overflow territory
+		} else if d := int64(int8(data[1])); d >= 0 || starts[tr] >= math.MinInt64-d {
+			starts[tr] += d // saturating at the far past
+		}
 		ch := int(data[2]%2) + 1
 		n := int(data[3]%8) * ch
 		data = data[4:]
