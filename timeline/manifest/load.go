@@ -144,7 +144,7 @@ func (s *Session) invalid(i int, field, format string, args ...any) error {
 }
 
 // Validate checks s: every participant has a name or ID, unique keys,
-// finite times with 0 <= join_time_s <= leave_time_s, presence intervals
+// finite times (within ±MaxSeconds) with 0 <= join_time_s <= leave_time_s, presence intervals
 // in order, not overlapping and spanning join_time_s to leave_time_s,
 // tracks with a kind and a path, and end_time_s not before any leave.
 // Errors wrap ErrInvalid (or ErrUnsupportedFormat).
@@ -243,6 +243,11 @@ func (s *Session) checkTracks(i int) error {
 	return nil
 }
 
+// MaxSeconds bounds every time in session.json (about 31 years), far
+// inside what a time.Duration holds.
+const MaxSeconds = 1e9
+
+// finite reports whether f is a usable time: a number within ±MaxSeconds.
 func finite(f float64) bool {
-	return !math.IsNaN(f) && !math.IsInf(f, 0)
+	return !math.IsNaN(f) && math.Abs(f) <= MaxSeconds
 }

@@ -262,6 +262,8 @@ func TestValidate(t *testing.T) {
 		{"NaN join", func(s *Session) { s.Participants[1].JoinTimeS = math.NaN() }, ErrInvalid, []string{`"Bo"`, "join_time_s"}},
 		{"leave before join", func(s *Session) { s.Participants[1].LeaveTimeS = 3 }, ErrInvalid, []string{`"Bo"`, "leave_time_s"}},
 		{"infinite leave", func(s *Session) { s.Participants[1].LeaveTimeS = math.Inf(1) }, ErrInvalid, []string{`"Bo"`, "leave_time_s"}},
+		{"huge leave", func(s *Session) { s.Participants[1].LeaveTimeS = 1e300 }, ErrInvalid, []string{`"Bo"`, "leave_time_s"}},
+		{"huge track start", func(s *Session) { s.Participants[0].Tracks[1].StartS = -2e9 }, ErrInvalid, []string{"tracks[1].start_s"}},
 		{"presence first join", func(s *Session) { s.Participants[0].Presence[0].JoinS = 1 }, ErrInvalid, []string{`"p1"`, "presence[0].join_s"}},
 		{"presence overlap", func(s *Session) { s.Participants[0].Presence[1].JoinS = 9 }, ErrInvalid, []string{`"p1"`, "presence[1].join_s"}},
 		{"presence inverted", func(s *Session) { s.Participants[0].Presence[1].LeaveS = 12 }, ErrInvalid, []string{`"p1"`, "presence[1].leave_s"}},
