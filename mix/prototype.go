@@ -93,10 +93,20 @@ func PrototypeFormat(channels int) wav.Format {
 	return wav.Format{Encoding: wav.Int16, Channels: channels, SampleRate: SampleRate}
 }
 
-// WritePaddedFile writes src rendered on the session clock, frames frames
-// long with silence where src has no chunks, to path as 16-bit 48 kHz PCM
-// with channels (1 or 2) channels, as the prototype's
-// `<name>_audio_padded.wav` (see [PaddedName]).
+// WritePadded writes src rendered on the session clock, frames frames long
+// with silence where src has no chunks, to w as a 16-bit 48 kHz WAV with
+// channels (1 or 2) channels: the prototype's `<name>_audio_padded.wav`
+// (see [PaddedName]). See [WriteWAV] for how w is used.
+func WritePadded(w io.Writer, src Source, frames int64, channels int) error {
+	p, err := NewPadded(src, frames, channels, nil)
+	if err != nil {
+		return err
+	}
+	_, err = WriteWAV(w, p, PrototypeFormat(channels))
+	return err
+}
+
+// WritePaddedFile is [WritePadded] into a file created at path.
 func WritePaddedFile(path string, src Source, frames int64, channels int) error {
 	p, err := NewPadded(src, frames, channels, nil)
 	if err != nil {
@@ -106,8 +116,14 @@ func WritePaddedFile(path string, src Source, frames int64, channels int) error 
 	return err
 }
 
-// WriteMixFile writes the whole mix to path as 16-bit stereo 48 kHz PCM, as
-// the prototype's [MixedName].
+// WriteMix writes the whole mix to w as a 16-bit stereo 48 kHz WAV, the
+// prototype's [MixedName]. See [WriteWAV] for how w is used.
+func WriteMix(w io.Writer, m *Mixer) error {
+	_, err := WriteWAV(w, m, PrototypeFormat(2))
+	return err
+}
+
+// WriteMixFile is [WriteMix] into a file created at path.
 func WriteMixFile(path string, m *Mixer) error {
 	_, err := WriteWAVFile(path, m, PrototypeFormat(2))
 	return err

@@ -1,6 +1,7 @@
 package mix
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
@@ -129,6 +130,8 @@ func TestWriteWAVErrors(t *testing.T) {
 	_, err = WriteWAV(tempFile(t), NewMixer(nil, 3, Options{}), wav.Format{Encoding: wav.Int16, Channels: 4, SampleRate: SampleRate})
 	require.ErrorIs(t, err, wav.ErrPartialFrame)
 
+	require.ErrorIs(t, WritePadded(tempFile(t), Chunks(), 1, 0), ErrChannels)
+
 	n, err := WriteWAV(tempFile(t), NewMixer(nil, 3, Options{}), PrototypeFormat(2))
 	require.NoError(t, err)
 	require.Equal(t, int64(3), n)
@@ -142,12 +145,20 @@ func TestWriteWAVToPipe(t *testing.T) {
 	defer func() { require.NoError(t, pr.Close()) }()
 	done := make(chan error, 1)
 	go func() {
-		_, err := WriteWAV(pw, NewMixer([]Source{Chunks(mono(1, 0.5))}, 3, Options{}), PrototypeFormat(2))
-		done <- errors.Join(err, pw.Close())
+		done <- errors.Join(WriteMix(pw, NewMixer([]Source{Chunks(mono(1, 0.5))}, 3, Options{})), pw.Close())
 	}()
 	r, err := wav.NewReader(pr)
 	require.NoError(t, err)
 	require.Equal(t, int64(-1), r.Frames())
 	require.Equal(t, []float32{0, 0, 0.5, 0.5, 0, 0}, readAll(t, (*floatReader)(r)))
 	require.NoError(t, <-done)
+}
+
+func TestWritePadded(t *testing.T) {
+	var buf bytes.Buffer // not seekable: a stream WAV
+	require.NoError(t, WritePadded(&buf, Chunks(stereo(2, 0.5, 0.25)), 4, 1))
+	r, err := wav.NewReader(bytes.NewReader(buf.Bytes()))
+	require.NoError(t, err)
+	require.Equal(t, PrototypeFormat(1), r.Format())
+	require.Equal(t, []float32{0, 0, 0.375, 0}, readAll(t, (*floatReader)(r)))
 }
