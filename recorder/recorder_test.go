@@ -643,3 +643,24 @@ func TestAV1(t *testing.T) {
 	assert.Equal(t, 640, mt.Width)
 	assert.Equal(t, 360, mt.Height)
 }
+
+// TestOpusGap checks that a pause in an Opus stream (DTX, a muted
+// microphone) stays a gap in time in the file instead of shortening it.
+func TestOpusGap(t *testing.T) {
+	const gap = 1500 * time.Millisecond
+	f := newFixture(t)
+	p, err := f.s.Join("a", "A")
+	require.NoError(t, err)
+	tr, err := p.AddTrack(recorder.TrackInfo{Codec: recorder.Opus})
+	require.NoError(t, err)
+	enc, err := avtest.NewOpus(2, 2000)
+	require.NoError(t, err)
+	defer enc.Close()
+	fed := feed(t, tr, enc, 10, 0)
+	fed = append(fed, feed(t, tr, enc, 10, gap)...)
+	require.NoError(t, f.s.Close(context.Background()))
+	r, err := avtest.Probe(tr.Path())
+	require.NoError(t, err)
+	requirePTS(t, r, fed, 0)
+	assert.Equal(t, gap+19*avtest.OpusFrameDuration, r.Last())
+}
