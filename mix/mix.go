@@ -67,7 +67,8 @@ func (c Chunk) validate() error {
 // NextChunk returns chunks in increasing Start order; the frames between the
 // end of one chunk and the Start of the next are silence (a gap: the
 // participant was away, or the sender used DTX). At the end it returns
-// [io.EOF]; any other error aborts the mix. The returned Samples need only
+// [io.EOF] (a non-empty chunk returned with io.EOF is still mixed); any
+// other error aborts the mix. The returned Samples need only
 // stay valid until the next call to NextChunk: consumers never retain them
 // after that call, so implementations may reuse one buffer.
 //
@@ -319,6 +320,7 @@ type track struct {
 	off     int   // frames of chunk already consumed or dropped
 	cursor  int64 // session frame after the last frame placed
 	eof     bool
+	last    bool // the current chunk came with io.EOF
 	dropped int64
 }
 
@@ -359,11 +361,17 @@ func (t *track) addTo(dst []float32, pos int64, ch int) error {
 // next fetches the next chunk and drops the frames that overlap what was
 // already placed.
 func (t *track) next() error {
+	if t.last {
+		t.eof, t.chunk = true, Chunk{}
+		return nil
+	}
 	c, err := t.src.NextChunk()
 	if errors.Is(err, io.EOF) {
-		t.eof = true
-		t.chunk = Chunk{}
-		return nil
+		if len(c.Samples) == 0 {
+			t.eof, t.chunk = true, Chunk{}
+			return nil
+		}
+		t.last, err = true, nil // a final chunk delivered with io.EOF
 	}
 	if err != nil {
 		return fmt.Errorf("mix: source %d: %w", t.index, err)

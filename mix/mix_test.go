@@ -226,6 +226,23 @@ func TestMixerErrors(t *testing.T) {
 	}
 }
 
+// eofWithData returns its only chunk together with io.EOF, as some
+// io.Reader-minded sources do.
+type eofWithData struct{ done bool }
+
+func (s *eofWithData) NextChunk() (Chunk, error) {
+	if s.done {
+		return Chunk{}, errors.New("NextChunk called after io.EOF")
+	}
+	s.done = true
+	return mono(1, 0.5), io.EOF
+}
+
+func TestMixerChunkWithEOF(t *testing.T) {
+	m := NewMixer([]Source{&eofWithData{}}, 3, Options{})
+	require.Equal(t, []float32{0, 0, 0.5, 0.5, 0, 0}, readAll(t, m, 2))
+}
+
 func TestMixerShortBuffers(t *testing.T) {
 	m := NewMixer(sources([][]Chunk{{mono(0, 0.5, 0.25)}}), 2, Options{})
 	_, err := m.Read(make([]float32, 1))
