@@ -44,6 +44,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/asticode/go-astiav"
@@ -155,6 +156,7 @@ func Session(ctx context.Context, m *manifest.Session, out string, cfg Config) (
 			if err != nil {
 				return err
 			}
+			v.startDecoding()
 			c.videos = append(c.videos, v)
 			c.byKey[p.Key()] = v
 		}
@@ -213,7 +215,9 @@ type composition struct {
 	key     string
 	canvas  *astiav.Frame
 	pending []*astiav.Frame // frames to push, per plan input
-	nextOut int64           // next output frame number to encode
+	encq    chan *astiav.Frame
+	failed  atomic.Bool
+	nextOut int64 // next output frame number to encode (encoder goroutine)
 
 	mixer    *mix.Mixer
 	abuf     []float32
@@ -261,12 +265,64 @@ func (c *composition) run(ctx context.Context) error {
 		return fmt.Errorf("compose: canvas: %w", err)
 	}
 
+	// Encoding (video, audio mixing, muxing) runs in its own goroutine, in
+	// parallel with decoding and filtering.
+	c.encq = make(chan *astiav.Frame, encodeAhead)
+	encErr := make(chan error, 1)
+	go func() { encErr <- c.encodeLoop() }()
+	err := c.produce(ctx, frames)
+	close(c.encq)
+	if e := <-encErr; e != nil {
+		return e
+	}
+	if err != nil {
+		return err
+	}
+	if c.nextOut != frames {
+		return fmt.Errorf("compose: encoded %d video frames, want %d", c.nextOut, frames)
+	}
+	return nil
+}
+
+// encodeAhead is how many composed frames may wait for the encoder.
+const encodeAhead = 4
+
+// encodeLoop encodes the composed frames of c.encq, with the audio up to
+// each frame's end, then the rest of the audio. After an error it keeps
+// draining the queue so that the producer never blocks.
+func (c *composition) encodeLoop() error {
+	var err error
+	for f := range c.encq {
+		if err == nil {
+			err = c.out.writeVideo(f, c.nextOut)
+			c.nextOut++
+			if err == nil {
+				err = c.audioUntil(c.nextOut * SampleRate / int64(c.cfg.FPS))
+			}
+			if err != nil {
+				c.failed.Store(true)
+			}
+		}
+		f.Free()
+	}
+	if err != nil {
+		return err
+	}
+	return c.audioUntil(c.aframes)
+}
+
+// produce composes every output frame into c.encq.
+func (c *composition) produce(ctx context.Context, frames int64) error {
+	cfg := c.cfg
 	started := time.Now()
 	lastReport := -1
 	wi := 0
 	for n := range frames {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("compose: %w", err)
+		}
+		if c.failed.Load() {
+			return nil
 		}
 		t := time.Duration(n) * time.Second / time.Duration(cfg.FPS)
 		for wi+1 < len(c.windows) && t >= c.windows[wi].End {
@@ -275,23 +331,15 @@ func (c *composition) run(ctx context.Context) error {
 		if err := c.frame(n, t, c.windows[wi]); err != nil {
 			return err
 		}
-		if err := c.audioUntil((n + 1) * SampleRate / int64(cfg.FPS)); err != nil {
-			return err
-		}
 		if pct := int(100 * (n + 1) / frames); cfg.Progress != nil && pct != lastReport {
 			lastReport = pct
 			cfg.Progress(progress(time.Duration(n+1)*time.Second/time.Duration(cfg.FPS), c.end, time.Since(started)))
 		}
 	}
 	if c.run_ != nil {
-		if err := c.run_.drain(true, c.encode); err != nil {
-			return err
-		}
+		return c.run_.drain(true, c.encode)
 	}
-	if c.nextOut != frames {
-		return fmt.Errorf("compose: encoded %d video frames, want %d", c.nextOut, frames)
-	}
-	return c.audioUntil(c.aframes)
+	return nil
 }
 
 func progress(done, total, elapsed time.Duration) Progress {
@@ -342,7 +390,7 @@ func (c *composition) frame(n int64, t time.Duration, w timeline.Window) error {
 	for _, in := range plan.Inputs {
 		f := c.canvas
 		if in.Tile >= 0 {
-			f = inputs[in.Tile].cur
+			f = inputs[in.Tile].frame()
 		}
 		f.SetPts(n)
 		c.pending = append(c.pending, f)
@@ -353,12 +401,13 @@ func (c *composition) frame(n int64, t time.Duration, w timeline.Window) error {
 	return c.run_.drain(false, c.encode)
 }
 
-// encode writes a composed frame as the next output frame.
+// encode queues a composed frame as the next output frame.
 func (c *composition) encode(f *astiav.Frame) error {
-	if err := c.out.writeVideo(f, c.nextOut); err != nil {
-		return err
+	cl := f.Clone()
+	if cl == nil {
+		return errors.New("compose: cloning a frame failed")
 	}
-	c.nextOut++
+	c.encq <- cl
 	return nil
 }
 

@@ -20,18 +20,33 @@ import (
 // both sides): a frame stamped exactly at n/FPS is shown at frame n.
 const frameSlack = time.Millisecond
 
-// videoInput is one participant's video, decoded on demand and held: the
-// current frame is the latest one at or before the output time.
+// decodeAhead is how many decoded frames each video input keeps ready:
+// decoding runs in its own goroutine, in parallel with filtering and
+// encoding, a few frames ahead.
+const decodeAhead = 4
+
+// videoInput is one participant's video, decoded ahead in a goroutine and
+// held: the current frame is the latest one at or before the output time.
 type videoInput struct {
 	name  string
 	dec   *demux.Decoder
 	start time.Duration // session time of the file's timestamp 0
 
-	cur, next       *astiav.Frame
-	curT, nextT     time.Duration
+	frames chan decoded
+	stop   chan struct{}
+	exited chan struct{}
+
+	cur, next       decoded
 	hasCur, hasNext bool
 	eof             bool
-	lastT           time.Duration
+}
+
+// decoded is a frame with its time on the session clock, or the decoder's
+// error.
+type decoded struct {
+	f   *astiav.Frame
+	t   time.Duration
+	err error
 }
 
 // checkFile gives a clear error for a missing or unreadable file before
@@ -55,29 +70,63 @@ func openVideo(p manifest.Participant, t manifest.Track, opts demux.Options) (*v
 	if err != nil {
 		return nil, fmt.Errorf("%w: participant %q: video file %s: %w", ErrInput, p.Name, t.Path, err)
 	}
-	return &videoInput{name: p.Name, dec: d, start: t.Start(), cur: astiav.AllocFrame(), next: astiav.AllocFrame()}, nil
+	return &videoInput{name: p.Name, dec: d, start: t.Start()}, nil
 }
 
-// fetch decodes the next frame into v.next.
+// startDecoding starts the decoding goroutine.
+func (v *videoInput) startDecoding() {
+	v.frames = make(chan decoded, decodeAhead)
+	v.stop = make(chan struct{})
+	v.exited = make(chan struct{})
+	go v.decode()
+}
+
+func (v *videoInput) decode() {
+	defer close(v.exited)
+	defer close(v.frames)
+	var last time.Duration
+	for {
+		f := astiav.AllocFrame()
+		err := v.dec.Next(f)
+		if err != nil {
+			f.Free()
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			select {
+			case v.frames <- decoded{err: fmt.Errorf("compose: participant %q: %w", v.name, err)}:
+			case <-v.stop:
+			}
+			return
+		}
+		t := last + time.Millisecond
+		if pts := f.Pts(); pts != astiav.NoPtsValue {
+			t = v.start + v.dec.Time(pts)
+		}
+		last = t
+		select {
+		case v.frames <- decoded{f: f, t: t}:
+		case <-v.stop:
+			f.Free()
+			return
+		}
+	}
+}
+
+// fetch takes the next decoded frame into v.next.
 func (v *videoInput) fetch() error {
 	if v.eof || v.hasNext {
 		return nil
 	}
-	err := v.dec.Next(v.next)
-	if errors.Is(err, io.EOF) {
+	d, ok := <-v.frames
+	if !ok {
 		v.eof = true
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("compose: participant %q: %w", v.name, err)
+	if d.err != nil {
+		return d.err
 	}
-	if pts := v.next.Pts(); pts != astiav.NoPtsValue {
-		v.nextT = v.start + v.dec.Time(pts)
-	} else {
-		v.nextT = v.lastT + time.Millisecond
-	}
-	v.lastT = v.nextT
-	v.hasNext = true
+	v.next, v.hasNext = d, true
 	return nil
 }
 
@@ -87,30 +136,48 @@ func (v *videoInput) advance(t time.Duration) error {
 		if err := v.fetch(); err != nil {
 			return err
 		}
-		if !v.hasNext || v.nextT > t+frameSlack {
+		if !v.hasNext || v.next.t > t+frameSlack {
 			return nil
 		}
-		v.cur.Unref()
-		v.cur, v.next = v.next, v.cur
-		v.curT, v.hasCur, v.hasNext = v.nextT, true, false
+		if v.hasCur {
+			v.cur.f.Free()
+		}
+		v.cur, v.hasCur, v.hasNext = v.next, true, false
 	}
 }
+
+// frame is the current frame; only valid when source returned non-nil.
+func (v *videoInput) frame() *astiav.Frame { return v.cur.f }
 
 // source is the picture to show at t, nil when there is none (not started,
 // or stopped for longer than hold; hold < 0 holds forever).
 func (v *videoInput) source(t, hold time.Duration) *graph.Source {
-	if v == nil || !v.hasCur || (hold >= 0 && t-v.curT > hold) {
+	if v == nil || !v.hasCur || (hold >= 0 && t-v.cur.t > hold) {
 		return nil
 	}
-	return &graph.Source{Width: v.cur.Width(), Height: v.cur.Height(), PixelFormat: v.cur.PixelFormat().Name()}
+	f := v.cur.f
+	return &graph.Source{Width: f.Width(), Height: f.Height(), PixelFormat: f.PixelFormat().Name()}
 }
 
 func (v *videoInput) close() {
 	if v == nil {
 		return
 	}
-	v.cur.Free()
-	v.next.Free()
+	if v.stop != nil {
+		close(v.stop)
+		for d := range v.frames {
+			if d.f != nil {
+				d.f.Free()
+			}
+		}
+		<-v.exited
+	}
+	if v.hasCur {
+		v.cur.f.Free()
+	}
+	if v.hasNext {
+		v.next.f.Free()
+	}
 	v.dec.Close()
 }
 

@@ -158,7 +158,10 @@ func Build(l Layout) Plan {
 		if crop.W > 0 && crop.H > 0 && (crop.W != t.Video.Width || crop.H != t.Video.Height) {
 			f = append(f, fmt.Sprintf("crop=%d:%d:%d:%d", crop.W, crop.H, crop.X, crop.Y))
 		}
-		f = append(f, fmt.Sprintf("scale=%d:%d:flags=%s", dst.W, dst.H, flags), "setsar=1")
+		if len(f) > 0 || dst.W != t.Video.Width || dst.H != t.Video.Height {
+			f = append(f, fmt.Sprintf("scale=%d:%d:flags=%s", dst.W, dst.H, flags))
+		}
+		f = append(f, "setsar=1")
 		pics = append(pics, placed{label: "p" + label[1:], dst: dst, fullSize: dst.X == 0 && dst.Y == 0 && dst.W == l.Width && dst.H == l.Height})
 		chains = append(chains, fmt.Sprintf("[%s]%s[%s]", label, strings.Join(f, ","), pics[len(pics)-1].label))
 	}

@@ -1,0 +1,222 @@
+// Command compose recomposes a saved session into one MP4 without re-running
+// the bot, like the prototype's compose_video.py:
+//
+//	compose --session recordings/<id>/session.json
+//	compose --p1-video a.mp4 --p1-name A --p1-join 0 --p1-leave 65 --p1-audio a.wav \
+//	        --p2-video b.mp4 --p2-name B --p2-join 40 --p2-leave 55 --p2-audio b.wav \
+//	        --output out.mp4
+//
+// See README.md for every flag.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/roomtape/roomtape/compose"
+	"github.com/roomtape/roomtape/timeline"
+	"github.com/roomtape/roomtape/timeline/manifest"
+)
+
+// maxParticipants is how many --pN-* flag groups there are.
+const maxParticipants = 16
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "compose:", err)
+		os.Exit(1)
+	}
+}
+
+type participantFlags struct {
+	video, name, audio string
+	join, leave        string
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("compose", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	session := fs.String("session", "", "session.json to compose")
+	output := fs.String("output", "", "output MP4 (default <session dir>/<session_id>_composed.mp4)")
+	width := fs.Int("width", envInt("OUTPUT_WIDTH", compose.DefaultWidth), "output width (env OUTPUT_WIDTH)")
+	height := fs.Int("height", envInt("OUTPUT_HEIGHT", compose.DefaultHeight), "output height (env OUTPUT_HEIGHT)")
+	fps := fs.Int("fps", compose.DefaultFPS, "output frame rate")
+	layout := fs.String("layout", "columns", "layout: columns or grid")
+	fit := fs.String("fit", "letterbox", "aspect policy: letterbox or crop")
+	preset := fs.String("preset", compose.DefaultPreset, "libx264 preset")
+	crf := fs.Int("crf", compose.DefaultCRF, "libx264 CRF")
+	labels := fs.Bool("labels", false, "draw names on tiles")
+	hold := fs.Duration("hold-last", compose.DefaultHoldLast, "how long a stopped stream's last frame stays")
+	printGraph := fs.Bool("print-graph", false, "print the filter graph of each layout window and exit")
+	parts := make([]participantFlags, maxParticipants)
+	for i := range parts {
+		n := i + 1
+		fs.StringVar(&parts[i].video, fmt.Sprintf("p%d-video", n), "", fmt.Sprintf("participant %d video file", n))
+		fs.StringVar(&parts[i].name, fmt.Sprintf("p%d-name", n), "", fmt.Sprintf("participant %d name", n))
+		fs.StringVar(&parts[i].join, fmt.Sprintf("p%d-join", n), "", fmt.Sprintf("participant %d join time (s)", n))
+		fs.StringVar(&parts[i].leave, fmt.Sprintf("p%d-leave", n), "", fmt.Sprintf("participant %d leave time (s)", n))
+		fs.StringVar(&parts[i].audio, fmt.Sprintf("p%d-audio", n), "", fmt.Sprintf("participant %d audio file", n))
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %v", fs.Args())
+	}
+
+	level := slog.LevelInfo
+	if strings.EqualFold(os.Getenv("LOG_LEVEL"), "DEBUG") {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	s, out, err := loadSession(*session, *output, parts)
+	if err != nil {
+		return err
+	}
+	cfg := compose.Config{
+		Width: *width, Height: *height, FPS: *fps, Preset: *preset, CRF: *crf,
+		Labels: *labels, HoldLast: *hold, Logger: logger,
+	}
+	switch *layout {
+	case "columns":
+		cfg.Layout = timeline.Columns
+	case "grid":
+		cfg.Layout = timeline.Grid
+	default:
+		return fmt.Errorf("--layout %q: want columns or grid", *layout)
+	}
+	switch *fit {
+	case "letterbox":
+		cfg.Fit = timeline.Letterbox
+	case "crop":
+		cfg.Fit = timeline.Crop
+	default:
+		return fmt.Errorf("--fit %q: want letterbox or crop", *fit)
+	}
+
+	if *printGraph {
+		gs, err := compose.Graphs(s, cfg)
+		if err != nil {
+			return err
+		}
+		for _, g := range gs {
+			var names []string
+			for _, p := range g.Window.Participants {
+				names = append(names, p.Name)
+			}
+			fmt.Fprintf(stdout, "# window %v - %v: %s\n%s\n", g.Window.Start, g.Window.End, strings.Join(names, ", "), g.Plan)
+		}
+		return nil
+	}
+
+	bar := newProgressBar(stderr)
+	cfg.Progress = bar.update
+	start := time.Now()
+	if err := compose.Session(ctx, s, out, cfg); err != nil {
+		bar.done()
+		return err
+	}
+	bar.done()
+	fmt.Fprintf(stdout, "Composition done in %.1fs\n", time.Since(start).Seconds())
+	fmt.Fprintln(stdout, out)
+	return nil
+}
+
+// loadSession reads --session or builds a session from the --pN-* flags,
+// and picks the output path.
+func loadSession(path, output string, parts []participantFlags) (*manifest.Session, string, error) {
+	var flagged []participantFlags
+	for i, p := range parts {
+		if p.video == "" && p.audio == "" && p.name == "" && p.join == "" && p.leave == "" {
+			continue
+		}
+		if p.name == "" {
+			p.name = fmt.Sprintf("p%d", i+1)
+		}
+		flagged = append(flagged, p)
+	}
+	switch {
+	case path != "" && len(flagged) > 0:
+		return nil, "", errors.New("use either --session or --pN-* flags, not both")
+	case path != "":
+		s, err := manifest.Load(path)
+		if err != nil {
+			return nil, "", err
+		}
+		if output == "" {
+			id := s.SessionID
+			if id == "" {
+				id = "session"
+			}
+			output = filepath.Join(filepath.Dir(path), id+"_composed.mp4")
+		}
+		return s, output, nil
+	case len(flagged) == 0:
+		return nil, "", errors.New("nothing to compose: give --session or --p1-video/--p1-audio ... flags")
+	}
+	if output == "" {
+		return nil, "", errors.New("--output is required with --pN-* flags")
+	}
+	s := &manifest.Session{SessionID: "composed", SessionDir: filepath.Dir(output)}
+	for _, p := range flagged {
+		join, err := seconds(p.name, "join", p.join)
+		if err != nil {
+			return nil, "", err
+		}
+		leave, err := seconds(p.name, "leave", p.leave)
+		if err != nil {
+			return nil, "", err
+		}
+		s.Participants = append(s.Participants, manifest.Participant{
+			Name: p.name, JoinTimeS: join, LeaveTimeS: leave,
+			VideoPath: abs(p.video), AudioPath: abs(p.audio),
+		})
+	}
+	if err := s.Validate(); err != nil {
+		return nil, "", err
+	}
+	return s, output, nil
+}
+
+func seconds(who, what, v string) (float64, error) {
+	if v == "" {
+		return 0, fmt.Errorf("participant %q: --%s is required", who, what)
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return 0, fmt.Errorf("participant %q: --%s %q: %w", who, what, v, err)
+	}
+	return f, nil
+}
+
+func abs(p string) string {
+	if p == "" {
+		return ""
+	}
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return a
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
