@@ -99,17 +99,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts storage.P
 		return storage.Object{}, fmt.Errorf("local: put %q: %w", key, err)
 	}
 	dir := path.Dir(key)
-	if dir != "." {
-		if err := s.root.MkdirAll(dir, s.cfg.DirPerm); err != nil {
-			if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
-				return storage.Object{}, fmt.Errorf("local: put %q: a prefix of the key is an object: %w", key, err)
-			}
-			return storage.Object{}, fmt.Errorf("local: put %q: %w", key, mapErr(err))
-		}
-	}
 	tmp, f, err := s.createTemp(key)
 	if err != nil {
-		return storage.Object{}, fmt.Errorf("local: put %q: %w", key, mapErr(err))
+		return storage.Object{}, err
 	}
 	defer func() {
 		if err != nil {
@@ -140,6 +132,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts storage.P
 		return storage.Object{}, fmt.Errorf("local: put %q: %w", key, err)
 	}
 	if err := s.root.Rename(tmp, key); err != nil {
+		if errors.Is(err, syscall.EISDIR) || errors.Is(err, syscall.EEXIST) || errors.Is(err, syscall.ENOTEMPTY) {
+			return storage.Object{}, fmt.Errorf("local: put %q: the key is a prefix of other objects: %w", key, err)
+		}
 		return storage.Object{}, fmt.Errorf("local: put %q: %w", key, mapErr(err))
 	}
 	if err := s.syncDir(dir); err != nil {
@@ -154,23 +149,40 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts storage.P
 	return storage.Object{Key: key, Size: n, SHA256: sum, ModTime: info.ModTime()}, nil
 }
 
-// createTemp creates a new temporary file in the directory of key.
+// createTemp creates the directory of key and a new temporary file in it.
 func (s *Store) createTemp(key string) (string, *os.File, error) {
 	dir, base := path.Split(key)
 	if len(base) > storage.MaxSegmentLen-len(tempMarker)-16-1 {
 		base = base[:storage.MaxSegmentLen-len(tempMarker)-16-1]
 	}
-	for range 10 {
+	for range 100 {
+		if dir != "" {
+			err := s.root.MkdirAll(path.Clean(dir), s.cfg.DirPerm)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // A concurrent Delete removed a parent being created.
+			}
+			if err != nil {
+				if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
+					return "", nil, fmt.Errorf("local: put %q: a prefix of the key is an object: %w", key, err)
+				}
+				return "", nil, fmt.Errorf("local: put %q: %w", key, mapErr(err))
+			}
+		}
 		var rnd [8]byte
 		_, _ = rand.Read(rnd[:]) // crypto/rand.Read never fails.
 		name := dir + "." + base + tempMarker + hex.EncodeToString(rnd[:])
 		f, err := s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, s.cfg.FilePerm)
-		if errors.Is(err, fs.ErrExist) {
+		// Retry on a name clash, and when a concurrent Delete removed the
+		// directory it emptied between MkdirAll and OpenFile.
+		if errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		return name, f, err
+		if err != nil {
+			return "", nil, fmt.Errorf("local: put %q: %w", key, mapErr(err))
+		}
+		return name, f, nil
 	}
-	return "", nil, errors.New("cannot create a temporary file")
+	return "", nil, fmt.Errorf("local: put %q: cannot create a temporary file", key)
 }
 
 // syncDir fsyncs the directory dir of the root so that a rename in it is

@@ -3,10 +3,12 @@ package local_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/roomtape/roomtape/storage"
@@ -97,6 +99,36 @@ func TestPrefixIsObject(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "prefix of the key is an object") {
 		t.Fatalf("Put under an object's key = %v, want a clear error", err)
 	}
+	if _, err := s.Put(t.Context(), "c/d", bytes.NewReader([]byte("d")), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Put(t.Context(), "c", bytes.NewReader([]byte("c")), storage.PutOptions{})
+	if err == nil || !strings.Contains(err.Error(), "prefix of other objects") {
+		t.Fatalf("Put of a key that is a prefix = %v, want a clear error", err)
+	}
+}
+
+// TestConcurrentPutDelete races Puts with Deletes that empty, and so
+// remove, the same directory.
+func TestConcurrentPutDelete(t *testing.T) {
+	s := newStore(t)
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			key := fmt.Sprintf("dir/sub/%d", i)
+			for range 200 {
+				if _, err := s.Put(t.Context(), key, bytes.NewReader([]byte(key)), storage.PutOptions{}); err != nil {
+					t.Errorf("Put(%s): %v", key, err)
+					return
+				}
+				if err := s.Delete(t.Context(), key); err != nil {
+					t.Errorf("Delete(%s): %v", key, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func TestPermission(t *testing.T) {
