@@ -19,6 +19,7 @@ import (
 // liveVideo draws and encodes the participant's picture frame by frame.
 type liveVideo struct {
 	p        Participant
+	offline  bool
 	img      *image.YCbCr
 	enc      codec.ReadCloser
 	w, h     int
@@ -26,17 +27,23 @@ type liveVideo struct {
 	sinceKey int
 }
 
+// offlineDeadline is libvpx's "good quality" deadline (VPX_DL_GOOD_QUALITY):
+// in real-time mode libvpx lowers quality when the machine is busy, which
+// would make a clip's bitrate depend on the load.
+const offlineDeadline = time.Second
+
 // newLiveVideo prepares the encoder for p's first picture size.
-func newLiveVideo(p Participant) (*liveVideo, error) {
-	v := &liveVideo{p: p, keyEvery: p.KeyframeInterval}
+func newLiveVideo(p Participant, offline bool) (*liveVideo, error) {
+	v := &liveVideo{p: p, offline: offline, keyEvery: p.KeyframeInterval}
 	if err := v.open(p.Width, p.Height); err != nil {
 		return nil, err
 	}
 	return v, nil
 }
 
-// videoEncoder returns the mediadevices encoder builder for p.
-func videoEncoder(p Participant) (codec.VideoEncoderBuilder, error) {
+// videoEncoder returns the mediadevices encoder builder for p; offline
+// encoding (a clip) trades speed for a steadier bitrate.
+func videoEncoder(p Participant, offline bool) (codec.VideoEncoderBuilder, error) {
 	base := codec.BaseParams{BitRate: p.BitRate, KeyFrameInterval: p.KeyframeInterval}
 	if p.VideoCodec == H264 {
 		params, err := x264.NewParams()
@@ -53,6 +60,9 @@ func videoEncoder(p Participant) (codec.VideoEncoderBuilder, error) {
 	}
 	params.BaseParams = base
 	params.RateControlEndUsage = vpx.RateControlCBR
+	if offline {
+		params.Deadline = offlineDeadline
+	}
 	return &params, nil
 }
 
@@ -63,7 +73,7 @@ func (v *liveVideo) open(w, h int) error {
 		_ = v.enc.Close()
 		v.enc = nil
 	}
-	b, err := videoEncoder(v.p)
+	b, err := videoEncoder(v.p, v.offline)
 	if err != nil {
 		return err
 	}
@@ -87,6 +97,9 @@ func (v *liveVideo) frame(_ int, t time.Duration, forceKey bool) ([]byte, bool, 
 		}
 	}
 	v.img = Picture(v.img, v.p.Index, w, h, t)
+	if v.p.Detail {
+		AddDetail(v.img, t)
+	}
 	key := v.sinceKey == 0 || v.sinceKey >= v.keyEvery
 	if forceKey && !key {
 		if kc, ok := v.enc.Controller().(codec.KeyFrameController); ok {

@@ -64,6 +64,23 @@ func Picture(img *image.YCbCr, index, width, height int, t time.Duration) *image
 	return img
 }
 
+// AddDetail adds a fine texture to img's luma that moves with t, so that an
+// encoder needs a realistic bitrate (a camera picture's noise and detail)
+// instead of a few hundred kbit/s for the smooth pattern. A white flash
+// stays above 200 in mean luma.
+func AddDetail(img *image.YCbCr, t time.Duration) {
+	shift := int(t / (10 * time.Millisecond))
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	for y := range h {
+		row := img.Y[y*img.YStride : y*img.YStride+w]
+		for x := range row {
+			v := uint32(x+shift)*2654435761 ^ uint32(y+shift/3)*2246822519
+			d := int(v>>30) - 2 // -2..1
+			row[x] = clampByte(float64(int(row[x]) + d))
+		}
+	}
+}
+
 // rgbToYCbCr converts linear gains in [0,1] to limited-range BT.601.
 func rgbToYCbCr(r, g, b float64) (y, cb, cr byte) {
 	yf := 16 + 65.481*r + 128.553*g + 24.966*b

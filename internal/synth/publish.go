@@ -76,6 +76,9 @@ type Resize struct {
 type Participant struct {
 	// Name is the display name, sent as ?name= (optional).
 	Name string
+	// ID (optional) is the participant's stable ID, sent as ?id=; a
+	// participant that rejoins with the same ID keeps its identity.
+	ID string
 	// Token (optional) is sent as "Authorization: Bearer <Token>".
 	Token string
 	// Index selects the tint and tone (Tints[Index%8], Freqs[Index%8]).
@@ -95,6 +98,9 @@ type Participant struct {
 	// BitRate (optional) is the video bitrate in bit/s; defaults to 300
 	// kbit/s.
 	BitRate int
+	// Detail (optional) adds a moving texture to the picture (see
+	// AddDetail) so that high bitrates are reached; for load tests.
+	Detail bool
 
 	// Loss (optional) is the fraction of outgoing RTP packets dropped
 	// (test knob; retransmissions can be dropped too).
@@ -235,7 +241,7 @@ func Publish(ctx context.Context, whipURL string, p Participant) (*Publisher, er
 	var vs videoSource
 	var as audioSource
 	if p.Video {
-		if vs, err = newLiveVideo(p); err != nil {
+		if vs, err = newLiveVideo(p, false); err != nil {
 			return nil, err
 		}
 	}
@@ -274,7 +280,7 @@ func publish(ctx context.Context, whipURL string, p Participant, vs videoSource,
 	}
 	se := &webrtc.SettingEngine{}
 	se.SetNet(&severableNet{Net: stdNet, cut: &pub.cut})
-	cfg := pionrec.APIConfig{SettingEngine: se, LoopbackOnly: true, OwnSenderReports: true}
+	cfg := pionrec.APIConfig{SettingEngine: se, LoopbackOnly: true, OwnSenderReports: true, UDPReadBuffer: -1}
 	if pub.imp != nil {
 		cfg.Interceptors = append(cfg.Interceptors, pub.imp)
 	}
@@ -425,11 +431,14 @@ func (pub *Publisher) signal(ctx context.Context, whipURL string) error {
 	if err != nil {
 		return fmt.Errorf("synth: whip url: %w", err)
 	}
+	q := u.Query()
 	if pub.p.Name != "" {
-		q := u.Query()
 		q.Set("name", pub.p.Name)
-		u.RawQuery = q.Encode()
 	}
+	if pub.p.ID != "" {
+		q.Set("id", pub.p.ID)
+	}
+	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(),
 		strings.NewReader(pub.pc.LocalDescription().SDP))
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -32,11 +34,23 @@ type APIConfig struct {
 	// reports from its capture clock (pion's maps RTP time to the time a
 	// packet was written, which lags capture under load).
 	OwnSenderReports bool
+	// UDPReadBuffer (optional) is the receive buffer of every ICE UDP
+	// socket, in bytes; defaults to DefaultUDPReadBuffer (the kernel caps
+	// it at net.core.rmem_max). A large buffer absorbs the bursts of
+	// keyframes and the moments the recorder is not scheduled, which
+	// otherwise overflow the kernel's default of about 200 KiB. Setting it
+	// replaces the SettingEngine's Net with the standard network; negative
+	// keeps the system default and leaves the SettingEngine's Net alone.
+	UDPReadBuffer int
 	// Interceptors (optional) are added before the default ones, i.e.
 	// closest to the network: on the sending side they see what the NACK
 	// responder sends, including retransmissions.
 	Interceptors []interceptor.Factory
 }
+
+// DefaultUDPReadBuffer is the default of APIConfig.UDPReadBuffer: 4 MiB
+// holds about 1 s of 16 publishers at 1.5 Mbit/s.
+const DefaultUDPReadBuffer = 4 << 20
 
 // iceKeepalive is pion's default ICE keepalive interval, used when only the
 // timeouts are overridden.
@@ -126,6 +140,16 @@ func NewAPI(cfg APIConfig) (*webrtc.API, error) {
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	}
+	if size := cfg.UDPReadBuffer; size >= 0 {
+		if size == 0 {
+			size = DefaultUDPReadBuffer
+		}
+		n, err := stdnet.NewNet()
+		if err != nil {
+			return nil, fmt.Errorf("pionrec: network: %w", err)
+		}
+		se.SetNet(&bufferedNet{Net: n, size: size})
+	}
 	if cfg.ICEDisconnectedTimeout > 0 || cfg.ICEFailedTimeout > 0 {
 		disc, failed := cfg.ICEDisconnectedTimeout, cfg.ICEFailedTimeout
 		if disc <= 0 {
@@ -142,4 +166,21 @@ func NewAPI(cfg APIConfig) (*webrtc.API, error) {
 		webrtc.WithInterceptorRegistry(reg),
 		webrtc.WithSettingEngine(*se),
 	), nil
+}
+
+// bufferedNet is the standard network with large UDP receive buffers.
+type bufferedNet struct {
+	transport.Net
+	size int
+}
+
+// ListenUDP listens and sets the receive buffer (best effort: the kernel
+// may cap it).
+func (n *bufferedNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	c, err := n.Net.ListenUDP(network, laddr)
+	if err != nil {
+		return nil, err //nolint:wrapcheck // the standard network's error
+	}
+	_ = c.SetReadBuffer(n.size)
+	return c, nil
 }
