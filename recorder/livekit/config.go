@@ -66,6 +66,14 @@ type Output struct {
 	MaxTiles int
 }
 
+// withDefaults fills o's defaults.
+func (o Output) withDefaults() Output {
+	if o.Width <= 0 || o.Height <= 0 {
+		o.Width, o.Height = DefaultOutputWidth, DefaultOutputHeight
+	}
+	return o
+}
+
 // Config configures [Record].
 type Config struct {
 	// URL is the LiveKit server's WebSocket URL, e.g. ws://host:7880.
@@ -126,9 +134,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
 	}
-	if c.Output.Width <= 0 || c.Output.Height <= 0 {
-		c.Output.Width, c.Output.Height = DefaultOutputWidth, DefaultOutputHeight
-	}
+	c.Output = c.Output.withDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

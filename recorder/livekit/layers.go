@@ -39,3 +39,32 @@ func wantedSize(o Output, present, srcW, srcH int) (w, h int) {
 	h = int(int64(srcH) * int64(dst.H) / int64(crop.H))
 	return min(w, srcW), min(h, srcH)
 }
+
+// layerTolerance is livekit-server's layer selection tolerance: it picks
+// the smallest layer whose height is at least 0.9 times the requested
+// height.
+const layerTolerance = 0.9
+
+// LayerHeight returns the height of the simulcast layer (among layers,
+// the heights a publisher sends) that livekit-server picks for a srcW x
+// srcH video that the bot shows among present tiles of o: the smallest
+// layer at least 0.9 times as tall as the picture is drawn, else the
+// tallest. It is what the bot's requests lead to, exported for tests and
+// for hosts that size their publishers' layers.
+func LayerHeight(o Output, present, srcW, srcH int, layers []int) int {
+	o = o.withDefaults()
+	_, h := wantedSize(o, present, srcW, srcH)
+	need := int(float64(h) * layerTolerance)
+	best := -1
+	for _, l := range layers {
+		if l >= need && (best < 0 || l < best) {
+			best = l
+		}
+	}
+	if best < 0 {
+		for _, l := range layers {
+			best = max(best, l)
+		}
+	}
+	return best
+}

@@ -7,9 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-logr/logr"
 	lkproto "github.com/livekit/protocol/livekit"
-	protologger "github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
@@ -57,7 +55,7 @@ func Record(ctx context.Context, s *recorder.Session, cfg Config) error {
 	err = b.room.JoinWithContextAndToken(joinCtx, cfg.URL, token,
 		lksdk.WithAutoSubscribe(true),
 		lksdk.WithConnectTimeout(cfg.ConnectTimeout),
-		lksdk.WithLogger(sdkLogger(cfg.Logger)),
+		lksdk.WithLogger(sdkLogger(cfg.Logger, token, cfg.APISecret)),
 	)
 	cancelJoin()
 	if err != nil {
@@ -139,11 +137,6 @@ func (c Config) token(now time.Time) (string, time.Time, error) {
 		return "", time.Time{}, fmt.Errorf("%w at %s", ErrTokenExpired, exp.UTC().Format(time.RFC3339))
 	}
 	return c.Token, exp, nil
-}
-
-// sdkLogger routes the SDK's logs to l under the group "lksdk".
-func sdkLogger(l *slog.Logger) protologger.Logger {
-	return protologger.LogRLogger(logr.FromSlogHandler(l.WithGroup("lksdk").Handler()))
 }
 
 // bot is the state of one Record call. Its methods are called from the
@@ -491,22 +484,21 @@ func (b *bot) updateLayers() {
 	}
 }
 
-// finish stops every track, waits for their recordings to end and makes
-// everyone the bot joined leave the session.
+// finish makes everyone the bot joined leave the session (at once, so
+// that the leave times are the end's), then stops every track and waits
+// for their recordings to end.
 func (b *bot) finish() {
 	b.mu.Lock()
 	b.ended = true
+	for _, e := range b.entries {
+		b.leaveLocked(e)
+	}
 	for sid, tr := range b.tracks {
 		tr.cancel()
 		delete(b.tracks, sid)
 	}
 	b.mu.Unlock()
 	b.wg.Wait()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, e := range b.entries {
-		b.leaveLocked(e)
-	}
 }
 
 // pliWriter sends PLIs through the SDK's subscriber connection.

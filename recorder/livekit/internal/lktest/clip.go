@@ -18,72 +18,49 @@ import (
 // time.
 const ClipLength = testmedia.MarkerPeriod
 
-// Clip is a synthetic participant's media encoded once and looped by a
-// [Publisher]: testmedia's tinted, flashing picture in VP8 at 30 fps (one
-// layer per size, starting with a keyframe) and its beeping tone in 20 ms
-// Opus packets.
+// Clip is a synthetic participant's media: video drawn and encoded live
+// by the publisher in the given layer sizes, and audio (testmedia's
+// beeping tone in 20 ms Opus packets, encoded once and looped).
 type Clip struct {
 	// Index is the participant index that picks the tint and tone.
 	Index int
-	// Layers are the video layers, largest first; empty for audio only.
-	Layers []Layer
-	// Audio holds the Opus packets; empty for video only.
+	// Layers are the video layer sizes, largest first; empty for audio
+	// only.
+	Layers []Size
+	// Audio holds the Opus packets of one ClipLength; empty for video
+	// only.
 	Audio [][]byte
 }
 
-// Layer is one video size of a clip.
-type Layer struct {
-	Width, Height int
-	Frames        [][]byte
-}
-
-// Frame durations of a clip.
-const (
-	VideoFrame = time.Second / testmedia.FrameRate
-	AudioFrame = 20 * time.Millisecond
-)
+// AudioFrame is the duration of an Opus packet of a clip.
+const AudioFrame = 20 * time.Millisecond
 
 // Size is a picture size.
 type Size struct{ W, H int }
 
-// MakeClip encodes participant index's clip in dir: one video layer per
-// size (none for an audio-only participant) and audio unless noAudio.
+// MakeClip prepares participant index's clip in dir: its audio unless
+// noAudio, and its video layer sizes (none for an audio-only
+// participant).
 func MakeClip(ctx context.Context, dir string, index int, sizes []Size, noAudio bool) (*Clip, error) {
-	c := &Clip{Index: index}
-	for li, sz := range sizes {
-		audio := testmedia.NoAudio
-		if li == 0 && !noAudio {
-			audio = testmedia.OpusOgg
-		}
-		s, err := makeOne(ctx, filepath.Join(dir, "clip"+strconv.Itoa(index)+"_"+strconv.Itoa(li)), index,
-			testmedia.Participant{Width: sz.W, Height: sz.H, Video: testmedia.VP8WebM, Audio: audio, CFR: true})
-		if err != nil {
-			return nil, err
-		}
-		frames, err := readPackets(s.video)
-		if err != nil {
-			return nil, err
-		}
-		if len(frames) == 0 || frames[0][0]&1 != 0 {
-			return nil, fmt.Errorf("lktest: clip %d layer %dx%d does not start with a keyframe", index, sz.W, sz.H)
-		}
-		c.Layers = append(c.Layers, Layer{Width: sz.W, Height: sz.H, Frames: frames})
-		if s.audio != "" {
-			if c.Audio, err = readPackets(s.audio); err != nil {
-				return nil, err
-			}
-		}
+	c := &Clip{Index: index, Layers: sizes}
+	if noAudio {
+		return c, nil
 	}
-	if len(sizes) == 0 && !noAudio {
-		s, err := makeOne(ctx, filepath.Join(dir, "clip"+strconv.Itoa(index)+"_a"), index,
-			testmedia.Participant{Video: testmedia.NoVideo, Audio: testmedia.OpusOgg})
-		if err != nil {
-			return nil, err
-		}
-		if c.Audio, err = readPackets(s.audio); err != nil {
-			return nil, err
-		}
+	s, err := makeOne(ctx, filepath.Join(dir, "clip"+strconv.Itoa(index)), index,
+		testmedia.Participant{Video: testmedia.NoVideo, Audio: testmedia.OpusOgg})
+	if err != nil {
+		return nil, err
 	}
+	if c.Audio, err = readPackets(s.audio); err != nil {
+		return nil, err
+	}
+	// The encoder's delay (Opus pre-skip, 6.5 ms) spills into one more
+	// packet of silence: loop exactly one marker period.
+	n := int(ClipLength / AudioFrame)
+	if len(c.Audio) < n {
+		return nil, fmt.Errorf("lktest: clip %d has %d audio packets, want %d", index, len(c.Audio), n)
+	}
+	c.Audio = c.Audio[:n]
 	return c, nil
 }
 
@@ -94,8 +71,10 @@ type clipFiles struct{ video, audio string }
 func makeOne(ctx context.Context, dir string, index int, p testmedia.Participant) (clipFiles, error) {
 	parts := make([]testmedia.Participant, index+1)
 	for i := range parts {
-		parts[i] = testmedia.Participant{Name: "p" + strconv.Itoa(i), Leave: ClipLength,
-			Video: testmedia.NoVideo, Audio: testmedia.NoAudio}
+		parts[i] = testmedia.Participant{
+			Name: "p" + strconv.Itoa(i), Leave: ClipLength,
+			Video: testmedia.NoVideo, Audio: testmedia.NoAudio,
+		}
 	}
 	p.Name, p.Join, p.Leave = "p"+strconv.Itoa(index), 0, ClipLength
 	parts[index] = p

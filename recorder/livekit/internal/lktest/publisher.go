@@ -8,7 +8,9 @@ import (
 
 	"github.com/livekit/protocol/auth"
 	lkproto "github.com/livekit/protocol/livekit"
+	protologger "github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 )
@@ -50,7 +52,8 @@ func Join(ctx context.Context, url, room, identity, name string) (*Publisher, er
 		return nil, err
 	}
 	r := lksdk.NewRoom(lksdk.NewRoomCallback())
-	if err := r.JoinWithContextAndToken(ctx, url, tok, lksdk.WithAutoSubscribe(false)); err != nil {
+	if err := r.JoinWithContextAndToken(ctx, url, tok, lksdk.WithAutoSubscribe(false),
+		lksdk.WithLogger(protologger.GetDiscardLogger())); err != nil {
 		return nil, fmt.Errorf("lktest: %s joins %s: %w", identity, room, err)
 	}
 	return &Publisher{Identity: identity, Name: name, room: r, origin: time.Now(), tracks: map[string]*sender{}}, nil
@@ -59,47 +62,72 @@ func Join(ctx context.Context, url, room, identity, name string) (*Publisher, er
 // Origin is the publisher's media time 0.
 func (p *Publisher) Origin() time.Time { return p.origin }
 
-// PublishVideo publishes the clip's video layers (simulcast when there are
-// several) from source, named name, and returns the track SID.
+// PublishVideo publishes video of the clip's participant (simulcast when
+// the clip has several layers) from source, named name, and returns the
+// track SID. Frames are drawn and encoded live at FPS; a PLI from the
+// server makes the next frame of that layer a keyframe.
 func (p *Publisher) PublishVideo(c *Clip, source lkproto.TrackSource, name string) (string, error) {
 	capab := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
 	top := c.Layers[0]
-	opts := &lksdk.TrackPublicationOptions{Name: name, Source: source, VideoWidth: top.Width, VideoHeight: top.Height}
+	opts := &lksdk.TrackPublicationOptions{Name: name, Source: source, VideoWidth: top.W, VideoHeight: top.H}
+	qualities := []lkproto.VideoQuality{lkproto.VideoQuality_HIGH, lkproto.VideoQuality_MEDIUM, lkproto.VideoQuality_LOW}
 	var (
-		pub    *lksdk.LocalTrackPublication
+		encs   []*liveVideo
 		tracks []*lksdk.LocalTrack
-		err    error
 	)
-	if len(c.Layers) == 1 {
-		var t *lksdk.LocalTrack
-		if t, err = lksdk.NewLocalSampleTrack(capab); err != nil {
+	closeAll := func() {
+		for _, e := range encs {
+			e.close()
+		}
+	}
+	for i, l := range c.Layers {
+		enc, err := newLiveVideo(c.Index, l.W, l.H)
+		if err != nil {
+			closeAll()
 			return "", err
 		}
-		tracks = []*lksdk.LocalTrack{t}
-		pub, err = p.room.LocalParticipant.PublishTrack(t, opts)
-	} else {
-		qualities := []lkproto.VideoQuality{lkproto.VideoQuality_HIGH, lkproto.VideoQuality_MEDIUM, lkproto.VideoQuality_LOW}
-		id := p.Identity + "-" + name
-		for i, l := range c.Layers {
-			t, err := lksdk.NewLocalSampleTrack(capab, lksdk.WithSimulcast(id, &lkproto.VideoLayer{
-				Quality: qualities[i], Width: uint32(l.Width), Height: uint32(l.Height),
-			}))
-			if err != nil {
-				return "", err
+		encs = append(encs, enc)
+		topts := []lksdk.LocalTrackOptions{lksdk.WithRTCPHandler(func(pkt rtcp.Packet) {
+			switch pkt.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				enc.key.Store(true)
 			}
-			tracks = append(tracks, t)
+		})}
+		if len(c.Layers) > 1 {
+			topts = append(topts, lksdk.WithSimulcast(p.Identity+"-"+name, &lkproto.VideoLayer{
+				Quality: qualities[i], Width: uint32(l.W), Height: uint32(l.H),
+			}))
 		}
+		t, err := lksdk.NewLocalSampleTrack(capab, topts...)
+		if err != nil {
+			closeAll()
+			return "", err
+		}
+		tracks = append(tracks, t)
+	}
+	var (
+		pub *lksdk.LocalTrackPublication
+		err error
+	)
+	if len(tracks) == 1 {
+		pub, err = p.room.LocalParticipant.PublishTrack(tracks[0], opts)
+	} else {
 		pub, err = p.room.LocalParticipant.PublishSimulcastTrack(tracks, opts)
 	}
 	if err != nil {
+		closeAll()
 		return "", fmt.Errorf("lktest: %s publishes %s: %w", p.Identity, name, err)
 	}
-	p.start(pub.SID(), VideoFrame, len(top.Frames), func(k int) {
+	const frameDur = time.Second / FPS
+	p.start(pub.SID(), frameDur, func(k int) {
 		for i, t := range tracks {
-			frames := c.Layers[i].Frames
-			_ = t.WriteSample(media.Sample{Data: frames[k%len(frames)], Duration: VideoFrame}, nil)
+			data, err := encs[i].frame(time.Duration(k) * frameDur)
+			if err != nil || len(data) == 0 {
+				continue // a dropped frame
+			}
+			_ = t.WriteSample(media.Sample{Data: data, Duration: frameDur}, nil)
 		}
-	}, true)
+	}, closeAll)
 	return pub.SID(), nil
 }
 
@@ -114,25 +142,25 @@ func (p *Publisher) PublishAudio(c *Clip, source lkproto.TrackSource, name strin
 	if err != nil {
 		return "", fmt.Errorf("lktest: %s publishes %s: %w", p.Identity, name, err)
 	}
-	p.start(pub.SID(), AudioFrame, len(c.Audio), func(k int) {
+	p.start(pub.SID(), AudioFrame, func(k int) {
 		_ = t.WriteSample(media.Sample{Data: c.Audio[k%len(c.Audio)], Duration: AudioFrame}, nil)
-	}, false)
+	}, nil)
 	return pub.SID(), nil
 }
 
-// start writes frame k of a loop of n frames at Origin + k*dur; video
-// starts at a loop boundary (a keyframe).
-func (p *Publisher) start(sid string, dur time.Duration, n int, write func(k int), video bool) {
+// start calls write(k) at Origin + k*dur from the next such instant on,
+// until the track is unpublished; then it calls done (if not nil).
+func (p *Publisher) start(sid string, dur time.Duration, write func(k int), done func()) {
 	s := &sender{stop: make(chan struct{}), done: make(chan struct{})}
 	p.mu.Lock()
 	p.tracks[sid] = s
 	p.mu.Unlock()
 	go func() {
 		defer close(s.done)
-		k := int((time.Since(p.origin) + dur - 1) / dur)
-		if video && k%n != 0 {
-			k += n - k%n
+		if done != nil {
+			defer done()
 		}
+		k := int((time.Since(p.origin) + dur - 1) / dur)
 		timer := time.NewTimer(0)
 		defer timer.Stop()
 		for {

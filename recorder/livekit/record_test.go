@@ -1,0 +1,537 @@
+package livekit_test
+
+import (
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	lkproto "github.com/livekit/protocol/livekit"
+
+	"github.com/roomtape/roomtape/compose"
+	"github.com/roomtape/roomtape/internal/mediacheck"
+	"github.com/roomtape/roomtape/internal/netns"
+	"github.com/roomtape/roomtape/internal/testmedia"
+	"github.com/roomtape/roomtape/recorder"
+	"github.com/roomtape/roomtape/recorder/livekit"
+	"github.com/roomtape/roomtape/recorder/livekit/internal/lktest"
+	"github.com/roomtape/roomtape/timeline"
+	"github.com/roomtape/roomtape/timeline/manifest"
+)
+
+// Tolerances of the end-to-end tests, each with its reason.
+const (
+	// presenceTolerance bounds how far a recorded join or leave may be
+	// from the instant the test made it happen: the server relays
+	// participant updates over the signal connection within
+	// milliseconds, but a loaded 2-core machine running the server, four
+	// clients and the race detector delays callbacks.
+	presenceTolerance = time.Second
+	// markerTolerance bounds the offset between a flash (or beep) in the
+	// composed output and the instant the publisher sent it: frames are
+	// stamped from RTCP Sender Reports (sub-millisecond on one machine),
+	// plus the 33 ms output frame grid, the SFU's and jitter buffer's
+	// delays and sends held up by a loaded machine.
+	markerTolerance = 200 * time.Millisecond
+	// endTolerance bounds how long Record takes to return after the room
+	// is deleted: the server tells the bot at once; tracks then stop and
+	// files close.
+	endTolerance = 5 * time.Second
+	// outW and outH are the composed output size: small, the point is the
+	// layout, not the resolution.
+	outW, outH = 640, 360
+)
+
+// step is one action of a test plan at a time after the bot started.
+type step struct {
+	at   time.Duration
+	name string
+	do   func() error
+}
+
+// runPlan runs the steps at their times after origin and returns, for
+// each, the session times at which it started and finished.
+func runPlan(t *testing.T, origin time.Time, steps []step) (start, end []time.Duration) {
+	t.Helper()
+	for _, s := range steps {
+		time.Sleep(time.Until(origin.Add(s.at)))
+		start = append(start, time.Since(origin))
+		if err := s.do(); err != nil {
+			t.Fatalf("plan step %q at %v: %v", s.name, s.at, err)
+		}
+		end = append(end, time.Since(origin))
+		t.Logf("plan %6.2fs %-40s ran %6.3fs-%6.3fs", s.at.Seconds(), s.name, start[len(start)-1].Seconds(), end[len(end)-1].Seconds())
+	}
+	return start, end
+}
+
+// testLogger logs to t at debug level when ROOMTAPE_TEST_DEBUG=1.
+func testLogger(t *testing.T) *slog.Logger {
+	t.Helper()
+	if os.Getenv("ROOMTAPE_TEST_DEBUG") != "1" {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// testDir is a fresh directory for a test's recordings: under
+// $ROOMTAPE_TEST_KEEP (kept, to look at) when set, else a temporary one.
+func testDir(t *testing.T) string {
+	t.Helper()
+	if d := os.Getenv("ROOMTAPE_TEST_KEEP"); d != "" {
+		dir := filepath.Join(d, strings.ReplaceAll(t.Name(), "/", "_"))
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	return t.TempDir()
+}
+
+// eventLog collects a session's events.
+type eventLog struct {
+	mu  sync.Mutex
+	evs []recorder.Event
+}
+
+func (l *eventLog) add(e recorder.Event) {
+	l.mu.Lock()
+	l.evs = append(l.evs, e)
+	l.mu.Unlock()
+}
+
+func (l *eventLog) events() []recorder.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]recorder.Event(nil), l.evs...)
+}
+
+// TestRecordRoom records a room in which three participants join, one
+// leaves and comes back, one has no camera and one shares a screen, until
+// the room is deleted; then it composes the session and checks the
+// layout and the markers of every window.
+func TestRecordRoom(t *testing.T) {
+	ns := netns.Enter(t, netns.Config{})
+	if ns == nil {
+		return
+	}
+	ctx := t.Context()
+	srv := lktest.StartServer(t, ns.Addr)
+	const room = "standup"
+	if _, err := srv.RoomService().CreateRoom(ctx, &lkproto.CreateRoomRequest{Name: room}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Clips: alice's camera in three simulcast layers, bob's camera in
+	// one, carol's microphone only, alice's screen with its own tint.
+	clipDir := t.TempDir()
+	mk := func(i int, sizes []lktest.Size, noAudio bool) *lktest.Clip {
+		c, err := lktest.MakeClip(ctx, clipDir, i, sizes, noAudio)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	aliceClip := mk(0, []lktest.Size{{W: 640, H: 360}, {W: 320, H: 180}, {W: 160, H: 90}}, false)
+	bobClip := mk(1, []lktest.Size{{W: 320, H: 180}}, false)
+	carolClip := mk(2, nil, false)
+	screenClip := mk(3, []lktest.Size{{W: 640, H: 360}}, true)
+
+	var evs eventLog
+	sess, err := recorder.NewSession(recorder.Config{
+		ID: "lk", Dir: testDir(t), Logger: testLogger(t),
+		Sinks: []recorder.Sink{recorder.EventFunc(evs.add)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recDone := make(chan error, 1)
+	go func() {
+		recDone <- livekit.Record(ctx, sess, livekit.Config{
+			URL: srv.URL, APIKey: lktest.APIKey, APISecret: lktest.APISecret, Room: room,
+			Output: livekit.Output{Width: outW, Height: outH},
+			Logger: testLogger(t),
+		})
+	}()
+	origin := sess.StartedAt()
+
+	var (
+		pubs    = map[string]*lktest.Publisher{} // the latest of each identity
+		all     []*lktest.Publisher
+		origins = map[string][]time.Duration{} // publishers' media time 0
+		screen  string
+		deleted time.Time
+	)
+	join := func(id, name string, c *lktest.Clip) func() error {
+		return func() error {
+			p, err := lktest.Join(ctx, srv.URL, room, id, name)
+			if err != nil {
+				return err
+			}
+			pubs[id] = p
+			all = append(all, p)
+			origins[id] = append(origins[id], p.Origin().Sub(origin))
+			if len(c.Layers) > 0 {
+				if _, err := p.PublishVideo(c, lkproto.TrackSource_CAMERA, "camera"); err != nil {
+					return err
+				}
+			}
+			_, err = p.PublishAudio(c, lkproto.TrackSource_MICROPHONE, "mic")
+			return err
+		}
+	}
+	steps := []step{
+		{500 * time.Millisecond, "alice joins (simulcast camera, mic)", join("alice", "Alice", aliceClip)},
+		{3500 * time.Millisecond, "bob joins (camera, mic)", join("bob", "Bob", bobClip)},
+		{6500 * time.Millisecond, "carol joins (mic only)", join("carol", "Carol", carolClip)},
+		{10500 * time.Millisecond, "alice shares her screen", func() (err error) {
+			screen, err = pubs["alice"].PublishVideo(screenClip, lkproto.TrackSource_SCREEN_SHARE, "screen")
+			return err
+		}},
+		{13500 * time.Millisecond, "bob leaves", func() error { pubs["bob"].Leave(); return nil }},
+		{16500 * time.Millisecond, "alice stops sharing", func() error { return pubs["alice"].Unpublish(screen) }},
+		{19500 * time.Millisecond, "bob rejoins", join("bob", "Bob", bobClip)},
+		{24 * time.Second, "room deleted", func() error {
+			deleted = time.Now()
+			_, err := srv.RoomService().DeleteRoom(ctx, &lkproto.DeleteRoomRequest{Room: room})
+			return err
+		}},
+	}
+	stepStart, stepEnd := runPlan(t, origin, steps)
+	select {
+	case err := <-recDone:
+		if err != nil {
+			t.Fatalf("Record after the room was deleted: %v", err)
+		}
+		t.Logf("Record returned %v after the room was deleted", time.Since(deleted).Round(time.Millisecond))
+	case <-time.After(endTolerance):
+		t.Fatalf("Record still running %v after the room was deleted", endTolerance)
+	}
+	for _, p := range all {
+		p.Leave()
+	}
+	if err := sess.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	m, err := manifest.Load(sess.ManifestPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A participant is in the room once its publisher connected (the
+	// server announces it then), and out of it when it starts leaving.
+	iv := func(join, leave int) manifest.Interval {
+		return manifest.Interval{JoinS: manifest.ToSeconds(stepEnd[join]), LeaveS: manifest.ToSeconds(stepStart[leave])}
+	}
+	checkPresence(t, m, map[string][]manifest.Interval{
+		"alice":        {iv(0, 7)},
+		"bob":          {iv(1, 4), iv(6, 7)},
+		"carol":        {iv(2, 7)},
+		"alice#screen": {{JoinS: manifest.ToSeconds(stepStart[3]), LeaveS: manifest.ToSeconds(stepStart[5])}},
+	})
+	checkLayers(t, m, evs.events())
+	checkComposition(t, m, map[string]markerOrigin{
+		"alice":        {origins["alice"], 0},
+		"bob":          {origins["bob"], 1},
+		"carol":        {origins["carol"], 2},
+		"alice#screen": {origins["alice"], 3},
+	})
+}
+
+// markerOrigin is where a participant's markers are: at one of Origins
+// + 2k s, in the colours of participant Index.
+type markerOrigin struct {
+	Origins []time.Duration
+	Index   int
+}
+
+// nearestMarker returns the marker instant nearest to f.
+func (m markerOrigin) nearestMarker(f time.Duration) time.Duration {
+	best := time.Duration(-1)
+	for _, o := range m.Origins {
+		k := ((f - o) + testmedia.MarkerPeriod/2).Truncate(testmedia.MarkerPeriod)
+		if w := o + k; best < 0 || absDur(f-w) < absDur(f-best) {
+			best = w
+		}
+	}
+	return best
+}
+
+// between returns an instant of [start, end) half-way between two
+// markers (so that the picture shows its tint, not a flash), nearest to
+// the middle of the span and away from its edges.
+func (m markerOrigin) between(start, end time.Duration) time.Duration {
+	mid := (start + end) / 2
+	best := mid
+	for _, o := range m.Origins {
+		for k := (start - o) / testmedia.MarkerPeriod; ; k++ {
+			at := o + k*testmedia.MarkerPeriod + testmedia.MarkerPeriod/2
+			if at >= end-edgeMargin {
+				break
+			}
+			if at >= start+edgeMargin && (best == mid || absDur(at-mid) < absDur(best-mid)) {
+				best = at
+			}
+		}
+	}
+	return best
+}
+
+// edgeMargin keeps measurements away from window edges, where a new
+// stream waits for its first keyframe and the layout just changed.
+const edgeMargin = 500 * time.Millisecond
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// checkPresence compares the recorded presence intervals with the plan.
+func checkPresence(t *testing.T, m *manifest.Session, want map[string][]manifest.Interval) {
+	t.Helper()
+	got := map[string]manifest.Participant{}
+	for _, p := range m.Participants {
+		got[p.Key()] = p
+	}
+	for id, ivs := range want {
+		p, ok := got[id]
+		if !ok {
+			t.Errorf("participant %q not recorded; have %v", id, keys(got))
+			continue
+		}
+		have := p.Intervals()
+		if len(have) != len(ivs) {
+			t.Errorf("%s: %d presence intervals %v, want %d %v", id, len(have), have, len(ivs), ivs)
+			continue
+		}
+		for i, iv := range ivs {
+			for _, c := range []struct {
+				what      string
+				got, want time.Duration
+			}{
+				{"join", manifest.FromSeconds(have[i].JoinS), manifest.FromSeconds(iv.JoinS)},
+				{"leave", manifest.FromSeconds(have[i].LeaveS), manifest.FromSeconds(iv.LeaveS)},
+			} {
+				if d := c.got - c.want; d < -presenceTolerance || d > presenceTolerance {
+					t.Errorf("%s interval %d %s at %v, planned %v (tolerance %v)", id, i, c.what, c.got, c.want, presenceTolerance)
+				}
+			}
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("recorded participants %v, want %d", keys(got), len(want))
+	}
+	if _, ok := got["carol"].VideoTrack(); ok {
+		t.Errorf("carol published no camera but has a video track")
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// Simulcast layer heights of alice's camera.
+var aliceLayers = []int{90, 180, 360}
+
+// layerSettle bounds how long after a layout change the recorded layer
+// may still be the old one: the bot asks at once, the SFU switches on the
+// next keyframe of the new layer, which the looped clips carry every
+// ClipLength (2 s), plus signalling and a loaded machine.
+const layerSettle = lktest.ClipLength + time.Second
+
+// frameLatency bounds how long a frame takes from capture to the
+// recorder: the SFU and the receiver's reorder buffer (pionrec's
+// MaxLatency, 500 ms) on a loaded machine.
+const frameLatency = time.Second
+
+// blankFrameSize is the size of the blank frames livekit-server sends
+// when a video track ends or is muted (so that decoders do not freeze on
+// the last picture); they are not a layer.
+const blankFrameSize = 16
+
+// checkLayers checks that every layer switch of alice's simulcast camera
+// went to the layer that fits its tile in the layout of the moment (or of
+// the moment up to layerSettle before), and that the layer did change.
+func checkLayers(t *testing.T, m *manifest.Session, evs []recorder.Event) {
+	t.Helper()
+	cfg := livekit.Output{Width: outW, Height: outH}
+	tilesAt := func(at time.Duration) int {
+		n := 0
+		for _, p := range m.Participants {
+			for _, iv := range p.Intervals() {
+				if manifest.FromSeconds(iv.JoinS) <= at && at < manifest.FromSeconds(iv.LeaveS) {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	var heights []int
+	for _, e := range evs {
+		if e.Kind != recorder.ResolutionChanged || e.ParticipantID != "alice" || e.Track == nil || e.Track.Source != recorder.Camera {
+			continue
+		}
+		if e.Height <= blankFrameSize {
+			t.Logf("alice camera at %6.2fs: %dx%d (the SFU's blank frames as the track ends)", e.At.Seconds(), e.Width, e.Height)
+			continue
+		}
+		heights = append(heights, e.Height)
+		// A frame's time is its capture time, which precedes its arrival
+		// (and so the layout change that caused it) by the pipeline's
+		// latency: look from layerSettle before to frameLatency after.
+		ok := false
+		var want []int
+		for d := -frameLatency; d <= layerSettle; d += 100 * time.Millisecond {
+			n := tilesAt(e.At - d)
+			h := livekit.LayerHeight(cfg, n, 640, 360, aliceLayers)
+			want = append(want, h)
+			ok = ok || h == e.Height
+		}
+		t.Logf("alice camera at %6.2fs: %dx%d with %d tiles", e.At.Seconds(), e.Width, e.Height, tilesAt(e.At))
+		if !ok {
+			t.Errorf("alice camera switched to height %d at %v; layers fitting the layout then: %v", e.Height, e.At, want)
+		}
+	}
+	if len(heights) < 3 {
+		t.Errorf("alice camera heights %v: want at least 3 layer changes over the plan", heights)
+	}
+}
+
+// checkComposition composes the session and checks every window: the
+// planned layout (participants in tiles, in their tints) and the markers
+// of each participant (flashes in its tile, beeps at its frequency in the
+// mix) at the instants its publisher sent them.
+//
+// compose shows each participant's first camera track and mixes its first
+// microphone track (manifest.Participant.VideoTrack and AudioTrack), so
+// the content checks cover the spans of those tracks; a rejoin's new
+// files are checked directly by checkTracks.
+func checkComposition(t *testing.T, m *manifest.Session, markers map[string]markerOrigin) {
+	t.Helper()
+	out := filepath.Join(filepath.Dir(m.SessionDir), "out.mp4")
+	cfg := compose.Config{Width: outW, Height: outH, Preset: "ultrafast"}
+	if err := compose.Session(t.Context(), m, out, cfg); err != nil {
+		t.Fatal(err)
+	}
+	graphs, err := compose.Graphs(m, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]manifest.Participant{}
+	for _, p := range m.Participants {
+		byID[p.Key()] = p
+	}
+	span := func(tr manifest.Track, ok bool) (from, to time.Duration) {
+		if !ok {
+			return 0, 0
+		}
+		from, to = manifest.FromSeconds(tr.StartS), m.End()
+		if tr.EndS != nil {
+			to = manifest.FromSeconds(*tr.EndS)
+		}
+		return from, to
+	}
+	var regions []timeline.Rect
+	type tile struct {
+		win    timeline.Window
+		id     string
+		region int
+	}
+	var tiles []tile
+	for _, g := range graphs {
+		w := g.Window
+		var names []string
+		for i, r := range w.Tiles(outW, outH) {
+			id := w.Participants[i].ID
+			names = append(names, id)
+			tiles = append(tiles, tile{w, id, len(regions)})
+			// Every picture is 16:9: measure where it is drawn.
+			dst, _ := timeline.Place(r, 16, 9, cfg.Fit)
+			regions = append(regions, inset(dst))
+		}
+		t.Logf("layout %6.2fs-%6.2fs: %s", w.Start.Seconds(), w.End.Seconds(), strings.Join(names, " | "))
+	}
+	freqs := map[string]float64{}
+	for id, mo := range markers {
+		freqs[id] = testmedia.Freqs[mo.Index]
+	}
+	rep, err := mediacheck.Analyze(out, mediacheck.Options{Regions: regions, Freqs: slices.Collect(maps.Values(freqs))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	palette := make([]mediacheck.RGB, len(testmedia.Tints))
+	for i, g := range testmedia.Tints {
+		palette[i] = mediacheck.RGB{R: 255 * g[0], G: 255 * g[1], B: 255 * g[2]}
+	}
+	checkMarkers := func(what, id string, got []time.Duration, from, to time.Duration) int {
+		n := 0
+		for _, f := range got {
+			if f < from+edgeMargin || f > to-edgeMargin {
+				continue
+			}
+			n++
+			if want := markers[id].nearestMarker(f); absDur(f-want) > markerTolerance {
+				t.Errorf("%s %s at %v, sent at %v (tolerance %v)", id, what, f, want, markerTolerance)
+			}
+		}
+		return n
+	}
+	flashes := map[string]int{}
+	for _, tl := range tiles {
+		mo, ok := markers[tl.id]
+		if !ok {
+			continue // no camera: a placeholder
+		}
+		from, to := span(byID[tl.id].VideoTrack())
+		from, to = max(from, tl.win.Start), min(to, tl.win.End)
+		if to-from < 2*edgeMargin {
+			continue
+		}
+		at := mo.between(from, to)
+		c, ok := rep.MeanAt(tl.region, at)
+		if !ok {
+			t.Errorf("%s: no frame at %v", tl.id, at)
+			continue
+		}
+		if i, _ := mediacheck.Nearest(c, palette); i != mo.Index {
+			t.Errorf("tile of %s at %v is coloured %+v (nearest tint %d), want tint %d", tl.id, at, c, i, mo.Index)
+		}
+		flashes[tl.id] += checkMarkers("flash", tl.id, rep.FlashOnsets(tl.region), from, to)
+	}
+	for id, f := range freqs {
+		from, to := span(byID[id].AudioTrack())
+		if from == to {
+			continue
+		}
+		n := checkMarkers("beep", id, rep.BeepOnsets(f), from, to)
+		t.Logf("%s: %d flashes, %d beeps checked", id, flashes[id], n)
+		if flashes[id] == 0 && n == 0 {
+			t.Errorf("%s: no marker found in the composed output", id)
+		}
+	}
+}
+
+// inset shrinks a tile to its inner part, away from edges blurred by
+// scaling and coding.
+func inset(r timeline.Rect) timeline.Rect {
+	dx, dy := r.W/8&^1, r.H/8&^1
+	return timeline.Rect{X: r.X + dx, Y: r.Y + dy, W: r.W - 2*dx, H: r.H - 2*dy}
+}
