@@ -188,3 +188,19 @@ func TestNewMissingDir(t *testing.T) {
 		t.Fatalf("New on a missing directory = %v, want storage.ErrNotFound", err)
 	}
 }
+
+// BenchmarkPut writes a 200 MB object, the baseline for the S3 upload
+// benchmark (go test ./storage/local -run '^$' -bench Put -benchtime 3x).
+func BenchmarkPut(b *testing.B) {
+	s, err := local.New(b.TempDir(), local.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(storagetest.BenchSize)
+	for b.Loop() {
+		obj, err := s.Put(b.Context(), "bench/final.mp4", storagetest.Stream(storagetest.BenchSize), storage.PutOptions{})
+		if err != nil || obj.Size != storagetest.BenchSize {
+			b.Fatalf("Put = %+v, %v", obj, err)
+		}
+	}
+}
