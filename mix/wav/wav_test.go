@@ -307,3 +307,63 @@ func TestStreamWriter(t *testing.T) {
 	_, err = wav.NewStreamWriter(&failWriter{}, wav.Format{Encoding: wav.Int16, Channels: 1, SampleRate: 8000})
 	require.ErrorIs(t, err, errDisk)
 }
+
+// FuzzRoundTrip writes arbitrary float32 samples in every encoding and
+// reads them back: floats exactly, integers within half a quantisation step
+// (after saturation to [-1, 1)), always as many frames as written.
+func FuzzRoundTrip(f *testing.F) {
+	f.Add([]byte{0, 0, 128, 63, 0, 0, 128, 191, 0, 0, 0, 0, 0, 0, 0, 64}, uint8(1))
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, uint8(4))
+	f.Add([]byte{88, 255, 127, 63, 88, 255, 127, 191}, uint8(1)) // ±0.99999: rounds to the saturated top code
+	f.Fuzz(func(t *testing.T, data []byte, pick uint8) {
+		tc := formatCases[int(pick)%len(formatCases)]
+		ch := tc.format.Channels
+		in := make([]float32, len(data)/4/ch*ch)
+		for i := range in {
+			in[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+		}
+		out := readAll(t, mustReader(t, writeAll(t, tc.format, in)), 64*ch)
+		if len(out) != len(in) {
+			t.Fatalf("%d samples back, wrote %d", len(out), len(in))
+		}
+		bits := 8 * tc.format.Encoding.Size()
+		for i, x := range in {
+			got := out[i]
+			if tc.format.Encoding == wav.Float32 || tc.format.Encoding == wav.Float64 {
+				if math.Float32bits(got) != math.Float32bits(x) && !(x != x && got != got) {
+					t.Fatalf("sample %d: %v back as %v", i, x, got)
+				}
+				continue
+			}
+			want := float64(x)
+			switch {
+			case x != x:
+				want = 0
+			case want > 1:
+				want = 1
+			case want < -1:
+				want = -1
+			}
+			// Rounding costs half a quantisation step, except at the top
+			// where +1 saturates to the largest code, one step below; the
+			// 1e-7 is float32 rounding of 32-bit integers.
+			step := math.Ldexp(1, 1-bits)
+			tol := step / 2
+			if want > 1-step {
+				tol = step
+			}
+			if d := math.Abs(float64(got) - want); d > tol+1e-7 {
+				t.Fatalf("sample %d: %v back as %v (step %v)", i, x, got, step)
+			}
+		}
+	})
+}
+
+func mustReader(tb testing.TB, b []byte) *wav.Reader {
+	tb.Helper()
+	r, err := wav.NewReader(bytes.NewReader(b))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
