@@ -34,6 +34,10 @@ type UploadOptions struct {
 	// Extra lists more files to upload (e.g. "mixed.wav"), relative to the
 	// session directory or absolute. (optional) defaults to none.
 	Extra []string
+	// AllFiles also uploads every other regular file of the session
+	// directory (not its subdirectories), except hidden ones (".name"),
+	// after the others. (optional) defaults to false.
+	AllFiles bool
 	// DeleteLocal removes the local files once every object of the upload
 	// is stored and verified; nothing is deleted if any object failed.
 	// (optional) defaults to false: local files are kept, as the prototype
@@ -209,6 +213,16 @@ func (u *sessionUpload) files(sess *manifest.Session, manifestPath string) []str
 	}
 	for _, e := range u.opts.Extra {
 		files = append(files, u.local(e))
+	}
+	if u.opts.AllFiles {
+		// Unreadable directory: the files listed above still go, and fail
+		// one by one if they are missing.
+		entries, _ := os.ReadDir(u.dir)
+		for _, e := range entries { // Sorted by name.
+			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+				files = append(files, filepath.Join(u.dir, e.Name()))
+			}
+		}
 	}
 	seen := map[string]bool{"": true}
 	var out []string

@@ -241,3 +241,26 @@ func TestContentType(t *testing.T) {
 		}
 	}
 }
+
+func TestUploadSessionAllFiles(t *testing.T) {
+	sess := storagetest.NewSession(t, t.TempDir())
+	if err := os.WriteFile(filepath.Join(sess.Dir, ".partial.tmp"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(sess.Dir, "frames"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	store := &countingStore{Store: newLocal(t)}
+	res, err := storage.UploadSession(t.Context(), store, sess.Manifest, storage.UploadOptions{AllFiles: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := store.Puts()
+	want := sess.Keys(sess.ID + "/")
+	slices.Sort(got[1:])
+	slices.Sort(want[1:])
+	if !slices.Equal(got, want) {
+		t.Fatalf("uploaded %q, want %q (final first)", got, want)
+	}
+	sess.CheckStored(t, store, res)
+}

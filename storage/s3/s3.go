@@ -118,12 +118,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if awsCfg.Credentials != nil {
 		awsCfg.Credentials = recordingProvider{inner: awsCfg.Credentials, red: s.red}
 	}
-	if cfg.Endpoint == "" && awsCfg.BaseEndpoint != nil {
-		s.cfg.Endpoint = *awsCfg.BaseEndpoint // From AWS_ENDPOINT_URL(_S3).
-	}
 	s.client = awss3.NewFromConfig(awsCfg, func(o *awss3.Options) {
 		if s.cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(s.cfg.Endpoint)
+		} else if o.BaseEndpoint != nil {
+			s.cfg.Endpoint = *o.BaseEndpoint // From AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL.
 		}
 		o.UsePathStyle = s.pathStyle()
 		// Integrity is checked with Content-MD5 on every request body, which

@@ -385,6 +385,15 @@ func TestFromEnv(t *testing.T) {
 	if u, _ := s.URL("env"); u != "https://cdn.example.com/env" {
 		t.Errorf("URL = %q", u)
 	}
+	// Without a CDN, the endpoint from AWS_ENDPOINT_URL_S3, path style.
+	t.Setenv("BASE_CDN_URL", "")
+	cfg, err = s3.ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := newStore(t, cfg).URL("env"); u != srv.Endpoint+"/"+bucket+"/env" {
+		t.Errorf("URL = %q, want the endpoint's", u)
+	}
 	t.Setenv("S3_BUCKET", "")
 	if _, err := s3.ConfigFromEnv(); !errors.Is(err, s3.ErrNoBucket) {
 		t.Errorf("ConfigFromEnv without S3_BUCKET: %v, want s3.ErrNoBucket", err)
@@ -497,4 +506,28 @@ func TestPartBoundaries(t *testing.T) {
 		}
 	}
 	assertNoUploads(t, srv, bucket)
+}
+
+// TestURLAWS checks the URLs of a bucket on AWS itself. No request is made.
+func TestURLAWS(t *testing.T) {
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
+	t.Setenv("AWS_ENDPOINT_URL", "")
+	t.Setenv("AWS_ENDPOINT_URL_S3", "")
+	for _, tc := range []struct {
+		addressing s3.Addressing
+		want       string
+	}{
+		{s3.AddressingAuto, "https://my-bucket.s3.eu-west-3.amazonaws.com/s/a%20b.mp4"},
+		{s3.AddressingVirtualHost, "https://my-bucket.s3.eu-west-3.amazonaws.com/s/a%20b.mp4"},
+		{s3.AddressingPath, "https://s3.eu-west-3.amazonaws.com/my-bucket/s/a%20b.mp4"},
+	} {
+		s := newStore(t, s3.Config{
+			Bucket: "my-bucket", Region: "eu-west-3", Addressing: tc.addressing,
+			AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "secret", SkipBucketCheck: true,
+		})
+		if u, err := s.URL("s/a b.mp4"); err != nil || u != tc.want {
+			t.Errorf("URL with addressing %d = %q, %v; want %q", tc.addressing, u, err, tc.want)
+		}
+	}
 }
