@@ -16,7 +16,7 @@ import (
 	"github.com/roomtape/roomtape/internal/testmedia"
 	"github.com/roomtape/roomtape/recorder"
 	"github.com/roomtape/roomtape/recorder/livekit"
-	"github.com/roomtape/roomtape/recorder/livekit/internal/lktest"
+	"github.com/roomtape/roomtape/internal/lktest"
 	"github.com/roomtape/roomtape/timeline"
 	"github.com/roomtape/roomtape/timeline/manifest"
 )
