@@ -29,10 +29,11 @@ const (
 	// DefaultConnectTimeout is how long a resource may take to connect
 	// after its answer.
 	DefaultConnectTimeout = 15 * time.Second
-	// DefaultICEDisconnectedTimeout and DefaultICEFailedTimeout make a
-	// dropped publisher leave within about 6 s.
+	// DefaultICEDisconnectedTimeout and DefaultICEFailedTimeout (which
+	// counts from the disconnection) make a dropped publisher leave about
+	// 5 s after its last packet; its leave time is when that is detected.
 	DefaultICEDisconnectedTimeout = 2 * time.Second
-	DefaultICEFailedTimeout       = 4 * time.Second
+	DefaultICEFailedTimeout       = 3 * time.Second
 	// gatherTimeout bounds ICE candidate gathering before the answer.
 	gatherTimeout = 5 * time.Second
 )

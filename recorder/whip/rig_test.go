@@ -50,10 +50,10 @@ type rig struct {
 }
 
 // newRig starts a session in a temporary directory and serves its WHIP
-// endpoint at /whip on 127.0.0.1.
-func newRig(t *testing.T, cfg whip.Config) *rig {
+// endpoint at /whip on 127.0.0.1; sinks receive the session's events.
+func newRig(t *testing.T, cfg whip.Config, sinks ...recorder.Sink) *rig {
 	t.Helper()
-	s, err := recorder.NewSession(recorder.Config{ID: "test", Dir: t.TempDir()})
+	s, err := recorder.NewSession(recorder.Config{ID: "test", Dir: t.TempDir(), Sinks: sinks})
 	require.NoError(t, err)
 	h := whip.NewHandler(s, cfg)
 	srv := httptest.NewServer(h) // httptest listens on 127.0.0.1
