@@ -84,7 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("join token: %w", err)
 	}
-	fmt.Fprintf(stdout, "room:  %s (%s)\nurl:   %s\ntoken: %s\n", r.Name, r.Sid, *serverURL, token)
-	fmt.Fprintf(stdout, "record it: go run ./examples/bot --room-url %s --api-key <key> --api-secret <secret> --room %s\n", *serverURL, r.Name)
-	return nil
+	_, err = fmt.Fprintf(stdout, "room:  %s (%s)\nurl:   %s\ntoken: %s\n"+
+		"record it: go run ./examples/bot --room-url %s --api-key <key> --api-secret <secret> --room %s\n",
+		r.Name, r.Sid, *serverURL, token, *serverURL, r.Name)
+	return err
 }

@@ -9,8 +9,8 @@ import (
 	lkproto "github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
-	"github.com/roomtape/roomtape/internal/netns"
 	"github.com/roomtape/roomtape/internal/lktest"
+	"github.com/roomtape/roomtape/internal/netns"
 )
 
 // TestCreateRoom creates a room on a real server and joins it with the

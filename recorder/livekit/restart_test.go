@@ -11,12 +11,12 @@ import (
 
 	lkproto "github.com/livekit/protocol/livekit"
 
+	"github.com/roomtape/roomtape/internal/lktest"
 	"github.com/roomtape/roomtape/internal/mediacheck"
 	"github.com/roomtape/roomtape/internal/netns"
 	"github.com/roomtape/roomtape/internal/testmedia"
 	"github.com/roomtape/roomtape/recorder"
 	"github.com/roomtape/roomtape/recorder/livekit"
-	"github.com/roomtape/roomtape/internal/lktest"
 	"github.com/roomtape/roomtape/timeline"
 	"github.com/roomtape/roomtape/timeline/manifest"
 )
