@@ -89,9 +89,9 @@ type Config struct {
 	// request waits for response data. (optional) defaults to
 	// DefaultTimeout.
 	Timeout time.Duration
-	// SkipBucketCheck skips the HeadBucket request New makes to fail early
-	// on a missing bucket or wrong credentials. (optional) defaults to
-	// false.
+	// SkipBucketCheck skips the request New makes to fail early on an
+	// unreachable server, a missing bucket or unknown credentials.
+	// (optional) defaults to false.
 	SkipBucketCheck bool
 
 	// Logger receives the store's messages and the SDK's. Credentials,

@@ -74,9 +74,11 @@ var (
 )
 
 // New returns a Store for cfg. Unless cfg.SkipBucketCheck is set, it checks
-// that the bucket exists and that the credentials may use it, returning an
-// error wrapping ErrNoSuchBucket, storage.ErrPermission or
-// storage.ErrUnavailable otherwise.
+// with one ListObjectsV2 request that the server answers, the bucket exists
+// and the credentials are known, returning an error wrapping
+// ErrNoSuchBucket, storage.ErrPermission or storage.ErrUnavailable
+// otherwise. Credentials that are valid but may not list the bucket
+// (AccessDenied, e.g. upload-only policies) pass the check.
 func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Bucket == "" {
 		return nil, ErrNoBucket
@@ -136,7 +138,12 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		// so servers cannot say whether a 404 means a missing bucket or an
 		// unknown access key (versitygw answers 404 to both).
 		_, err := s.client.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: aws.String(cfg.Bucket), MaxKeys: aws.Int32(1)})
-		if err != nil {
+		switch {
+		case isCode(err, "AccessDenied"):
+			// Known credentials that may not list: upload-only policies are
+			// common for recorders. Puts will tell.
+			s.log.Debug("s3: cannot list the bucket to check it; going on", "bucket", cfg.Bucket)
+		case err != nil:
 			return nil, s.wrap(err, opOpen, "")
 		}
 	}
