@@ -531,3 +531,39 @@ func TestURLAWS(t *testing.T) {
 		}
 	}
 }
+
+// TestUploadOnlyCredentials uses credentials whose bucket policy grants
+// PutObject and AbortMultipartUpload only, as recorders are often given:
+// New accepts them, single and multipart Puts work, Stat reports
+// storage.ErrPermission, and UploadSession still verifies each upload (by
+// the checks Put made while streaming) instead of failing it.
+func TestUploadOnlyCredentials(t *testing.T) {
+	srv := s3test.StartWith(t, s3test.Options{IAM: true})
+	bucket := srv.CreateBucket(t)
+	key, secret := srv.CreateUser(t)
+	policy := `{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": ["` + key + `"]},
+		"Action": ["s3:PutObject", "s3:AbortMultipartUpload"], "Resource": ["arn:aws:s3:::` + bucket + `/*"]}]}`
+	if _, err := srv.Client().PutBucketPolicy(t.Context(), &awss3.PutBucketPolicyInput{Bucket: aws.String(bucket), Policy: aws.String(policy)}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(srv, bucket)
+	cfg.AccessKeyID, cfg.SecretAccessKey = key, secret
+	s := newStore(t, cfg)
+	for _, size := range []int{10, 2*s3.MinPartSize + 1} {
+		if _, err := s.Put(t.Context(), "up/"+strconv.Itoa(size), bytes.NewReader(make([]byte, size)), storage.PutOptions{}); err != nil {
+			t.Fatalf("Put of %d bytes with upload-only credentials: %v", size, err)
+		}
+	}
+	if _, err := s.Stat(t.Context(), "up/10"); !errors.Is(err, storage.ErrPermission) {
+		t.Fatalf("Stat with upload-only credentials: %v, want storage.ErrPermission", err)
+	}
+	sess := storagetest.NewSession(t, t.TempDir())
+	res, err := storage.UploadSession(t.Context(), s, sess.Manifest, storage.UploadOptions{Manifest: true})
+	if err != nil {
+		t.Fatalf("UploadSession with upload-only credentials: %v", err)
+	}
+	// Read back with the root credentials.
+	root := newStore(t, testConfig(srv, bucket))
+	sess.CheckStored(t, root, res)
+	assertNoUploads(t, srv, bucket)
+}

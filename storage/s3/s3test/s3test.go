@@ -52,6 +52,7 @@ type Server struct {
 	t      testing.TB
 	bin    string
 	addr   string
+	iamDir string
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	output *Buffer
@@ -76,8 +77,22 @@ func Binary(tb testing.TB) string {
 	return bin
 }
 
+// Options tune StartWith. The zero value is Start's server.
+type Options struct {
+	// IAM enables versitygw's internal IAM, so that CreateUser can add
+	// users besides the root one. (optional) defaults to false: single
+	// account mode.
+	IAM bool
+}
+
 // Start starts a server for the duration of the test.
 func Start(tb testing.TB) *Server {
+	tb.Helper()
+	return StartWith(tb, Options{})
+}
+
+// StartWith starts a server with opts for the duration of the test.
+func StartWith(tb testing.TB, opts Options) *Server {
 	tb.Helper()
 	s := &Server{
 		t:               tb,
@@ -95,6 +110,9 @@ func Start(tb testing.TB) *Server {
 		tb.Fatalf("s3test: %v", err)
 	}
 	s.Endpoint = "http://" + s.addr
+	if opts.IAM {
+		s.iamDir = tb.TempDir()
+	}
 	s.Restart()
 	tb.Cleanup(s.Stop)
 	return s
@@ -116,8 +134,11 @@ func (s *Server) Restart() {
 		s.t.Fatal("s3test: Restart while the server runs")
 	}
 	s.output = &Buffer{}
-	cmd := exec.Command(s.bin, "--port", s.addr, "--access", s.AccessKeyID, "--secret", s.SecretAccessKey,
-		"--region", Region, "--quiet", "posix", s.Dir)
+	args := []string{"--port", s.addr, "--access", s.AccessKeyID, "--secret", s.SecretAccessKey, "--region", Region, "--quiet"}
+	if s.iamDir != "" {
+		args = append(args, "--iam-dir", s.iamDir)
+	}
+	cmd := exec.Command(s.bin, append(args, "posix", s.Dir)...)
 	cmd.Env = append(cleanEnv(), "HOME="+s.Dir)
 	cmd.Stdout, cmd.Stderr = s.output, s.output
 	cmd.SysProcAttr = sysProcAttr()
@@ -198,6 +219,25 @@ func (s *Server) signal(sig syscall.Signal) {
 	if err := s.cmd.Process.Signal(sig); err != nil {
 		s.t.Fatalf("s3test: signal %v: %v", sig, err)
 	}
+}
+
+// CreateUser adds a user with the "user" role (no access to buckets it
+// does not own, unless a bucket policy grants it) and returns its
+// credentials. The server must have been started with Options.IAM.
+func (s *Server) CreateUser(tb testing.TB) (accessKeyID, secretAccessKey string) {
+	tb.Helper()
+	if s.iamDir == "" {
+		tb.Fatal("s3test: CreateUser needs a server started with Options{IAM: true}")
+	}
+	accessKeyID, secretAccessKey = "RTU"+randomHex(8), randomHex(20)
+	cmd := exec.Command(s.bin, "admin", "--access", s.AccessKeyID, "--secret", s.SecretAccessKey,
+		"--endpoint-url", s.Endpoint, "--region", Region,
+		"create-user", "--access", accessKeyID, "--secret", secretAccessKey, "--role", "user")
+	cmd.Env = append(cleanEnv(), "HOME="+s.Dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("s3test: create user: %v: %s", err, out)
+	}
+	return accessKeyID, secretAccessKey
 }
 
 // Client returns an SDK client with the root credentials, for setting up
