@@ -111,16 +111,20 @@ type UploadResult struct {
 	Objects []ObjectResult
 }
 
-// Final returns the result of the final recording.
+// Final returns the result of the final recording. A nil result has none.
 func (r *UploadResult) Final() ObjectResult {
-	if len(r.Objects) == 0 {
+	if r == nil || len(r.Objects) == 0 {
 		return ObjectResult{}
 	}
 	return r.Objects[0]
 }
 
-// Failed returns the objects that are not stored and verified.
+// Failed returns the objects that are not stored and verified. A nil
+// result has none.
 func (r *UploadResult) Failed() []ObjectResult {
+	if r == nil {
+		return nil
+	}
 	var failed []ObjectResult
 	for _, o := range r.Objects {
 		if o.Status == StatusFailed {

@@ -229,6 +229,9 @@ func TestUploadSessionBadManifest(t *testing.T) {
 	if err == nil || res != nil {
 		t.Fatalf("UploadSession of a malformed manifest = %v, %v; want an error", res, err)
 	}
+	if res.Failed() != nil || res.Final().Key != "" {
+		t.Error("a nil result must report nothing")
+	}
 }
 
 func TestContentType(t *testing.T) {
