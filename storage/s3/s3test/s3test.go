@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -101,21 +102,37 @@ func StartWith(tb testing.TB, opts Options) *Server {
 		AccessKeyID:     "RT" + randomHex(9),
 		SecretAccessKey: randomHex(20),
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("s3test: %v", err)
-	}
-	s.addr = ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		tb.Fatalf("s3test: %v", err)
-	}
-	s.Endpoint = "http://" + s.addr
 	if opts.IAM {
 		s.iamDir = tb.TempDir()
 	}
-	s.Restart()
-	tb.Cleanup(s.Stop)
-	return s
+	// A free port can be taken by another process before the server binds
+	// it: try a few.
+	var err error
+	for range startTries {
+		if s.addr, err = freePort(); err != nil {
+			tb.Fatalf("s3test: %v", err)
+		}
+		s.Endpoint = "http://" + s.addr
+		if err = s.start(); err == nil {
+			tb.Cleanup(s.Stop)
+			return s
+		}
+		tb.Logf("s3test: %v; trying another port", err)
+	}
+	tb.Fatalf("s3test: %v", err)
+	return nil
+}
+
+// startTries is how many ports StartWith tries.
+const startTries = 3
+
+// freePort returns a 127.0.0.1 address with a port that was free.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	return ln.Addr().String(), ln.Close()
 }
 
 func randomHex(n int) string {
@@ -128,10 +145,22 @@ func randomHex(n int) string {
 // directory. It returns once the server accepts connections.
 func (s *Server) Restart() {
 	s.t.Helper()
+	if err := s.start(); err != nil {
+		s.t.Fatalf("s3test: %v", err)
+	}
+}
+
+// settle is how long the server must stay up after its port answers: a
+// server that could not bind the port (taken by another process, which
+// then answered) exits within milliseconds.
+const settle = 100 * time.Millisecond
+
+// start runs the server and waits until it accepts connections.
+func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd != nil {
-		s.t.Fatal("s3test: Restart while the server runs")
+		return errors.New("start while the server runs")
 	}
 	s.output = &Buffer{}
 	args := []string{"--port", s.addr, "--access", s.AccessKeyID, "--secret", s.SecretAccessKey, "--region", Region, "--quiet"}
@@ -143,26 +172,33 @@ func (s *Server) Restart() {
 	cmd.Stdout, cmd.Stderr = s.output, s.output
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("s3test: start %s: %v", s.bin, err)
+		return fmt.Errorf("start %s: %w", s.bin, err)
 	}
-	s.cmd = cmd
-	s.done = make(chan struct{})
-	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(s.done)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
 
 	deadline := time.Now().Add(startTimeout)
 	for {
 		c, err := net.DialTimeout("tcp", s.addr, time.Second)
 		if err == nil {
 			_ = c.Close()
-			return
+			select {
+			case <-done:
+				return fmt.Errorf("versitygw exited at start: %s", s.output)
+			case <-time.After(settle):
+			}
+			s.cmd, s.done = cmd, done
+			return nil
 		}
 		select {
-		case <-s.done:
-			s.t.Fatalf("s3test: versitygw exited at start: %s", s.output)
+		case <-done:
+			return fmt.Errorf("versitygw exited at start: %s", s.output)
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("s3test: versitygw does not accept connections on %s after %s: %s", s.addr, startTimeout, s.output)
+			_ = cmd.Process.Kill()
+			<-done
+			return fmt.Errorf("versitygw does not accept connections on %s after %s: %s", s.addr, startTimeout, s.output)
 		}
 	}
 }
