@@ -1,0 +1,273 @@
+// Package bot is the roomtape bot behind examples/bot: it records a room
+// (WHIP publishers, a LiveKit room, or its own synthetic demo), composes
+// the recording into one MP4, and uploads it.
+//
+// [Main] is the whole program minus signal handling; [Run] is the same
+// with a parsed [Config].
+package bot
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/roomtape/roomtape/recorder"
+)
+
+// Errors callers can test with errors.Is.
+var (
+	// ErrRecordingsDir means the recordings root cannot be written.
+	ErrRecordingsDir = errors.New("bot: recordings directory not writable")
+	// ErrListen means the ingest address cannot be listened on.
+	ErrListen = errors.New("bot: cannot listen")
+	// ErrUpload means the upload target is unreachable or the upload
+	// failed; recorded files are kept.
+	ErrUpload = errors.New("bot: upload failed")
+	// ErrCompose means composition failed or was aborted; recorded files
+	// are kept.
+	ErrCompose = errors.New("bot: composition failed")
+)
+
+// closeTimeout bounds closing the recorder session (flushing files and
+// writing the final session.json), even after an abort.
+const closeTimeout = 30 * time.Second
+
+// Options are the run-time hooks of [Run]. The zero value works.
+type Options struct {
+	// Stop (optional), when closed, ends recording gracefully: files are
+	// closed, then composition and upload run. Cancelling Run's ctx
+	// instead aborts whatever runs, keeping every recorded file.
+	Stop <-chan struct{}
+	// Out (optional) receives the user-facing progress lines (the
+	// prototype's "Step 1 done in Xs", the output path, the URL); defaults
+	// to discarding them.
+	Out io.Writer
+	// Logger (optional) defaults to discarding logs.
+	Logger *slog.Logger
+	// OnListen (optional) is called with the WHIP endpoint URL once the
+	// ingest accepts publishers.
+	OnListen func(whipURL string)
+}
+
+// Result says what a run produced.
+type Result struct {
+	SessionID    string
+	SessionDir   string
+	ManifestPath string
+	// Output is the composed MP4; empty when not composed.
+	Output string
+	// URL is where the output was uploaded; empty when kept local.
+	URL string
+	// Participants is the number of participants who ever joined.
+	Participants int
+	// RecordingEnded is when recording stopped (the last participant left,
+	// the idle timeout passed, or Stop was closed).
+	RecordingEnded time.Time
+	// Step1 is the time to close the files and write the final manifest;
+	// Composition the time to compose; PostProcessing the total from
+	// RecordingEnded to the end (composition and upload included).
+	Step1, Composition, Upload, PostProcessing time.Duration
+}
+
+// Main parses args (without the program name) with env, then runs the
+// bot: progress lines go to stdout, logs to stderr. Closing stop ends
+// recording gracefully; cancelling ctx aborts. It returns nil for -help.
+func Main(ctx context.Context, args []string, env Env, stdout, stderr io.Writer, stop <-chan struct{}) error {
+	cfg, err := ParseArgs(args, env, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	logger := NewLogger(stderr, cfg.LogLevel, cfg.LogJSON)
+	_, err = Run(ctx, cfg, Options{Stop: stop, Out: stdout, Logger: logger})
+	return err
+}
+
+// Run records a session as cfg says, then composes and uploads it.
+func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
+	log := opts.Logger
+	if log == nil {
+		log = discardLogger()
+	}
+	w := opts.Out
+	if w == nil {
+		w = io.Discard
+	}
+	out := &printer{w: w}
+	setFFmpegLogLevel(cfg.LogLevel)
+	log.Info("starting", "mode", cfg.Mode.String(), "recordings_dir", cfg.RecordingsDir,
+		"output", fmt.Sprintf("%dx%d@%d", cfg.Width, cfg.Height, cfg.FPS), "s3", cfg.S3, "livekit", cfg.LiveKit)
+
+	if err := checkWritable(cfg.RecordingsDir); err != nil {
+		return nil, err
+	}
+	var up *uploader
+	if cfg.S3.Bucket != "" {
+		var err error
+		if up, err = newUploader(ctx, cfg.S3, log); err != nil {
+			return nil, err
+		}
+	}
+
+	presence := newPresence()
+	sess, err := recorder.NewSession(recorder.Config{
+		ID:     cfg.SessionID,
+		Dir:    cfg.RecordingsDir,
+		Sinks:  []recorder.Sink{recorder.EventFunc(presence.onEvent)},
+		Logger: log.With("component", "recorder"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrRecordingsDir, cfg.RecordingsDir, err)
+	}
+	res := &Result{SessionID: sess.ID(), SessionDir: sess.Dir(), ManifestPath: sess.ManifestPath()}
+	log = log.With("session", sess.ID())
+	closeSession := func() error {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+		defer cancel()
+		return sess.Close(cctx)
+	}
+
+	recErr := record(ctx, cfg, opts, sess, presence, log, out)
+	res.RecordingEnded = time.Now()
+	res.Participants = presence.everJoined()
+	if err := closeSession(); err != nil {
+		return res, errors.Join(recErr, fmt.Errorf("bot: close session %s: %w", sess.ID(), err))
+	}
+	res.Step1 = time.Since(res.RecordingEnded)
+	out.printf("Step 1 done in %.2fs (files closed, %s written)\n", res.Step1.Seconds(), res.ManifestPath)
+	if recErr != nil {
+		out.printf("Recording kept in %s\n", res.SessionDir)
+		return res, recErr
+	}
+	if res.Participants == 0 {
+		out.printf("Nobody joined: nothing to compose (session directory %s)\n", res.SessionDir)
+		return res, nil
+	}
+	if cfg.NoCompose {
+		out.printf("Recording saved in %s (composition skipped)\n", res.SessionDir)
+		return res, nil
+	}
+
+	t := time.Now()
+	res.Output = filepath.Join(res.SessionDir, res.SessionID+"_recording.mp4")
+	if err := composeSession(ctx, cfg, res.ManifestPath, res.Output, log, out); err != nil {
+		res.Output = ""
+		out.printf("Composition failed; recording kept in %s\n", res.SessionDir)
+		return res, fmt.Errorf("%w: %s: %w", ErrCompose, res.ManifestPath, err)
+	}
+	res.Composition = time.Since(t)
+	out.printf("Composition done in %.2fs\n", res.Composition.Seconds())
+
+	if up != nil {
+		t = time.Now()
+		url, err := up.uploadSession(ctx, res, cfg.UploadAll)
+		if err != nil {
+			out.printf("Upload failed; recording kept in %s\n", res.SessionDir)
+			return res, err
+		}
+		res.URL = url
+		res.Upload = time.Since(t)
+		out.printf("Upload done in %.2fs\n", res.Upload.Seconds())
+	}
+	res.PostProcessing = time.Since(res.RecordingEnded)
+	out.printf("DONE — total post-processing: %.2fs\n", res.PostProcessing.Seconds())
+	out.printf("Recording: %s\n", res.Output)
+	if res.URL != "" {
+		out.printf("URL: %s\n", res.URL)
+	}
+	return res, nil
+}
+
+// checkWritable makes dir and proves a file can be created in it.
+func checkWritable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrRecordingsDir, dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".roomtape-check-*")
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrRecordingsDir, dir, err)
+	}
+	name := f.Name()
+	return errors.Join(f.Close(), os.Remove(name))
+}
+
+// presence follows joins and leaves for the idle timeout.
+type presence struct {
+	mu      sync.Mutex
+	ids     map[string]bool
+	present int
+	changed chan struct{} // closed and replaced on every change
+}
+
+func newPresence() *presence {
+	return &presence{ids: map[string]bool{}, changed: make(chan struct{})}
+}
+
+func (p *presence) onEvent(e recorder.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch e.Kind {
+	case recorder.ParticipantJoined:
+		p.ids[e.ParticipantID] = true
+		p.present++
+	case recorder.ParticipantLeft:
+		p.present--
+	default:
+		return
+	}
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// state returns who is present, whether anyone ever joined, and a channel
+// closed at the next change.
+func (p *presence) state() (present int, ever bool, changed <-chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.present, len(p.ids) > 0, p.changed
+}
+
+func (p *presence) everJoined() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.ids)
+}
+
+// waitIdle returns once someone has joined and then nobody has been
+// present for idle, when stop is closed, or when ctx is done (ctx.Err()).
+func (p *presence) waitIdle(ctx context.Context, stop <-chan struct{}, idle time.Duration) error {
+	for {
+		n, ever, changed := p.state()
+		var timeout <-chan time.Time
+		var timer *time.Timer
+		if ever && n == 0 {
+			timer = time.NewTimer(idle)
+			timeout = timer.C
+		}
+		var err error
+		done := true
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-stop:
+		case <-timeout:
+		case <-changed:
+			done = false
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if done {
+			return err
+		}
+	}
+}

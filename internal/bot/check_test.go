@@ -1,0 +1,248 @@
+package bot
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/roomtape/roomtape/internal/mediacheck"
+	"github.com/roomtape/roomtape/internal/testmedia"
+	"github.com/roomtape/roomtape/timeline"
+	"github.com/roomtape/roomtape/timeline/manifest"
+)
+
+// Tolerances of the output checks, each with its reason.
+const (
+	// testFPS is the output frame rate of the tests; one frame is the
+	// unit of the timing tolerances (the "within one frame").
+	testFPS   = 30
+	testFrame = time.Second / testFPS
+	// durationTolerance: the output is frame-quantised (one frame) and
+	// the AAC encoder pads its last frame (1024 samples, 21 ms).
+	durationTolerance = testFrame + 25*time.Millisecond
+	// avTolerance: a flash shows in the first output frame at or after it
+	// (up to one frame late), and a beep onset is located within
+	// mediacheck.ToneHop.
+	avTolerance = testFrame + mediacheck.ToneHop
+	// windowEdge keeps colour probes away from layout changes (the layout
+	// of output frame n is that of n/fps, ±1 frame) and from late frames
+	// after a join (the first keyframe may take a moment).
+	windowEdge = 400 * time.Millisecond
+	// probeStep spaces the colour probes inside a window.
+	probeStep = 300 * time.Millisecond
+	// flashGuard keeps colour probes off the 100 ms white flashes (with a
+	// frame of slack on each side).
+	flashGuard = testmedia.FlashDuration + 2*testFrame
+	// minTintSimilarity is the least cosine similarity between a tile's
+	// mean colour and its participant's tint: the synthetic pattern is
+	// dominated by one hue (gains 1 vs 0.25), which stays above 0.9 after
+	// VP8 and H.264 coding, while the other tints score below 0.8.
+	minTintSimilarity = 0.9
+	// regionInset keeps measuring regions off the tile's borders
+	// (letterbox bars, scaling blur): a quarter on each side.
+	regionInset = 4
+)
+
+// tintPalette is testmedia.Tints as mediacheck colours.
+func tintPalette() []mediacheck.RGB {
+	p := make([]mediacheck.RGB, len(testmedia.Tints))
+	for i, t := range testmedia.Tints {
+		p[i] = mediacheck.RGB{R: t[0], G: t[1], B: t[2]}
+	}
+	return p
+}
+
+// region is where a participant's picture lands in a window, inset.
+type region struct {
+	window timeline.Window
+	id     string // participant key
+	rect   timeline.Rect
+}
+
+// regions returns one region per participant per window of m.
+func regions(t *testing.T, m *manifest.Session, ws []timeline.Window, w, h int) []region {
+	t.Helper()
+	sizes := map[string][2]int{}
+	for _, p := range m.Participants {
+		if vt, ok := p.VideoTrack(); ok {
+			sizes[p.Key()] = [2]int{vt.Width, vt.Height}
+		}
+	}
+	var out []region
+	for _, win := range ws {
+		for j, tile := range win.Tiles(w, h) {
+			id := win.Participants[j].ID
+			sz := sizes[id]
+			dst, _ := timeline.Place(tile, sz[0], sz[1], timeline.Letterbox)
+			r := timeline.Rect{X: dst.X + dst.W/regionInset, Y: dst.Y + dst.H/regionInset, W: dst.W / 2, H: dst.H / 2}
+			out = append(out, region{window: win, id: id, rect: r})
+		}
+	}
+	return out
+}
+
+// videoStart is the session time of a participant's first video frame:
+// its synthetic clock's zero, where it flashes.
+func videoStart(m *manifest.Session, id string) time.Duration {
+	for _, p := range m.Participants {
+		if p.Key() == id {
+			if vt, ok := p.VideoTrack(); ok {
+				return vt.Start()
+			}
+		}
+	}
+	return 0
+}
+
+// inFlash reports whether session time at is near a flash of a synthetic
+// participant whose clock started at start.
+func inFlash(at, start time.Duration) bool {
+	local := at - start
+	if local < 0 {
+		return false
+	}
+	ph := local % testmedia.MarkerPeriod
+	return ph < flashGuard || ph > testmedia.MarkerPeriod-2*testFrame
+}
+
+// within keeps the times in [from, to).
+func within(ts []time.Duration, from, to time.Duration) []time.Duration {
+	var out []time.Duration
+	for _, x := range ts {
+		if x >= from && x < to {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// synthParticipant is a synthetic participant expected in an output.
+type synthParticipant struct {
+	Name  string
+	Index int // tint and tone index
+}
+
+// checkSynthetic checks the composed output of m for the synthetic
+// participants: duration, the layout (each tile shows its participant's
+// tint at probes inside every window) and flash/beep alignment within a
+// frame. Participants not in want (a browser) are skipped here.
+func checkSynthetic(t *testing.T, out string, m *manifest.Session, w, h int, want []synthParticipant) *mediacheck.Report {
+	t.Helper()
+	ws, err := m.Windows(timeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]synthParticipant{}
+	for _, p := range m.Participants {
+		for _, sp := range want {
+			if p.Name == sp.Name {
+				byID[p.Key()] = sp
+			}
+		}
+	}
+	if len(byID) != len(want) {
+		t.Fatalf("manifest participants %+v, want %+v", m.Participants, want)
+	}
+	regs := regions(t, m, ws, w, h)
+	rects := make([]timeline.Rect, len(regs))
+	for i, r := range regs {
+		rects[i] = r.rect
+	}
+	var freqs []float64
+	for _, sp := range want {
+		freqs = append(freqs, testmedia.Freqs[sp.Index%len(testmedia.Freqs)])
+	}
+	rep, err := mediacheck.Analyze(out, mediacheck.Options{Regions: rects, Freqs: freqs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Video == nil || rep.Audio == nil {
+		t.Fatalf("output %s: video %v, audio %v", out, rep.Video, rep.Audio)
+	}
+	if rep.Video.Width != w || rep.Video.Height != h {
+		t.Errorf("output size %dx%d, want %dx%d", rep.Video.Width, rep.Video.Height, w, h)
+	}
+	if d := rep.Duration - m.End(); d > durationTolerance || d < -durationTolerance {
+		t.Errorf("output duration %v, session %v (tolerance %v)", rep.Duration, m.End(), durationTolerance)
+	}
+	palette := tintPalette()
+	allFlashes := map[string][]time.Duration{}
+	for i, r := range regs {
+		sp, ok := byID[r.id]
+		if !ok {
+			continue
+		}
+		start := videoStart(m, r.id)
+		probes := 0
+		for at := r.window.Start + windowEdge; at < r.window.End-windowEdge; at += probeStep {
+			if inFlash(at, start) {
+				continue
+			}
+			c, ok := rep.MeanAt(i, at)
+			if !ok {
+				t.Errorf("%s at %v: no frame", sp.Name, at)
+				continue
+			}
+			probes++
+			k, sim := mediacheck.Nearest(c, palette)
+			if k != sp.Index%len(palette) || sim < minTintSimilarity {
+				t.Errorf("%s tile %+v at %v: mean %v is tint %d (similarity %.3f), want tint %d", sp.Name, r.rect, at, c, k, sim, sp.Index)
+			}
+		}
+		if probes == 0 {
+			t.Errorf("%s: window [%v, %v) too short to probe", sp.Name, r.window.Start, r.window.End)
+		}
+		// A/V: the participant's flashes in its tile and its beeps, in
+		// this window.
+		from, to := r.window.Start+windowEdge, r.window.End-windowEdge
+		flashes := within(rep.FlashOnsets(i), from, to)
+		beeps := within(rep.BeepOnsets(testmedia.Freqs[sp.Index%len(testmedia.Freqs)]), from, to)
+		offs := mediacheck.Offsets(flashes, beeps, mediacheck.PairWindow)
+		wantPairs := int((to - from) / testmedia.MarkerPeriod)
+		if len(offs) < wantPairs {
+			t.Errorf("%s in [%v, %v): %d flash/beep pairs (flashes %v, beeps %v), want at least %d", sp.Name, from, to, len(offs), flashes, beeps, wantPairs)
+		}
+		if got := mediacheck.MaxAbsAV(offs); got > avTolerance {
+			t.Errorf("%s: A/V offset %v > %v: %+v", sp.Name, got, avTolerance, offs)
+		}
+		allFlashes[sp.Name] = append(allFlashes[sp.Name], flashes...)
+		t.Logf("%s window [%v, %v): %d probes, A/V pairs %d, max |A/V| %v", sp.Name, r.window.Start, r.window.End, probes, len(offs), mediacheck.MaxAbsAV(offs))
+	}
+	// Each participant's flashes stay on one 2 s grid across layout
+	// changes: no frame is lost or repeated when its tile moves.
+	for name, fs := range allFlashes {
+		slices.Sort(fs)
+		for _, f := range fs[1:] {
+			ph := (f - fs[0]) % testmedia.MarkerPeriod
+			if ph > avTolerance && ph < testmedia.MarkerPeriod-avTolerance {
+				t.Errorf("%s: flash at %v is %v off the 2 s grid of its first flash at %v", name, f, ph, fs[0])
+			}
+		}
+	}
+	return rep
+}
+
+// testLogger logs to t (debug level when -v).
+func testLogger(t *testing.T) *slog.Logger {
+	t.Helper()
+	level := slog.LevelInfo
+	if testing.Verbose() {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: level}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+// noEnv is an empty environment.
+func noEnv(string) (string, bool) { return "", false }
+
+var _ io.Writer = tWriter{}

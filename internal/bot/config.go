@@ -1,0 +1,352 @@
+package bot
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/joho/godotenv"
+
+	"github.com/roomtape/roomtape/compose"
+	"github.com/roomtape/roomtape/timeline"
+)
+
+// ErrConfig is wrapped by every configuration error (bad flag, bad
+// environment value, unknown layout).
+var ErrConfig = errors.New("bot: bad configuration")
+
+// Defaults of the configuration.
+const (
+	DefaultRecordingsDir = "./recordings"
+	DefaultWidth         = compose.DefaultWidth
+	DefaultHeight        = compose.DefaultHeight
+	DefaultIdleTimeout   = 30 * time.Second
+	DefaultDemoDuration  = 30 * time.Second
+	DefaultEnvFile       = ".env"
+)
+
+// Config is everything the bot needs; [ParseArgs] fills it from flags, the
+// environment and a .env file.
+type Config struct {
+	// Mode is what the bot records.
+	Mode Mode
+
+	// WHIPListen is the WHIP ingest address (ModeWHIP, and the demo's
+	// 127.0.0.1:0).
+	WHIPListen string
+	// PublicICE offers every interface's ICE candidates (ModeWHIP unless
+	// --ice-loopback); false offers 127.0.0.1 only (the demo).
+	PublicICE bool
+	// IdleTimeout ends a ModeWHIP session when everyone has left and
+	// nobody has come back for this long.
+	IdleTimeout time.Duration
+	// DemoDuration is the length of the demo session.
+	DemoDuration time.Duration
+	// DemoWidth and DemoHeight are the demo's landscape camera size; the
+	// phone is the portrait transpose. Zero: 640x360.
+	DemoWidth, DemoHeight int
+
+	// LiveKit is the room to join in ModeLiveKit.
+	LiveKit LiveKitConfig
+
+	// RecordingsDir is the recordings root; sessions go to RecordingsDir/ID.
+	RecordingsDir string
+	// SessionID (optional) defaults to the start time, like the prototype.
+	SessionID string
+
+	// Output settings of the composition.
+	Width, Height int
+	FPS           int
+	Layout        timeline.LayoutKind
+	Crop          bool
+	Labels        bool
+	Preset        string
+	CRF           int
+	// NoCompose stops after recording (session.json and per-participant
+	// files only).
+	NoCompose bool
+
+	// S3 is the upload target; an empty bucket keeps results local.
+	S3 S3Config
+	// UploadAll uploads session.json and the per-participant files too.
+	UploadAll bool
+
+	// LogLevel and LogJSON shape the logs (text on stderr by default).
+	LogLevel slog.Level
+	LogJSON  bool
+}
+
+// Mode is what the bot records.
+type Mode int
+
+// Modes.
+const (
+	// ModeDemo runs synthetic participants over WHIP on 127.0.0.1.
+	ModeDemo Mode = iota
+	// ModeWHIP records external WHIP publishers.
+	ModeWHIP
+	// ModeLiveKit joins a LiveKit room.
+	ModeLiveKit
+)
+
+// String returns the mode's name.
+func (m Mode) String() string {
+	switch m {
+	case ModeDemo:
+		return "demo"
+	case ModeWHIP:
+		return "whip"
+	case ModeLiveKit:
+		return "livekit"
+	}
+	return "mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// LiveKitConfig says which LiveKit room to join. Token, APIKey and
+// APISecret are secrets: never logged.
+type LiveKitConfig struct {
+	URL       string
+	Token     string
+	APIKey    string
+	APISecret string
+	Room      string
+	Identity  string
+}
+
+// S3Config is the prototype's S3 settings plus an endpoint for
+// S3-compatible servers. AccessKeyID and SecretAccessKey are secrets:
+// never logged.
+type S3Config struct {
+	AccessKeyID     string
+	SecretAccessKey string
+	Region          string
+	Bucket          string
+	// Endpoint (optional) is an S3-compatible server URL (path-style).
+	Endpoint string
+	// BaseCDNURL (optional) prefixes the key to make the printed URL.
+	BaseCDNURL string
+	// Prefix (optional) is prepended to object keys.
+	Prefix string
+}
+
+// LogValue keeps secrets out of logs.
+func (c S3Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("bucket", c.Bucket),
+		slog.String("region", c.Region),
+		slog.String("endpoint", c.Endpoint),
+		slog.String("base_cdn_url", c.BaseCDNURL),
+		slog.Bool("credentials", c.AccessKeyID != ""),
+	)
+}
+
+// LogValue keeps secrets out of logs.
+func (c LiveKitConfig) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("url", c.URL),
+		slog.String("room", c.Room),
+		slog.String("identity", c.Identity),
+		slog.Bool("token", c.Token != ""),
+		slog.Bool("api_key", c.APIKey != ""),
+	)
+}
+
+// Env looks a variable up; [OSEnv] is the process environment.
+type Env func(key string) (string, bool)
+
+// OSEnv is the process environment.
+var OSEnv Env = os.LookupEnv
+
+// WithDotEnv returns env backed by the KEY=VALUE file at path when it
+// exists: variables already set in env win over the file. A missing file
+// is not an error; an unreadable or malformed one is.
+func WithDotEnv(env Env, path string) (Env, error) {
+	if path == "" {
+		return env, nil
+	}
+	vals, err := godotenv.Read(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return env, nil
+		}
+		return nil, fmt.Errorf("%w: env file %s: %w", ErrConfig, path, err)
+	}
+	return func(key string) (string, bool) {
+		if v, ok := env(key); ok {
+			return v, true
+		}
+		v, ok := vals[key]
+		return v, ok
+	}, nil
+}
+
+// ParseArgs reads the configuration from args (without the program name),
+// then the environment and the .env file named by --env-file (default
+// ".env" in the working directory). Flags win over the environment, which
+// wins over the file. Usage and errors go to usage.
+func ParseArgs(args []string, env Env, usage io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("bot", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	envFile := DefaultEnvFile
+	for i, a := range args { // --env-file must be known before the defaults
+		switch {
+		case a == "--env-file" || a == "-env-file":
+			if i+1 < len(args) {
+				envFile = args[i+1]
+			}
+		case strings.HasPrefix(a, "--env-file="), strings.HasPrefix(a, "-env-file="):
+			envFile = a[strings.IndexByte(a, '=')+1:]
+		}
+	}
+	env, err := WithDotEnv(env, envFile)
+	if err != nil {
+		return Config{}, err
+	}
+	get := func(key, def string) string {
+		if v, ok := env(key); ok && v != "" {
+			return v
+		}
+		return def
+	}
+	var errs []error
+	getInt := func(key string, def int) int {
+		v, ok := env(key)
+		if !ok || v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: %s=%q is not an integer", ErrConfig, key, v))
+			return def
+		}
+		return n
+	}
+
+	var c Config
+	fs.String("env-file", envFile, "read KEY=VALUE settings from this file when it exists")
+	fs.StringVar(&c.WHIPListen, "whip-listen", "", "record external WHIP publishers on this address (e.g. 127.0.0.1:8080); without it (and without --room-url) the bot runs its demo")
+	iceLoopback := fs.Bool("ice-loopback", false, "with --whip-listen: offer only 127.0.0.1 ICE candidates (publishers on this machine that use loopback, not browsers)")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "end the session when everyone has left for this long")
+	fs.DurationVar(&c.DemoDuration, "demo-duration", DefaultDemoDuration, "length of the demo session (the plan scales with it)")
+	fs.IntVar(&c.DemoWidth, "demo-width", 640, "demo camera width (the phone is portrait: height x width)")
+	fs.IntVar(&c.DemoHeight, "demo-height", 360, "demo camera height")
+	fs.StringVar(&c.LiveKit.URL, "room-url", get("LIVEKIT_URL", ""), "LiveKit server URL (ws://...) to join a room")
+	fs.StringVar(&c.LiveKit.Token, "token", get("LIVEKIT_TOKEN", ""), "LiveKit access token (or env LIVEKIT_TOKEN)")
+	fs.StringVar(&c.LiveKit.APIKey, "api-key", get("LIVEKIT_API_KEY", ""), "LiveKit API key (or env LIVEKIT_API_KEY)")
+	fs.StringVar(&c.LiveKit.APISecret, "api-secret", get("LIVEKIT_API_SECRET", ""), "LiveKit API secret (or env LIVEKIT_API_SECRET)")
+	fs.StringVar(&c.LiveKit.Room, "room", get("LIVEKIT_ROOM", ""), "LiveKit room name (with --api-key/--api-secret)")
+	fs.StringVar(&c.LiveKit.Identity, "identity", get("LIVEKIT_IDENTITY", "roomtape-recorder"), "bot identity in the room")
+	fs.StringVar(&c.RecordingsDir, "recordings-dir", get("RECORDINGS_DIR", DefaultRecordingsDir), "recordings root (env RECORDINGS_DIR)")
+	fs.StringVar(&c.SessionID, "session-id", "", "session ID (default: start time, 20060102_150405)")
+	fs.IntVar(&c.Width, "width", getInt("OUTPUT_WIDTH", DefaultWidth), "output width (env OUTPUT_WIDTH)")
+	fs.IntVar(&c.Height, "height", getInt("OUTPUT_HEIGHT", DefaultHeight), "output height (env OUTPUT_HEIGHT)")
+	fs.IntVar(&c.FPS, "fps", compose.DefaultFPS, "output frame rate")
+	layout := fs.String("layout", get("LAYOUT", "columns"), "layout: columns or grid")
+	fit := fs.String("fit", "letterbox", "tile fit: letterbox or crop")
+	fs.BoolVar(&c.Labels, "labels", false, "draw name labels on tiles")
+	fs.StringVar(&c.Preset, "preset", compose.DefaultPreset, "libx264 preset")
+	fs.IntVar(&c.CRF, "crf", compose.DefaultCRF, "libx264 CRF (1-51)")
+	fs.BoolVar(&c.NoCompose, "no-compose", false, "record only; compose later with examples/compose")
+	fs.BoolVar(&c.UploadAll, "upload-all", false, "also upload session.json and per-participant files")
+	fs.StringVar(&c.S3.Endpoint, "s3-endpoint", get("S3_ENDPOINT", ""), "S3-compatible endpoint URL (env S3_ENDPOINT)")
+	fs.StringVar(&c.S3.Prefix, "s3-prefix", get("S3_PREFIX", ""), "key prefix for uploads (env S3_PREFIX)")
+	logLevel := fs.String("log-level", get("LOG_LEVEL", "INFO"), "DEBUG, INFO, WARN or ERROR (env LOG_LEVEL)")
+	fs.BoolVar(&c.LogJSON, "log-json", false, "log JSON lines instead of text")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if fs.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("%w: unexpected argument %q", ErrConfig, fs.Arg(0)))
+	}
+	c.S3.AccessKeyID = get("AWS_ACCESS_KEY_ID", "")
+	c.S3.SecretAccessKey = get("AWS_SECRET_ACCESS_KEY", "")
+	c.S3.Region = get("AWS_REGION", "")
+	c.S3.Bucket = get("S3_BUCKET", "")
+	c.S3.BaseCDNURL = get("BASE_CDN_URL", "")
+
+	switch strings.ToLower(*layout) {
+	case "columns", "":
+		c.Layout = timeline.Columns
+	case "grid":
+		c.Layout = timeline.Grid
+	default:
+		errs = append(errs, fmt.Errorf("%w: unknown layout %q (want columns or grid)", ErrConfig, *layout))
+	}
+	switch strings.ToLower(*fit) {
+	case "letterbox", "":
+	case "crop":
+		c.Crop = true
+	default:
+		errs = append(errs, fmt.Errorf("%w: unknown fit %q (want letterbox or crop)", ErrConfig, *fit))
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("%w: LOG_LEVEL %q: want DEBUG, INFO, WARN or ERROR", ErrConfig, *logLevel))
+	}
+	switch {
+	case c.LiveKit.URL != "" && c.WHIPListen != "":
+		errs = append(errs, fmt.Errorf("%w: --whip-listen and --room-url are exclusive", ErrConfig))
+	case c.LiveKit.URL != "":
+		c.Mode = ModeLiveKit
+		if c.LiveKit.Token == "" && (c.LiveKit.APIKey == "" || c.LiveKit.APISecret == "" || c.LiveKit.Room == "") {
+			errs = append(errs, fmt.Errorf("%w: --room-url needs --token, or --api-key, --api-secret and --room", ErrConfig))
+		}
+	case c.WHIPListen != "":
+		c.Mode = ModeWHIP
+		c.PublicICE = !*iceLoopback
+	default:
+		c.Mode = ModeDemo
+		c.WHIPListen = "127.0.0.1:0"
+	}
+	errs = append(errs, c.validate()...)
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// Output size limits: even sizes that libx264 and the tile geometry take.
+const (
+	minOutputSize = 64
+	maxOutputSize = 7680
+)
+
+func (c *Config) validate() []error {
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    int
+	}{{"width (OUTPUT_WIDTH)", c.Width}, {"height (OUTPUT_HEIGHT)", c.Height}} {
+		if d.v < minOutputSize || d.v > maxOutputSize || d.v%2 != 0 {
+			errs = append(errs, fmt.Errorf("%w: output %s %d: want an even number in [%d, %d]", ErrConfig, d.name, d.v, minOutputSize, maxOutputSize))
+		}
+	}
+	if c.FPS < 1 || c.FPS > 120 {
+		errs = append(errs, fmt.Errorf("%w: fps %d: want 1..120", ErrConfig, c.FPS))
+	}
+	if !slices.Contains(compose.Presets, c.Preset) {
+		errs = append(errs, fmt.Errorf("%w: preset %q: want one of %v", ErrConfig, c.Preset, compose.Presets))
+	}
+	if c.CRF < 1 || c.CRF > 51 {
+		errs = append(errs, fmt.Errorf("%w: crf %d: want 1..51", ErrConfig, c.CRF))
+	}
+	if c.IdleTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("%w: idle-timeout %v must be positive", ErrConfig, c.IdleTimeout))
+	}
+	if c.Mode == ModeDemo && c.DemoDuration < minDemoDuration {
+		errs = append(errs, fmt.Errorf("%w: demo-duration %v: want at least %v", ErrConfig, c.DemoDuration, minDemoDuration))
+	}
+	if c.RecordingsDir == "" {
+		errs = append(errs, fmt.Errorf("%w: empty RECORDINGS_DIR", ErrConfig))
+	}
+	if c.S3.Bucket == "" && (c.S3.Endpoint != "" || c.UploadAll) {
+		errs = append(errs, fmt.Errorf("%w: --s3-endpoint/--upload-all without S3_BUCKET", ErrConfig))
+	}
+	return errs
+}

@@ -1,0 +1,181 @@
+package bot
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/roomtape/roomtape/timeline"
+)
+
+// mapEnv is an environment made of m.
+func mapEnv(m map[string]string) Env {
+	return func(k string) (string, bool) {
+		v, ok := m[k]
+		return v, ok
+	}
+}
+
+func TestParseArgs(t *testing.T) {
+	cases := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		check func(t *testing.T, c Config)
+		err   string // substring of the error; "" for success
+	}{
+		{
+			name: "defaults are the demo",
+			check: func(t *testing.T, c Config) {
+				t.Helper()
+				if c.Mode != ModeDemo || c.WHIPListen != "127.0.0.1:0" || c.PublicICE {
+					t.Errorf("mode %v listen %q public %v", c.Mode, c.WHIPListen, c.PublicICE)
+				}
+				if c.RecordingsDir != DefaultRecordingsDir || c.Width != DefaultWidth || c.Height != DefaultHeight {
+					t.Errorf("dir %q size %dx%d", c.RecordingsDir, c.Width, c.Height)
+				}
+				if c.Layout != timeline.Columns || c.LogLevel != slog.LevelInfo || c.S3.Bucket != "" {
+					t.Errorf("layout %v level %v bucket %q", c.Layout, c.LogLevel, c.S3.Bucket)
+				}
+			},
+		},
+		{
+			name: "environment as the prototype",
+			env: map[string]string{
+				"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "SECRET", "AWS_REGION": "ap-south-1",
+				"S3_BUCKET": "b", "BASE_CDN_URL": "https://cdn.example", "RECORDINGS_DIR": "/r",
+				"OUTPUT_WIDTH": "640", "OUTPUT_HEIGHT": "360", "LOG_LEVEL": "DEBUG",
+			},
+			check: func(t *testing.T, c Config) {
+				t.Helper()
+				want := S3Config{AccessKeyID: "AKID", SecretAccessKey: "SECRET", Region: "ap-south-1", Bucket: "b", BaseCDNURL: "https://cdn.example"}
+				if c.S3 != want {
+					t.Errorf("s3 %+v, want %+v", c.S3, want)
+				}
+				if c.RecordingsDir != "/r" || c.Width != 640 || c.Height != 360 || c.LogLevel != slog.LevelDebug {
+					t.Errorf("dir %q size %dx%d level %v", c.RecordingsDir, c.Width, c.Height, c.LogLevel)
+				}
+			},
+		},
+		{
+			name: "flags win over the environment",
+			args: []string{"--width", "320", "--recordings-dir", "/flag"},
+			env:  map[string]string{"OUTPUT_WIDTH": "640", "RECORDINGS_DIR": "/env"},
+			check: func(t *testing.T, c Config) {
+				t.Helper()
+				if c.Width != 320 || c.RecordingsDir != "/flag" {
+					t.Errorf("width %d dir %q", c.Width, c.RecordingsDir)
+				}
+			},
+		},
+		{
+			name: "whip mode offers every interface",
+			args: []string{"--whip-listen", "127.0.0.1:8080", "--layout", "grid", "--idle-timeout", "5s"},
+			check: func(t *testing.T, c Config) {
+				t.Helper()
+				if c.Mode != ModeWHIP || !c.PublicICE || c.Layout != timeline.Grid || c.IdleTimeout != 5*time.Second {
+					t.Errorf("%+v", c)
+				}
+			},
+		},
+		{
+			name: "whip mode on loopback only",
+			args: []string{"--whip-listen", ":8080", "--ice-loopback"},
+			check: func(t *testing.T, c Config) {
+				t.Helper()
+				if c.Mode != ModeWHIP || c.PublicICE {
+					t.Errorf("%+v", c)
+				}
+			},
+		},
+		{
+			name: "livekit with a token",
+			args: []string{"--room-url", "ws://127.0.0.1:7880", "--token", "tok"},
+			check: func(t *testing.T, c Config) {
+				t.Helper()
+				if c.Mode != ModeLiveKit || c.LiveKit.Token != "tok" {
+					t.Errorf("%+v", c)
+				}
+			},
+		},
+		{name: "unknown layout", args: []string{"--layout", "diagonal"}, err: `unknown layout "diagonal"`},
+		{name: "unknown fit", args: []string{"--fit", "stretch"}, err: `unknown fit "stretch"`},
+		{name: "odd width", env: map[string]string{"OUTPUT_WIDTH": "641"}, err: "output width (OUTPUT_WIDTH) 641"},
+		{name: "width not a number", env: map[string]string{"OUTPUT_WIDTH": "wide"}, err: `OUTPUT_WIDTH="wide" is not an integer`},
+		{name: "bad log level", env: map[string]string{"LOG_LEVEL": "LOUD"}, err: `LOG_LEVEL "LOUD"`},
+		{name: "livekit without credentials", args: []string{"--room-url", "ws://127.0.0.1:7880"}, err: "--room-url needs --token"},
+		{name: "whip and livekit", args: []string{"--room-url", "ws://x", "--token", "t", "--whip-listen", ":1"}, err: "exclusive"},
+		{name: "unknown flag", args: []string{"--nope"}, err: "flag provided but not defined"},
+		{name: "stray argument", args: []string{"extra"}, err: `unexpected argument "extra"`},
+		{name: "demo too short", args: []string{"--demo-duration", "2s"}, err: "demo-duration 2s"},
+		{name: "bad crf", args: []string{"--crf", "60"}, err: "crf 60"},
+		{name: "upload-all without bucket", args: []string{"--upload-all"}, err: "without S3_BUCKET"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := append([]string{"--env-file", ""}, c.args...)
+			cfg, err := ParseArgs(args, mapEnv(c.env), io.Discard)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) || !errors.Is(err, ErrConfig) {
+					t.Fatalf("err %v, want ErrConfig containing %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.check(t, cfg)
+		})
+	}
+}
+
+func TestDotEnv(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, ".env")
+	content := "# prototype .env\nS3_BUCKET=from-file\nexport OUTPUT_WIDTH=640\nRECORDINGS_DIR=\"/from file\"\nLOG_LEVEL=WARN # quiet\n"
+	if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Variables already set win over the file.
+	cfg, err := ParseArgs([]string{"--env-file", file}, mapEnv(map[string]string{"S3_BUCKET": "from-env"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.S3.Bucket != "from-env" || cfg.Width != 640 || cfg.RecordingsDir != "/from file" || cfg.LogLevel != slog.LevelWarn {
+		t.Fatalf("bucket %q width %d dir %q level %v", cfg.S3.Bucket, cfg.Width, cfg.RecordingsDir, cfg.LogLevel)
+	}
+	// A missing file is fine; a directory in its place is not.
+	if _, err := ParseArgs([]string{"--env-file", filepath.Join(dir, "missing")}, noEnv, io.Discard); err != nil {
+		t.Fatalf("missing env file: %v", err)
+	}
+	if _, err := ParseArgs([]string{"--env-file=" + dir}, noEnv, io.Discard); !errors.Is(err, ErrConfig) {
+		t.Fatalf("env file is a directory: %v, want ErrConfig", err)
+	}
+}
+
+// TestSecretsNotLogged checks that the configuration's log values leave
+// credentials out.
+func TestSecretsNotLogged(t *testing.T) {
+	secrets := []string{"AKIDSECRETVALUE", "wJalrXUtnFEMI/K7MDENG", "lk-token-value", "lk-api-secret"}
+	c := Config{
+		S3:      S3Config{AccessKeyID: secrets[0], SecretAccessKey: secrets[1], Bucket: "b"},
+		LiveKit: LiveKitConfig{URL: "ws://x", Token: secrets[2], APIKey: "key", APISecret: secrets[3]},
+	}
+	var b strings.Builder
+	for _, json := range []bool{false, true} {
+		NewLogger(&b, slog.LevelDebug, json).Info("starting", "s3", c.S3, "livekit", c.LiveKit)
+	}
+	for _, s := range secrets {
+		if strings.Contains(b.String(), s) {
+			t.Errorf("log contains secret %q: %s", s, b.String())
+		}
+	}
+	if !strings.Contains(b.String(), "bucket=b") || !strings.Contains(b.String(), `"bucket":"b"`) {
+		t.Errorf("log lacks the bucket: %s", b.String())
+	}
+}

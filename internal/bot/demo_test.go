@@ -1,0 +1,77 @@
+package bot
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/roomtape/roomtape/timeline/manifest"
+)
+
+// joinSlack is how much later than planned a synthetic participant may be
+// recorded as joining: Publish sets up encoders and ICE before the WHIP
+// POST, which takes a second or more on a loaded 2-core machine under the
+// race detector.
+const joinSlack = 3 * time.Second
+
+// TestDemo runs the bot's demo, shortened and small, and checks the
+// composed MP4 by decoding it.
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("records a 14 s session")
+	}
+	const w, h = 320, 180
+	dir := t.TempDir()
+	cfg, err := ParseArgs([]string{
+		"--demo-duration", "14s", "--demo-width", "320", "--demo-height", "180",
+		"--width", "320", "--height", "180", "--preset", "ultrafast",
+		"--recordings-dir", dir, "--env-file", "",
+	}, noEnv, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	res, err := Run(t.Context(), cfg, Options{Out: &out, Logger: testLogger(t)})
+	t.Logf("output:\n%s", out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Step 1 done in ", "Composition done in ", "DONE — total post-processing: ", "Recording: " + res.Output} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if want := filepath.Join(dir, res.SessionID, res.SessionID+"_recording.mp4"); res.Output != want {
+		t.Errorf("output %s, want %s", res.Output, want)
+	}
+	m, err := manifest.Load(res.ManifestPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := demoPlan(cfg)
+	if len(m.Participants) != len(plan) {
+		t.Fatalf("%d participants in session.json, want %d", len(m.Participants), len(plan))
+	}
+	for i, p := range m.Participants {
+		dp := plan[i]
+		iv := p.Intervals()
+		if p.Name != dp.Name || len(iv) != 1 {
+			t.Fatalf("participant %d: %s with %d intervals, want %s with 1", i, p.Name, len(iv), dp.Name)
+		}
+		if d := iv[0].Join() - dp.Join; d < 0 || d > joinSlack {
+			t.Errorf("%s joined at %v, planned %v (slack %v)", p.Name, iv[0].Join(), dp.Join, joinSlack)
+		}
+		for _, path := range []string{p.VideoPath, p.AudioPath} {
+			if st, err := os.Stat(path); err != nil || st.Size() == 0 {
+				t.Errorf("%s: media file %s: %v", p.Name, path, err)
+			}
+		}
+		if vt, ok := p.VideoTrack(); !ok || vt.Width != dp.Width || vt.Height != dp.Height {
+			t.Errorf("%s video track %+v, want %dx%d", p.Name, vt, dp.Width, dp.Height)
+		}
+	}
+	checkSynthetic(t, res.Output, m, w, h, []synthParticipant{{"Aditya", 0}, {"iPhone", 1}})
+}

@@ -1,0 +1,45 @@
+package bot
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/asticode/go-astiav"
+)
+
+// NewLogger returns the bot's logger: text lines on w, or JSON lines when
+// json is set, at level.
+func NewLogger(w io.Writer, level slog.Level, json bool) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if json {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// printer writes the user-facing lines; the first write error is kept
+// (a closed stdout must not stop a recording).
+type printer struct {
+	w   io.Writer
+	err error
+}
+
+func (p *printer) printf(format string, args ...any) {
+	if p.err != nil {
+		return
+	}
+	_, p.err = fmt.Fprintf(p.w, format, args...)
+}
+
+// setFFmpegLogLevel quiets FFmpeg's own stderr messages (libx264's
+// statistics, filter notices) unless the bot logs at debug level.
+func setFFmpegLogLevel(level slog.Level) {
+	if level <= slog.LevelDebug {
+		astiav.SetLogLevel(astiav.LogLevelInfo)
+		return
+	}
+	astiav.SetLogLevel(astiav.LogLevelError)
+}
