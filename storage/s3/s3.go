@@ -191,6 +191,30 @@ func (s *Store) URL(key string) (string, error) {
 	return storage.JoinURL(u.String(), key)
 }
 
+// MaxPresignExpiry is the longest validity of a presigned URL (SigV4's
+// limit).
+const MaxPresignExpiry = 7 * 24 * time.Hour
+
+// PresignGet returns a URL that lets anyone holding it download the object
+// under key for the next expiry (at most MaxPresignExpiry), for a private
+// bucket without a CDN. The URL carries a signature: treat it as a secret.
+// The store never logs it.
+func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error) {
+	if err := storage.ValidKey(key); err != nil {
+		return "", fmt.Errorf("s3: presign: %w", err)
+	}
+	if expiry <= 0 || expiry > MaxPresignExpiry {
+		return "", fmt.Errorf("s3: presign %q: expiry %s is not in (0, %s]", key, expiry, MaxPresignExpiry)
+	}
+	req, err := awss3.NewPresignClient(s.client, awss3.WithPresignExpires(expiry)).PresignGetObject(ctx,
+		&awss3.GetObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(key)})
+	if err != nil {
+		return "", s.wrap(err, "presign", key)
+	}
+	s.log.Debug("s3: presigned", "bucket", s.cfg.Bucket, "key", key, "expiry", expiry)
+	return req.URL, nil
+}
+
 // Put implements storage.Store.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts storage.PutOptions) (storage.Object, error) {
 	if err := storage.ValidKey(key); err != nil {

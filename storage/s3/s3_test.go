@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,6 +64,7 @@ func assertNoUploads(t *testing.T, srv *s3test.Server, bucket string) {
 }
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
 	storagetest.Run(t, func(t *testing.T) storage.Store {
 		t.Helper()
@@ -76,6 +78,7 @@ func TestConformance(t *testing.T) {
 // that large objects go through one multipart part and the final short
 // read path.
 func TestConformanceDefaults(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("short mode")
 	}
@@ -124,6 +127,7 @@ func (r *slowReader) Read0() int {
 // storage.ErrUnavailable, the source is intact, and once the server is
 // back AbortUploads removes the parts the failed abort left.
 func TestServerStoppedMidUpload(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
 	bucket := srv.CreateBucket(t)
 	cfg := testConfig(srv, bucket)
@@ -182,6 +186,7 @@ func TestServerStoppedMidUpload(t *testing.T) {
 
 // TestServerDownAtStart checks a Put to a server that is not running.
 func TestServerDownAtStart(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
 	bucket := srv.CreateBucket(t)
 	s := newStore(t, testConfig(srv, bucket))
@@ -201,6 +206,7 @@ func TestServerDownAtStart(t *testing.T) {
 // TestServerHangs freezes the server: each attempt times out after
 // Config.Timeout, and Put fails with storage.ErrUnavailable.
 func TestServerHangs(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
 	bucket := srv.CreateBucket(t)
 	cfg := testConfig(srv, bucket)
@@ -217,6 +223,7 @@ func TestServerHangs(t *testing.T) {
 }
 
 func TestWrongCredentials(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
 	bucket := srv.CreateBucket(t)
 	for name, mutate := range map[string]func(*s3.Config){
@@ -246,6 +253,7 @@ func TestWrongCredentials(t *testing.T) {
 }
 
 func TestMissingBucket(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
 	cfg := testConfig(srv, "no-such-bucket")
 	_, err := s3.New(t.Context(), cfg)
@@ -266,6 +274,7 @@ func TestMissingBucket(t *testing.T) {
 }
 
 func TestNoBucket(t *testing.T) {
+	t.Parallel()
 	if _, err := s3.New(t.Context(), s3.Config{}); !errors.Is(err, s3.ErrNoBucket) {
 		t.Fatalf("New without a bucket: %v, want s3.ErrNoBucket", err)
 	}
@@ -293,6 +302,7 @@ func assertNoSecret(t *testing.T, text string, cfg s3.Config) {
 // and every SDK log mode on, and checks that neither the access key id nor
 // the secret (nor a signature) appears in the logs or the errors.
 func TestNoSecretsInLogs(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
 	bucket := srv.CreateBucket(t)
 	cfg := testConfig(srv, bucket)
@@ -343,6 +353,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 }
 
 func TestURL(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
 	bucket := srv.CreateBucket(t)
 	cfg := testConfig(srv, bucket)
@@ -403,6 +414,7 @@ func TestFromEnv(t *testing.T) {
 // TestAbortUploadsKeepsRecent checks that AbortUploads spares uploads
 // younger than its threshold (someone else's upload in progress).
 func TestAbortUploadsKeepsRecent(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
 	bucket := srv.CreateBucket(t)
 	s := newStore(t, testConfig(srv, bucket))
@@ -427,6 +439,7 @@ func TestAbortUploadsKeepsRecent(t *testing.T) {
 // reported failed, the local files stay; after a restart the same call
 // sends only what is missing.
 func TestUploadSessionServerStopped(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
 	bucket := srv.CreateBucket(t)
 	s := newStore(t, testConfig(srv, bucket))
@@ -485,6 +498,7 @@ func TestUploadSessionServerStopped(t *testing.T) {
 // single-request and multipart paths meet and where the last part is
 // full or empty.
 func TestPartBoundaries(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
 	bucket := srv.CreateBucket(t)
 	s := newStore(t, testConfig(srv, bucket))
@@ -538,6 +552,7 @@ func TestURLAWS(t *testing.T) {
 // storage.ErrPermission, and UploadSession still verifies each upload (by
 // the checks Put made while streaming) instead of failing it.
 func TestUploadOnlyCredentials(t *testing.T) {
+	t.Parallel()
 	srv := s3test.StartWith(t, s3test.Options{IAM: true})
 	bucket := srv.CreateBucket(t)
 	key, secret := srv.CreateUser(t)
@@ -566,4 +581,61 @@ func TestUploadOnlyCredentials(t *testing.T) {
 	root := newStore(t, testConfig(srv, bucket))
 	sess.CheckStored(t, root, res)
 	assertNoUploads(t, srv, bucket)
+}
+
+// TestPresignGet downloads an object with a presigned URL, which must
+// not appear in the debug logs, and checks that the URL expires.
+func TestPresignGet(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Start(t)
+	bucket := srv.CreateBucket(t)
+	cfg := testConfig(srv, bucket)
+	var logs *s3test.Buffer
+	cfg.Logger, logs = debugLogger()
+	cfg.SDKLogMode = aws.LogRetries | aws.LogRequest | aws.LogResponse | aws.LogSigning
+	s := newStore(t, cfg)
+	data := []byte("shared with a presigned URL")
+	if _, err := s.Put(t.Context(), "p/clip.mp4", bytes.NewReader(data), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	get := func(u string) (int, []byte) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, b
+	}
+	u, err := s.PresignGet(t.Context(), "p/clip.mp4", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, b := get(u); code != http.StatusOK || !bytes.Equal(b, data) {
+		t.Fatalf("GET presigned URL: %d %q", code, b)
+	}
+	sig := u[strings.Index(u, "X-Amz-Signature=")+len("X-Amz-Signature="):]
+	if strings.Contains(logs.String(), sig) {
+		t.Error("the presigned URL's signature is in the logs")
+	}
+	// One second of validity, then a wait past it: refused.
+	u, err = s.PresignGet(t.Context(), "p/clip.mp4", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	if code, _ := get(u); code != http.StatusForbidden {
+		t.Errorf("GET expired presigned URL: status %d, want 403", code)
+	}
+	if _, err := s.PresignGet(t.Context(), "p/clip.mp4", 8*24*time.Hour); err == nil {
+		t.Error("PresignGet accepted an expiry beyond 7 days")
+	}
 }
