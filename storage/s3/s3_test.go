@@ -46,6 +46,14 @@ func testConfig(srv *s3test.Server, bucket string) s3.Config {
 	}
 }
 
+// setup starts a server with a bucket and returns them with a testConfig.
+func setup(t *testing.T) (*s3test.Server, string, s3.Config) {
+	t.Helper()
+	srv := s3test.Start(t)
+	bucket := srv.CreateBucket(t)
+	return srv, bucket, testConfig(srv, bucket)
+}
+
 func newStore(t *testing.T, cfg s3.Config) *s3.Store {
 	t.Helper()
 	s, err := s3.New(t.Context(), cfg)
@@ -128,11 +136,8 @@ func (r *slowReader) Read0() int {
 // back AbortUploads removes the parts the failed abort left.
 func TestServerStoppedMidUpload(t *testing.T) {
 	t.Parallel()
-	srv := s3test.Start(t)
-	bucket := srv.CreateBucket(t)
-	cfg := testConfig(srv, bucket)
-	var logs *s3test.Buffer
-	cfg.Logger, logs = debugLogger()
+	srv, bucket, cfg := setup(t)
+	logs := captureLogs(&cfg)
 	s := newStore(t, cfg)
 
 	data := bytes.Repeat([]byte("roomtape"), 3*s3.MinPartSize/8) // 15 MiB: 3 parts.
@@ -187,9 +192,8 @@ func TestServerStoppedMidUpload(t *testing.T) {
 // TestServerDownAtStart checks a Put to a server that is not running.
 func TestServerDownAtStart(t *testing.T) {
 	t.Parallel()
-	srv := s3test.Start(t)
-	bucket := srv.CreateBucket(t)
-	s := newStore(t, testConfig(srv, bucket))
+	srv, _, cfg := setup(t)
+	s := newStore(t, cfg)
 	srv.Stop()
 	for _, size := range []int{10, 2*s3.MinPartSize + 1} {
 		start := time.Now()
@@ -207,9 +211,7 @@ func TestServerDownAtStart(t *testing.T) {
 // Config.Timeout, and Put fails with storage.ErrUnavailable.
 func TestServerHangs(t *testing.T) {
 	t.Parallel()
-	srv := s3test.Start(t)
-	bucket := srv.CreateBucket(t)
-	cfg := testConfig(srv, bucket)
+	srv, _, cfg := setup(t)
 	cfg.Timeout = 500 * time.Millisecond
 	cfg.MaxAttempts = 2
 	s := newStore(t, cfg)
@@ -280,10 +282,12 @@ func TestNoBucket(t *testing.T) {
 	}
 }
 
-// debugLogger returns a logger at debug level writing into a buffer.
-func debugLogger() (*slog.Logger, *s3test.Buffer) {
+// captureLogs sets cfg.Logger to a debug-level logger writing into the
+// returned buffer.
+func captureLogs(cfg *s3.Config) *s3test.Buffer {
 	var buf s3test.Buffer
-	return slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), &buf
+	cfg.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return &buf
 }
 
 func assertNoSecret(t *testing.T, text string, cfg s3.Config) {
@@ -303,11 +307,8 @@ func assertNoSecret(t *testing.T, text string, cfg s3.Config) {
 // the secret (nor a signature) appears in the logs or the errors.
 func TestNoSecretsInLogs(t *testing.T) {
 	t.Parallel()
-	srv := s3test.Start(t)
-	bucket := srv.CreateBucket(t)
-	cfg := testConfig(srv, bucket)
-	var logs *s3test.Buffer
-	cfg.Logger, logs = debugLogger()
+	srv, _, cfg := setup(t)
+	logs := captureLogs(&cfg)
 	cfg.SDKLogMode = aws.LogRetries | aws.LogRequest | aws.LogResponse | aws.LogSigning | aws.LogDeprecatedUsage
 	s := newStore(t, cfg)
 	ctx := t.Context()
@@ -354,9 +355,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 
 func TestURL(t *testing.T) {
 	t.Parallel()
-	srv := s3test.Start(t)
-	bucket := srv.CreateBucket(t)
-	cfg := testConfig(srv, bucket)
+	srv, bucket, cfg := setup(t)
 	s := newStore(t, cfg)
 	u, err := s.URL("a b/c.mp4")
 	if err != nil {
@@ -415,9 +414,8 @@ func TestFromEnv(t *testing.T) {
 // younger than its threshold (someone else's upload in progress).
 func TestAbortUploadsKeepsRecent(t *testing.T) {
 	t.Parallel()
-	srv := s3test.Start(t)
-	bucket := srv.CreateBucket(t)
-	s := newStore(t, testConfig(srv, bucket))
+	srv, bucket, cfg := setup(t)
+	s := newStore(t, cfg)
 	_, err := srv.Client().CreateMultipartUpload(t.Context(), &awss3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String("p/x")})
 	if err != nil {
 		t.Fatal(err)
@@ -440,9 +438,8 @@ func TestAbortUploadsKeepsRecent(t *testing.T) {
 // sends only what is missing.
 func TestUploadSessionServerStopped(t *testing.T) {
 	t.Parallel()
-	srv := s3test.Start(t)
-	bucket := srv.CreateBucket(t)
-	s := newStore(t, testConfig(srv, bucket))
+	srv, bucket, cfg := setup(t)
+	s := newStore(t, cfg)
 	sess := storagetest.NewSession(t, t.TempDir())
 	stopAt := sess.ID + "/alice_video.mp4"
 	opts := storage.UploadOptions{
@@ -499,9 +496,8 @@ func TestUploadSessionServerStopped(t *testing.T) {
 // full or empty.
 func TestPartBoundaries(t *testing.T) {
 	t.Parallel()
-	srv := s3test.Start(t)
-	bucket := srv.CreateBucket(t)
-	s := newStore(t, testConfig(srv, bucket))
+	srv, bucket, cfg := setup(t)
+	s := newStore(t, cfg)
 	for _, size := range []int{s3.MinPartSize - 1, s3.MinPartSize, s3.MinPartSize + 1, 2 * s3.MinPartSize} {
 		data := bytes.Repeat([]byte{byte(size)}, size)
 		key := "b/" + strconv.Itoa(size)
@@ -587,11 +583,8 @@ func TestUploadOnlyCredentials(t *testing.T) {
 // not appear in the debug logs, and checks that the URL expires.
 func TestPresignGet(t *testing.T) {
 	t.Parallel()
-	srv := s3test.Start(t)
-	bucket := srv.CreateBucket(t)
-	cfg := testConfig(srv, bucket)
-	var logs *s3test.Buffer
-	cfg.Logger, logs = debugLogger()
+	_, _, cfg := setup(t)
+	logs := captureLogs(&cfg)
 	cfg.SDKLogMode = aws.LogRetries | aws.LogRequest | aws.LogResponse | aws.LogSigning
 	s := newStore(t, cfg)
 	data := []byte("shared with a presigned URL")
