@@ -104,22 +104,24 @@ type Config struct {
 	SDKLogMode aws.ClientLogMode
 }
 
-// Environment variables read by ConfigFromEnv, those of the prototype.
+// Environment variables read by ConfigFromEnv: the prototype's, and
+// S3_ENDPOINT for an S3-compatible server.
 const (
-	EnvBucket  = "S3_BUCKET"
-	EnvBaseURL = "BASE_CDN_URL"
+	EnvBucket   = "S3_BUCKET"
+	EnvBaseURL  = "BASE_CDN_URL"
+	EnvEndpoint = "S3_ENDPOINT"
 )
 
 // ErrNoBucket means no bucket was configured.
 var ErrNoBucket = errors.New("s3: no bucket configured")
 
 // ConfigFromEnv returns the Config of the prototype's environment:
-// S3_BUCKET (required) and BASE_CDN_URL (optional). Region, endpoint and
-// credentials are left to the AWS chain, which reads AWS_REGION,
-// AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and
-// AWS_SECRET_ACCESS_KEY among others.
+// S3_BUCKET (required), BASE_CDN_URL and S3_ENDPOINT (optional). Region,
+// credentials and, without S3_ENDPOINT, the endpoint are left to the AWS
+// chain, which reads AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+// AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL among others.
 func ConfigFromEnv() (Config, error) {
-	cfg := Config{Bucket: os.Getenv(EnvBucket), BaseURL: os.Getenv(EnvBaseURL)}
+	cfg := Config{Bucket: os.Getenv(EnvBucket), BaseURL: os.Getenv(EnvBaseURL), Endpoint: os.Getenv(EnvEndpoint)}
 	if cfg.Bucket == "" {
 		return cfg, fmt.Errorf("%w: set %s", ErrNoBucket, EnvBucket)
 	}

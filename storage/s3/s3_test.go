@@ -404,6 +404,15 @@ func TestFromEnv(t *testing.T) {
 	if u, _ := newStore(t, cfg).URL("env"); u != srv.Endpoint+"/"+bucket+"/env" {
 		t.Errorf("URL = %q, want the endpoint's", u)
 	}
+	// S3_ENDPOINT, as the bot's .env may set it, instead.
+	t.Setenv("AWS_ENDPOINT_URL_S3", "")
+	t.Setenv("S3_ENDPOINT", srv.Endpoint)
+	if cfg, err = s3.ConfigFromEnv(); err != nil || cfg.Endpoint != srv.Endpoint {
+		t.Fatalf("ConfigFromEnv with S3_ENDPOINT = %+v, %v", cfg.Endpoint, err)
+	}
+	if _, err := newStore(t, cfg).Stat(t.Context(), "env"); err != nil {
+		t.Errorf("Stat through S3_ENDPOINT: %v", err)
+	}
 	t.Setenv("S3_BUCKET", "")
 	if _, err := s3.ConfigFromEnv(); !errors.Is(err, s3.ErrNoBucket) {
 		t.Errorf("ConfigFromEnv without S3_BUCKET: %v, want s3.ErrNoBucket", err)
