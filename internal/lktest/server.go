@@ -178,17 +178,20 @@ func (s *Server) waitReady(ctx context.Context) error {
 	}
 }
 
-// Stop stops the server (SIGTERM, then SIGKILL after a grace period); it
-// is idempotent.
+// Stop stops the server and is idempotent. A first SIGTERM asks for a
+// graceful shutdown, which waits for rooms to drain; a second one, a
+// second later, forces it; SIGKILL ends a server that still hangs.
 func (s *Server) Stop() {
 	s.once.Do(func() {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.done:
-		case <-time.After(5 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.done
+		for _, sig := range []os.Signal{syscall.SIGTERM, syscall.SIGTERM, syscall.SIGKILL} {
+			_ = s.cmd.Process.Signal(sig)
+			select {
+			case <-s.done:
+				return
+			case <-time.After(time.Second):
+			}
 		}
+		<-s.done
 	})
 }
 
