@@ -26,6 +26,7 @@ func TestCleanEnds(t *testing.T) {
 		setup func(t *testing.T, srv *lktest.Server, room string, cancel context.CancelFunc) (livekit.Config, func() error)
 	}{
 		{"token expires", func(t *testing.T, srv *lktest.Server, room string, _ context.CancelFunc) (livekit.Config, func() error) {
+			t.Helper()
 			// Token expiry has a resolution of a second.
 			tok, err := livekit.BotToken(lktest.APIKey, lktest.APISecret, room, "bot", "Bot", endAfter)
 			if err != nil {
@@ -34,6 +35,7 @@ func TestCleanEnds(t *testing.T) {
 			return livekit.Config{URL: srv.URL, Token: tok}, nil
 		}},
 		{"bot removed", func(t *testing.T, srv *lktest.Server, room string, _ context.CancelFunc) (livekit.Config, func() error) {
+			t.Helper()
 			return livekit.Config{URL: srv.URL, APIKey: lktest.APIKey, APISecret: lktest.APISecret, Room: room},
 				func() error {
 					_, err := srv.RoomService().RemoveParticipant(t.Context(), &lkproto.RoomParticipantIdentity{
@@ -43,6 +45,7 @@ func TestCleanEnds(t *testing.T) {
 				}
 		}},
 		{"context cancelled", func(t *testing.T, srv *lktest.Server, room string, cancel context.CancelFunc) (livekit.Config, func() error) {
+			t.Helper()
 			return livekit.Config{URL: srv.URL, APIKey: lktest.APIKey, APISecret: lktest.APISecret, Room: room},
 				func() error { cancel(); return nil }
 		}},
