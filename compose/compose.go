@@ -149,7 +149,7 @@ func Session(ctx context.Context, m *manifest.Session, out string, cfg Config) (
 	}
 	c := &composition{cfg: cfg, windows: ws, end: m.End(), byKey: map[string]*videoInput{}}
 	defer c.close()
-	dopts := demux.Options{Logger: cfg.Logger, Threads: cfg.Threads}
+	dopts := demux.Options{Logger: cfg.Logger, Threads: decoderThreads(cfg, m)}
 	for _, p := range m.Participants {
 		if t, ok := p.VideoTrack(); ok {
 			v, err := openVideo(p, t, dopts)
@@ -199,6 +199,27 @@ func Session(ctx context.Context, m *manifest.Session, out string, cfg Config) (
 		return fmt.Errorf("compose: %w", err)
 	}
 	return nil
+}
+
+// decoderThreads is the thread count of each video decoder. Every input
+// decodes in its own goroutine already, so with several inputs one thread
+// each keeps the cores busy without the memory of per-thread frame pools
+// (a frame-threaded H.264 decoder holds a picture set per thread); a
+// single input gets two.
+func decoderThreads(cfg Config, m *manifest.Session) int {
+	if cfg.Threads > 0 {
+		return cfg.Threads
+	}
+	n := 0
+	for _, p := range m.Participants {
+		if _, ok := p.VideoTrack(); ok {
+			n++
+		}
+	}
+	if n <= 1 {
+		return 2
+	}
+	return 1
 }
 
 // composition is the state of one Session call.

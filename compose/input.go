@@ -23,7 +23,7 @@ const frameSlack = time.Millisecond
 // decodeAhead is how many decoded frames each video input keeps ready:
 // decoding runs in its own goroutine, in parallel with filtering and
 // encoding, a few frames ahead.
-const decodeAhead = 4
+const decodeAhead = 2
 
 // videoInput is one participant's video, decoded ahead in a goroutine and
 // held: the current frame is the latest one at or before the output time.
