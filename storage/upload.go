@@ -47,8 +47,10 @@ type UploadOptions struct {
 	// BASE_CDN_URL). (optional) defaults to "", the store's own URLs when it
 	// implements URLer.
 	BaseURL string
-	// Progress is called, from the calling goroutine, as content is sent.
-	// (optional) defaults to no reporting.
+	// Progress is called as content is read for sending, from the
+	// goroutine in which the store's Put reads (the caller's for the
+	// stores of this module), never concurrently. (optional) defaults to
+	// no reporting.
 	Progress func(Progress)
 	// Logger receives one message per object. (optional) defaults to
 	// discarding.
