@@ -127,9 +127,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 			s.cfg.Endpoint = *o.BaseEndpoint // From AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL.
 		}
 		o.UsePathStyle = s.pathStyle()
-		// Integrity is checked with Content-MD5 on every request body, which
-		// every S3-compatible server supports; the SDK's default trailing
-		// CRC32 is not.
+		// Integrity is checked with Content-MD5 on every request body,
+		// which every S3-compatible server supports, unlike the trailing
+		// CRC32 checksums the SDK sends by default.
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})
