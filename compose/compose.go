@@ -48,6 +48,7 @@ import (
 	"time"
 
 	"github.com/asticode/go-astiav"
+
 	"github.com/roomtape/roomtape/compose/demux"
 	"github.com/roomtape/roomtape/compose/graph"
 	"github.com/roomtape/roomtape/mix"
@@ -232,7 +233,7 @@ type composition struct {
 	audios  []*audioSource
 	out     *output
 
-	run_    *runner
+	runner  *runner
 	key     string
 	canvas  *astiav.Frame
 	pending []*astiav.Frame // frames to push, per plan input
@@ -248,8 +249,8 @@ type composition struct {
 }
 
 func (c *composition) close() {
-	if c.run_ != nil {
-		c.run_.free()
+	if c.runner != nil {
+		c.runner.free()
 	}
 	if c.canvas != nil {
 		c.canvas.Free()
@@ -357,8 +358,8 @@ func (c *composition) produce(ctx context.Context, frames int64) error {
 			cfg.Progress(progress(time.Duration(n+1)*time.Second/time.Duration(cfg.FPS), c.end, time.Since(started)))
 		}
 	}
-	if c.run_ != nil {
-		return c.run_.drain(true, c.encode)
+	if c.runner != nil {
+		return c.runner.drain(true, c.encode)
 	}
 	return nil
 }
@@ -393,18 +394,18 @@ func (c *composition) frame(n int64, t time.Duration, w timeline.Window) error {
 	}
 	plan := graph.Build(l)
 	if key := plan.String(); key != c.key {
-		if c.run_ != nil {
-			if err := c.run_.drain(true, c.encode); err != nil {
+		if c.runner != nil {
+			if err := c.runner.drain(true, c.encode); err != nil {
 				return err
 			}
-			c.run_.free()
-			c.run_ = nil
+			c.runner.free()
+			c.runner = nil
 		}
 		r, err := newRunner(plan)
 		if err != nil {
 			return err
 		}
-		c.run_, c.key = r, key
+		c.runner, c.key = r, key
 		c.cfg.Logger.Debug("layout", "t", t, "graph", plan.Filter)
 	}
 	c.pending = c.pending[:0]
@@ -416,10 +417,10 @@ func (c *composition) frame(n int64, t time.Duration, w timeline.Window) error {
 		f.SetPts(n)
 		c.pending = append(c.pending, f)
 	}
-	if err := c.run_.push(c.pending); err != nil {
+	if err := c.runner.push(c.pending); err != nil {
 		return err
 	}
-	return c.run_.drain(false, c.encode)
+	return c.runner.drain(false, c.encode)
 }
 
 // encode queues a composed frame as the next output frame.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/asticode/go-astiav"
+
 	"github.com/roomtape/roomtape/compose"
 	"github.com/roomtape/roomtape/internal/mediacheck"
 	"github.com/roomtape/roomtape/internal/testmedia"
@@ -68,11 +69,7 @@ func shrink(r timeline.Rect, m int) timeline.Rect {
 type scenario struct {
 	parts []testmedia.Participant
 	cfg   compose.Config
-	// sizeAt (optional) gives a participant's picture size at a session
-	// time when it changes mid-stream.
-	sizeAt func(i int, t time.Duration) (int, int)
-	// videoEnd (optional) is when a participant's video stops (media end).
-	opts testmedia.Options
+	opts  testmedia.Options
 }
 
 // region is a rectangle to measure with what it should show in a window.
@@ -292,8 +289,10 @@ func TestSessionScenarios(t *testing.T) {
 		}}},
 		{"vp8-opus-mkv-offset-rejoin", scenario{cfg: testConfig, parts: []testmedia.Participant{
 			{Name: "A", Leave: 12 * time.Second, Video: testmedia.VP8MKV, Audio: testmedia.OpusMKV, StartOffset: 5 * time.Second},
-			{Name: "B", Join: 2 * time.Second, Leave: 12 * time.Second, Video: testmedia.VP8WebM, Audio: testmedia.OpusOgg,
-				Presence: []manifest.Interval{{JoinS: 2, LeaveS: 5}, {JoinS: 8, LeaveS: 12}}},
+			{
+				Name: "B", Join: 2 * time.Second, Leave: 12 * time.Second, Video: testmedia.VP8WebM, Audio: testmedia.OpusOgg,
+				Presence: []manifest.Interval{{JoinS: 2, LeaveS: 5}, {JoinS: 8, LeaveS: 12}},
+			},
 		}}},
 		{"resolution-change", scenario{cfg: testConfig, parts: []testmedia.Participant{
 			{Name: "A", Leave: 8 * time.Second, Video: testmedia.VP8MKV, ResizeAt: 4 * time.Second, ResizeWidth: 180, ResizeHeight: 320},

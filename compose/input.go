@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/asticode/go-astiav"
+
 	"github.com/roomtape/roomtape/compose/demux"
 	"github.com/roomtape/roomtape/compose/graph"
 	"github.com/roomtape/roomtape/mix"

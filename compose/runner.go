@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/asticode/go-astiav"
+
 	"github.com/roomtape/roomtape/compose/graph"
 )
 

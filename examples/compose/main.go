@@ -118,7 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			for _, p := range g.Window.Participants {
 				names = append(names, p.Name)
 			}
-			fmt.Fprintf(stdout, "# window %v - %v: %s\n%s\n", g.Window.Start, g.Window.End, strings.Join(names, ", "), g.Plan)
+			_, _ = fmt.Fprintf(stdout, "# window %v - %v: %s\n%s\n", g.Window.Start, g.Window.End, strings.Join(names, ", "), g.Plan)
 		}
 		return nil
 	}
@@ -131,8 +131,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	bar.done()
-	fmt.Fprintf(stdout, "Composition done in %.1fs\n", time.Since(start).Seconds())
-	fmt.Fprintln(stdout, out)
+	_, _ = fmt.Fprintf(stdout, "Composition done in %.1fs\n", time.Since(start).Seconds())
+	_, _ = fmt.Fprintln(stdout, out)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/asticode/go-astiav"
+
 	"github.com/roomtape/roomtape/internal/mediacheck"
 	"github.com/roomtape/roomtape/internal/testmedia"
 	"github.com/roomtape/roomtape/timeline/manifest"

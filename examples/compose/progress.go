@@ -39,7 +39,7 @@ func newProgressBar(w io.Writer) *progressBar {
 func (b *progressBar) update(p compose.Progress) {
 	if b.terminal {
 		filled := int(p.Percent / 100 * barWidth)
-		fmt.Fprintf(b.w, "\r[%s%s] %5.1f%%  %.1fx  ETA %s ",
+		_, _ = fmt.Fprintf(b.w, "\r[%s%s] %5.1f%%  %.1fx  ETA %s ",
 			strings.Repeat("#", filled), strings.Repeat(".", barWidth-filled), p.Percent, p.Speed, p.ETA.Round(time.Second))
 		b.drawn = true
 		return
@@ -48,12 +48,12 @@ func (b *progressBar) update(p compose.Progress) {
 		return
 	}
 	b.last = time.Now()
-	fmt.Fprintf(b.w, "progress %.0f%% (%s of %s) speed %.1fx ETA %s\n",
+	_, _ = fmt.Fprintf(b.w, "progress %.0f%% (%s of %s) speed %.1fx ETA %s\n",
 		p.Percent, p.Done.Round(time.Second), p.Total.Round(time.Second), p.Speed, p.ETA.Round(time.Second))
 }
 
 func (b *progressBar) done() {
 	if b.terminal && b.drawn {
-		fmt.Fprintln(b.w)
+		_, _ = fmt.Fprintln(b.w)
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/asticode/go-astiav"
+
 	"github.com/roomtape/roomtape/compose/demux"
 	"github.com/roomtape/roomtape/timeline"
 )

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/asticode/go-astiav"
+
 	"github.com/roomtape/roomtape/timeline"
 )
 

@@ -38,8 +38,14 @@ import (
 
 // Tints are the participants' colour gains (r, g, b), as in mksession.py.
 var Tints = [8][3]float64{
-	{1, .25, .25}, {.25, 1, .25}, {.25, .25, 1}, {1, 1, .2},
-	{1, .2, 1}, {.2, 1, 1}, {1, .6, .2}, {.6, .3, 1},
+	{1, .25, .25},
+	{.25, 1, .25},
+	{.25, .25, 1},
+	{1, 1, .2},
+	{1, .2, 1},
+	{.2, 1, 1},
+	{1, .6, .2},
+	{.6, .3, 1},
 }
 
 // Freqs are the participants' tone frequencies in Hz, as in mksession.py.

@@ -109,8 +109,10 @@ func palette() []mediacheck.RGB {
 }
 
 func TestMakeResize(t *testing.T) {
-	p := testmedia.Participant{Name: "R", Leave: 4 * time.Second, Video: testmedia.VP8MKV, Audio: testmedia.NoAudio,
-		ResizeAt: 2 * time.Second, ResizeWidth: 160, ResizeHeight: 240}
+	p := testmedia.Participant{
+		Name: "R", Leave: 4 * time.Second, Video: testmedia.VP8MKV, Audio: testmedia.NoAudio,
+		ResizeAt: 2 * time.Second, ResizeWidth: 160, ResizeHeight: 240,
+	}
 	s, _, err := testmedia.Make(context.Background(), t.TempDir(), []testmedia.Participant{p}, testmedia.Options{})
 	if err != nil {
 		t.Fatal(err)
