@@ -39,6 +39,10 @@ const (
 	// placeholderLuma bounds the mean luma of a placeholder tile's top
 	// quarter (grey 0x26 = 38; the name is drawn lower, in the middle).
 	placeholderLumaMin, placeholderLumaMax = 25.0, 55.0
+	// maxFreeze is the longest a picture may stay unchanged: sources drop
+	// at most one frame in a row (66 ms held) and a flash is 100 ms of
+	// white; the prototype's VFR bug froze pictures for seconds.
+	maxFreeze = 300 * time.Millisecond
 	// edgeMargin is cut from each side of a measured rectangle so that
 	// scaling blur at tile and picture edges does not leak in.
 	edgeMargin = 6
@@ -49,13 +53,6 @@ const (
 
 var testConfig = compose.Config{Width: testWidth, Height: testHeight, Preset: "ultrafast", CRF: 30}
 
-func palette() []mediacheck.RGB {
-	var out []mediacheck.RGB
-	for _, t := range testmedia.Tints {
-		out = append(out, mediacheck.RGB{R: t[0], G: t[1], B: t[2]})
-	}
-	return out
-}
 
 func shrink(r timeline.Rect, m int) timeline.Rect {
 	if r.W <= 2*m || r.H <= 2*m {
@@ -190,7 +187,7 @@ func check(t *testing.T, sc scenario, s *manifest.Session, out string) {
 	}
 
 	// Colours, inside each region's span, away from its edges.
-	pal := palette()
+	pal := testmedia.Palette()
 	for ri, r := range regions {
 		for _, at := range []time.Duration{r.from + (r.to-r.from)/3 + 150*time.Millisecond, r.from + 2*(r.to-r.from)/3 + 150*time.Millisecond} {
 			if at >= r.to {
@@ -215,6 +212,19 @@ func check(t *testing.T, sc scenario, s *manifest.Session, out string) {
 				if l := c.Luma(); l < placeholderLumaMin || l > placeholderLumaMax {
 					t.Errorf("%v: %s's placeholder %+v has colour %+v", at, name, r.rect, c)
 				}
+			}
+		}
+	}
+
+	// No frozen pictures: the test pattern moves in every source frame, and
+	// the VFR sources drop at most one frame in a row.
+	for ri, r := range regions {
+		if r.kind != "picture" {
+			continue
+		}
+		for _, f := range rep.Freezes(ri, maxFreeze) {
+			if s, e := max(f.Start, r.from), min(f.End, r.to); e-s >= maxFreeze {
+				t.Errorf("%s's picture %+v frozen from %v to %v", sc.parts[r.part].Name, r.rect, s, e)
 			}
 		}
 	}
@@ -336,9 +346,20 @@ func TestHoldLast(t *testing.T) {
 	}
 	for _, at := range []time.Duration{3 * time.Second, 5 * time.Second, 5900 * time.Millisecond} {
 		c, _ := rep.MeanAt(0, at)
-		if k, sim := mediacheck.Nearest(c, palette()); k != 0 || sim < minTintSimilarity {
+		if k, sim := mediacheck.Nearest(c, testmedia.Palette()); k != 0 || sim < minTintSimilarity {
 			t.Errorf("%v: picture %+v, want A's tint held", at, c)
 		}
+	}
+	// The held picture is a freeze from the last frame (about 4 s) to the
+	// placeholder (6 s): the freeze detector sees it.
+	found := false
+	for _, f := range rep.Freezes(0, time.Second) {
+		if absDur(f.Start-4*time.Second) < 200*time.Millisecond && absDur(f.End-6*time.Second) < 100*time.Millisecond {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("freezes %v lack the held last frame from 4 s to 6 s", rep.Freezes(0, time.Second))
 	}
 	for _, at := range []time.Duration{6200 * time.Millisecond, 7500 * time.Millisecond} {
 		c, _ := rep.MeanAt(1, at)
@@ -424,7 +445,7 @@ func TestTruncatedInput(t *testing.T) {
 		t.Errorf("video ends at %v, want 6 s", rep.Video.End)
 	}
 	c, _ := rep.MeanAt(0, time.Second+500*time.Millisecond)
-	if k, sim := mediacheck.Nearest(c, palette()); k != 0 || sim < minTintSimilarity {
+	if k, sim := mediacheck.Nearest(c, testmedia.Palette()); k != 0 || sim < minTintSimilarity {
 		t.Errorf("1.5 s: %+v, want A's picture from the part that decodes", c)
 	}
 }

@@ -42,6 +42,11 @@ const (
 	// 255 in RGB) while a tinted test pattern averages well under 150, and
 	// encoding blurs edges by a few levels only.
 	FlashLevel = 200.0
+	// FreezeLevel is the mean absolute luma difference (0-255) between
+	// frames under which a region counts as unchanged: a repeated picture
+	// decodes identically (0), while the moving test pattern changes a tile
+	// by several levels per frame.
+	FreezeLevel = 0.1
 	// ToneLevel is the Goertzel amplitude (full scale 1.0) above which a
 	// frequency is taken as sounding: synthetic beeps are 0.5 full scale; a
 	// mix of up to 8 of them, AAC coding and resampling keep it above 0.2,
@@ -102,6 +107,9 @@ type Frame struct {
 	T time.Duration
 	// Means holds the mean colour of each of Options.Regions.
 	Means []RGB
+	// Motion holds, per region, the mean absolute luma difference (0-255)
+	// from the previous frame; 0 in the first frame.
+	Motion []float64
 }
 
 // Stream describes a decoded stream.
@@ -183,6 +191,8 @@ func analyzeVideo(path string, regions []timeline.Rect, opts demux.Options) (*St
 	conv := newConverter()
 	defer conv.free()
 	var frames []Frame
+	prev := make([][]byte, len(regions))
+	cur := make([][]byte, len(regions))
 	for {
 		err := d.Next(f)
 		if errors.Is(err, io.EOF) {
@@ -201,8 +211,11 @@ func analyzeVideo(path string, regions []timeline.Rect, opts demux.Options) (*St
 			if err != nil {
 				return fr, fmt.Errorf("mediacheck: %s: %w", path, err)
 			}
-			for _, r := range regions {
+			for i, r := range regions {
 				fr.Means = append(fr.Means, p.mean(r))
+				cur[i] = p.luma(r, cur[i])
+				fr.Motion = append(fr.Motion, motion(prev[i], cur[i]))
+				prev[i], cur[i] = cur[i], prev[i]
 			}
 			return fr, nil
 		}()
@@ -320,6 +333,45 @@ func (r *Report) FlashOnsets(i int) []time.Duration {
 		}
 		on = white
 	}
+	return out
+}
+
+// Span is a stretch [Start, End) of a file.
+type Span struct {
+	Start, End time.Duration
+}
+
+// Freezes are the spans of at least minLen in which region i does not
+// change: every frame's Motion stays under [FreezeLevel]. A moving test
+// pattern has none; a stream that froze (the prototype's VFR problem) does.
+func (r *Report) Freezes(i int, minLen time.Duration) []Span {
+	var out []Span
+	start := -1
+	flush := func(end int) {
+		if start >= 0 && end > start {
+			s := Span{Start: r.Frames[start].T, End: r.Frames[end-1].T}
+			if end < len(r.Frames) {
+				s.End = r.Frames[end].T
+			}
+			if s.End-s.Start >= minLen {
+				out = append(out, s)
+			}
+		}
+		start = -1
+	}
+	for k, f := range r.Frames {
+		if i < 0 || i >= len(f.Motion) {
+			return nil
+		}
+		if k > 0 && f.Motion[i] < FreezeLevel {
+			if start < 0 {
+				start = k - 1
+			}
+			continue
+		}
+		flush(k)
+	}
+	flush(len(r.Frames))
 	return out
 }
 

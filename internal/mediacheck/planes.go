@@ -114,3 +114,35 @@ func (p *yuvPlanes) mean(r timeline.Rect) RGB {
 func clamp255(v float64) float64 {
 	return min(max(v, 0), 255)
 }
+
+// luma returns the sampled luma of r (clipped to the picture), the pixels
+// mean averages, reusing buf.
+func (p *yuvPlanes) luma(r timeline.Rect, buf []byte) []byte {
+	buf = buf[:0]
+	x0, y0 := max(r.X, 0), max(r.Y, 0)
+	x1, y1 := min(r.X+r.W, p.w), min(r.Y+r.H, p.h)
+	for y := y0; y < y1; y += sampleStep {
+		row := p.y[y*p.w:]
+		for x := x0; x < x1; x += sampleStep {
+			buf = append(buf, row[x])
+		}
+	}
+	return buf
+}
+
+// motion is the mean absolute difference between two luma samples of the
+// same region, 0 when they do not match in size.
+func motion(a, b []byte) float64 {
+	if len(a) != len(b) || len(a) == 0 {
+		return 0
+	}
+	var s int
+	for i := range a {
+		d := int(a[i]) - int(b[i])
+		if d < 0 {
+			d = -d
+		}
+		s += d
+	}
+	return float64(s) / float64(len(a))
+}

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/asticode/go-astiav"
+	"github.com/roomtape/roomtape/internal/mediacheck"
 
 	"github.com/roomtape/roomtape/timeline/manifest"
 )
@@ -46,6 +47,16 @@ var Tints = [8][3]float64{
 	{.2, 1, 1},
 	{1, .6, .2},
 	{.6, .3, 1},
+}
+
+// Palette is Tints as mediacheck colours, for mediacheck.Nearest: the
+// index of the nearest entry is the participant's index modulo 8.
+func Palette() []mediacheck.RGB {
+	out := make([]mediacheck.RGB, len(Tints))
+	for i, t := range Tints {
+		out[i] = mediacheck.RGB{R: t[0], G: t[1], B: t[2]}
+	}
+	return out
 }
 
 // Freqs are the participants' tone frequencies in Hz, as in mksession.py.

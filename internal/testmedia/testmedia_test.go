@@ -65,7 +65,7 @@ func TestMakeFormats(t *testing.T) {
 			checkMarkers(t, "flash", rep.FlashOnsets(0), tc.p)
 			if c, ok := rep.MeanAt(0, tc.p.StartOffset+time.Second); !ok {
 				t.Error("no frame at 1 s")
-			} else if k, _ := mediacheck.Nearest(c, palette()); k != 0 {
+			} else if k, _ := mediacheck.Nearest(c, testmedia.Palette()); k != 0 {
 				t.Errorf("tint at 1 s = %+v, nearest palette entry %d, want 0", c, k)
 			}
 			if tc.acodec == "" {
@@ -100,13 +100,6 @@ func checkMarkers(t *testing.T, what string, got []time.Duration, p testmedia.Pa
 	}
 }
 
-func palette() []mediacheck.RGB {
-	var out []mediacheck.RGB
-	for _, t := range testmedia.Tints {
-		out = append(out, mediacheck.RGB{R: t[0], G: t[1], B: t[2]})
-	}
-	return out
-}
 
 func TestMakeResize(t *testing.T) {
 	p := testmedia.Participant{
