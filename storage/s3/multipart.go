@@ -11,6 +11,7 @@ import (
 	"hash"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -29,7 +30,8 @@ type upload struct {
 
 	mu    sync.Mutex
 	parts []types.CompletedPart
-	err   error // First part failure.
+	md5s  map[int32][]byte // MD5 of each part, for the object's ETag.
+	err   error            // First part failure.
 }
 
 // putMultipart streams src (whose first part, already read, is first)
@@ -48,7 +50,7 @@ func (s *Store) putMultipart(ctx context.Context, key string, src io.Reader, h h
 		s.bufs.Put(&first)
 		return storage.Object{}, s.wrap(err, "create multipart upload", key)
 	}
-	u := &upload{s: s, key: key, id: aws.ToString(out.UploadId), partSize: partSize}
+	u := &upload{s: s, key: key, id: aws.ToString(out.UploadId), partSize: partSize, md5s: map[int32][]byte{}}
 	s.log.Debug("s3: multipart upload started", "bucket", s.cfg.Bucket, "key", key, "part_size", partSize)
 
 	size, err := u.send(ctx, src, first)
@@ -56,7 +58,7 @@ func (s *Store) putMultipart(ctx context.Context, key string, src io.Reader, h h
 		sum := hex.EncodeToString(h.Sum(nil))
 		if opts.SHA256 != "" && opts.SHA256 != sum {
 			err = fmt.Errorf("s3: put %q: %w: content has SHA-256 %s, expected %s", key, storage.ErrChecksum, sum, opts.SHA256)
-		} else if err = u.complete(ctx); err == nil {
+		} else if err = u.complete(ctx, size, opts.SHA256); err == nil {
 			return storage.Object{Key: key, Size: size, SHA256: sum, ContentType: opts.ContentType}, nil
 		}
 	}
@@ -167,11 +169,15 @@ func (u *upload) sendPart(ctx context.Context, num int32, data []byte) error {
 		return err
 	}
 	u.parts = append(u.parts, types.CompletedPart{ETag: etag, PartNumber: aws.Int32(num)})
+	u.md5s[num] = md5sum[:]
 	return nil
 }
 
-// complete completes the upload with its parts in order.
-func (u *upload) complete(ctx context.Context) error {
+// complete completes the upload with its parts in order. When the server
+// answers NoSuchUpload, an earlier attempt whose response was lost may have
+// completed it: the object is then accepted if it is the upload's, by size
+// and by ETag (S3's MD5 of the parts' MD5s) or recorded SHA-256.
+func (u *upload) complete(ctx context.Context, size int64, sum string) error {
 	slices.SortFunc(u.parts, func(a, b types.CompletedPart) int { return int(*a.PartNumber - *b.PartNumber) })
 	_, err := u.s.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{
 		Bucket:          aws.String(u.s.cfg.Bucket),
@@ -179,10 +185,37 @@ func (u *upload) complete(ctx context.Context) error {
 		UploadId:        aws.String(u.id),
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: u.parts},
 	})
+	if err != nil && isCode(err, "NoSuchUpload") && u.completedEarlier(ctx, size, sum) {
+		u.s.log.Debug("s3: multipart upload was completed by an attempt whose answer was lost", "key", u.key)
+		return nil
+	}
 	if err != nil {
 		return u.s.wrap(err, "complete multipart upload", u.key)
 	}
 	return nil
+}
+
+// completedEarlier reports whether the object under the key is the one
+// this upload would have completed.
+func (u *upload) completedEarlier(ctx context.Context, size int64, sum string) bool {
+	out, err := u.s.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(u.s.cfg.Bucket), Key: aws.String(u.key)})
+	if err != nil || aws.ToInt64(out.ContentLength) != size {
+		return false
+	}
+	if sum != "" && out.Metadata[metaSHA256] == sum {
+		return true
+	}
+	return strings.Trim(aws.ToString(out.ETag), `"`) == u.etag()
+}
+
+// etag returns the ETag S3 gives the completed object: the hex MD5 of the
+// parts' binary MD5s, a dash and the number of parts.
+func (u *upload) etag() string {
+	h := md5.New() //nolint:gosec // See import.
+	for _, p := range u.parts {
+		h.Write(u.md5s[*p.PartNumber])
+	}
+	return fmt.Sprintf("%x-%d", h.Sum(nil), len(u.parts))
 }
 
 // abort aborts the upload so that its parts are deleted, even when ctx is

@@ -2,6 +2,8 @@ package s3_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -640,4 +642,150 @@ func TestPresignGet(t *testing.T) {
 	if _, err := s.PresignGet(t.Context(), "p/clip.mp4", 8*24*time.Hour); err == nil {
 		t.Error("PresignGet accepted an expiry beyond 7 days")
 	}
+}
+
+// isPart matches the UploadPart requests of part n.
+func isPart(n int) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		return r.Method == http.MethodPut && r.URL.Query().Get("partNumber") == strconv.Itoa(n)
+	}
+}
+
+// isComplete matches CompleteMultipartUpload requests.
+func isComplete(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Query().Has("uploadId")
+}
+
+// setupProxy is setup with a store that reaches the server through a
+// fault-injecting proxy and logs at debug level.
+func setupProxy(t *testing.T) (*s3test.Server, string, *s3test.Proxy, *s3.Store, *s3test.Buffer) {
+	t.Helper()
+	srv, bucket, cfg := setup(t)
+	proxy := srv.Proxy(t)
+	cfg.Endpoint = proxy.Endpoint
+	logs := captureLogs(&cfg)
+	return srv, bucket, proxy, newStore(t, cfg), logs
+}
+
+// TestFlakyNetwork breaks connections through a proxy: parts and
+// PutObjects whose connection drops (before or after the server got them)
+// are retried and the upload succeeds, and so does an upload whose
+// CompleteMultipartUpload answer is lost (versitygw, like AWS, answers the
+// retried Complete with success).
+func TestFlakyNetwork(t *testing.T) {
+	t.Parallel()
+	srv, bucket, proxy, s, logs := setupProxy(t)
+	data := storagetest.Stream(3*s3.MinPartSize + 7)
+	large, err := io.ReadAll(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		fault s3test.Fault
+		data  []byte
+		opts  storage.PutOptions
+	}{
+		{"part dropped", s3test.Fault{Match: isPart(2), Times: 2}, large, storage.PutOptions{}},
+		{"part answer lost", s3test.Fault{Match: isPart(3), Times: 1, AfterServer: true}, large, storage.PutOptions{}},
+		{"put dropped", s3test.Fault{Match: func(r *http.Request) bool { return r.Method == http.MethodPut }, Times: 1}, []byte("small"), storage.PutOptions{}},
+		{"complete answer lost", s3test.Fault{Match: isComplete, Times: 1, AfterServer: true}, large, storage.PutOptions{}},
+		{"complete answer lost with sha256", s3test.Fault{Match: isComplete, Times: 1, AfterServer: true}, large, storage.PutOptions{SHA256: sha256Hex(large)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fault := tc.fault
+			proxy.Inject(&fault)
+			key := "flaky/" + strings.ReplaceAll(tc.name, " ", "-")
+			obj, err := s.Put(t.Context(), key, bytes.NewReader(tc.data), tc.opts)
+			if err != nil {
+				t.Fatalf("Put through a flaky network: %v\nlogs:\n%s", err, logs)
+			}
+			if hits := proxy.Hits(&fault); hits != fault.Times {
+				t.Fatalf("the fault broke %d requests, want %d: the test proves nothing", hits, fault.Times)
+			}
+			if obj.Size != int64(len(tc.data)) {
+				t.Fatalf("Put size %d, want %d", obj.Size, len(tc.data))
+			}
+			rc, _, err := s.Get(t.Context(), key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(rc)
+			_ = rc.Close()
+			if err != nil || !bytes.Equal(got, tc.data) {
+				t.Fatalf("read back %d bytes, %v; want the %d bytes sent", len(got), err, len(tc.data))
+			}
+		})
+	}
+	for _, want := range []string{"s3: retrying"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("%q was not logged:\n%s", want, logs)
+		}
+	}
+	assertNoUploads(t, srv, bucket)
+}
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// noSuchUpload is the answer of servers (MinIO, Ceph...) to a retried
+// CompleteMultipartUpload that already succeeded; versitygw and AWS answer
+// the retry with success instead.
+const noSuchUpload = `<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>`
+
+// TestCompleteRetryNoSuchUpload loses the answer of a completed
+// CompleteMultipartUpload and answers the retry with NoSuchUpload: Put
+// recognises its object by ETag (or SHA-256) and succeeds. When the first
+// Complete never reached the server, the same answer is an error and
+// nothing is stored.
+func TestCompleteRetryNoSuchUpload(t *testing.T) {
+	t.Parallel()
+	srv, bucket, proxy, s, logs := setupProxy(t)
+	data, err := io.ReadAll(storagetest.Stream(2*s3.MinPartSize + 5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recovered := 0
+	for _, tc := range []struct {
+		name      string
+		reached   bool
+		opts      storage.PutOptions
+		wantError bool
+	}{
+		{"completed, by ETag", true, storage.PutOptions{}, false},
+		{"completed, by SHA-256", true, storage.PutOptions{SHA256: sha256Hex(data)}, false},
+		{"never completed", false, storage.PutOptions{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lost := &s3test.Fault{Match: isComplete, Times: 1, AfterServer: tc.reached}
+			answer := &s3test.Fault{Match: isComplete, Times: 1, Status: http.StatusNotFound, Body: noSuchUpload}
+			proxy.Inject(lost)
+			proxy.Inject(answer)
+			key := "nsu/" + strings.ReplaceAll(tc.name, " ", "-")
+			_, err := s.Put(t.Context(), key, bytes.NewReader(data), tc.opts)
+			if proxy.Hits(lost) != 1 || proxy.Hits(answer) != 1 {
+				t.Fatalf("faults hit %d and %d times, want 1 and 1", proxy.Hits(lost), proxy.Hits(answer))
+			}
+			if tc.wantError {
+				if err == nil {
+					t.Fatal("Put succeeded though the upload was never completed")
+				}
+				if _, err := s.Stat(t.Context(), key); !errors.Is(err, storage.ErrNotFound) {
+					t.Fatalf("Stat after the failed Put: %v, want storage.ErrNotFound", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Put: %v", err)
+			}
+			recovered++
+			if n := strings.Count(logs.String(), "completed by an attempt whose answer was lost"); n != recovered {
+				t.Errorf("%d recoveries logged, want %d", n, recovered)
+			}
+		})
+	}
+	assertNoUploads(t, srv, bucket)
 }
