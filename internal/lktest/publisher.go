@@ -23,8 +23,9 @@ type Publisher struct {
 	room           *lksdk.Room
 	origin         time.Time
 
-	mu     sync.Mutex
-	tracks map[string]*sender // by track SID
+	mu      sync.Mutex
+	tracks  map[string]*sender     // by track SID
+	markers map[string][]time.Time // by track name
 }
 
 // sender writes one published track.
@@ -56,7 +57,10 @@ func Join(ctx context.Context, url, room, identity, name string) (*Publisher, er
 		lksdk.WithLogger(protologger.GetDiscardLogger())); err != nil {
 		return nil, fmt.Errorf("lktest: %s joins %s: %w", identity, room, err)
 	}
-	return &Publisher{Identity: identity, Name: name, room: r, origin: time.Now(), tracks: map[string]*sender{}}, nil
+	return &Publisher{
+		Identity: identity, Name: name, room: r, origin: time.Now(),
+		tracks: map[string]*sender{}, markers: map[string][]time.Time{},
+	}, nil
 }
 
 // Origin is the publisher's media time 0.
@@ -125,6 +129,9 @@ func (p *Publisher) PublishVideo(c *Clip, source lkproto.TrackSource, name strin
 			if err != nil || len(data) == 0 {
 				continue // a dropped frame
 			}
+			if i == 0 && k%int(ClipLength/frameDur) == 0 {
+				p.marker(name)
+			}
 			_ = t.WriteSample(media.Sample{Data: data, Duration: frameDur}, nil)
 		}
 	}, closeAll)
@@ -143,9 +150,31 @@ func (p *Publisher) PublishAudio(c *Clip, source lkproto.TrackSource, name strin
 		return "", fmt.Errorf("lktest: %s publishes %s: %w", p.Identity, name, err)
 	}
 	p.start(pub.SID(), AudioFrame, func(k int) {
+		if k%len(c.Audio) == 0 {
+			p.marker(name)
+		}
 		_ = t.WriteSample(media.Sample{Data: c.Audio[k%len(c.Audio)], Duration: AudioFrame}, nil)
 	}, nil)
 	return pub.SID(), nil
+}
+
+// marker notes that the track named name sends a marker (the first frame
+// of a flash, the first packet of a beep) now.
+func (p *Publisher) marker(name string) {
+	p.mu.Lock()
+	p.markers[name] = append(p.markers[name], time.Now())
+	p.mu.Unlock()
+}
+
+// Markers returns when the track published under name sent its markers:
+// the instants the first frame of each flash (top layer) or the first
+// packet of each beep went to the network stack. On a loaded machine they
+// lag the marker's media time; the RTCP Sender Reports, and so the
+// recorder, follow the send times.
+func (p *Publisher) Markers(name string) []time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]time.Time(nil), p.markers[name]...)
 }
 
 // start calls write(k) at Origin + k*dur from the next such instant on,

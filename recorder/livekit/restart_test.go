@@ -170,7 +170,7 @@ func TestBotRestart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("first session's manifest after the kill: %v", err)
 	}
-	checkKilledSession(t, first, alice.Origin(), killed)
+	checkKilledSession(t, first, alice, killed)
 
 	// The second session: alice from its start, bob from his join.
 	m2, err := manifest.Load(second.ManifestPath())
@@ -183,16 +183,16 @@ func TestBotRestart(t *testing.T) {
 	})
 	t.Logf("bob joined at %v-%v of the second session", bobJoin, bobJoined)
 	o2 := second.StartedAt()
-	checkComposition(t, m2, map[string]markerOrigin{
-		"alice": {[]time.Duration{alice.Origin().Sub(o2)}, 0},
-		"bob":   {[]time.Duration{bob.Origin().Sub(o2)}, 1},
+	checkComposition(t, m2, map[string]markers{
+		"alice": {sentMarkers(o2, "camera", alice), sentMarkers(o2, "mic", alice), 0},
+		"bob":   {sentMarkers(o2, "camera", bob), sentMarkers(o2, "mic", bob), 1},
 	})
 }
 
 // checkKilledSession checks the session of a bot killed at killed: alice
 // is in its manifest, and her files decode up to about the kill (crashLoss
 // before it at most), with her flashes and beeps where she sent them.
-func checkKilledSession(t *testing.T, m *manifest.Session, aliceOrigin, killed time.Time) {
+func checkKilledSession(t *testing.T, m *manifest.Session, alicePub *lktest.Publisher, killed time.Time) {
 	t.Helper()
 	start, err := time.Parse(time.RFC3339Nano, m.StartedAt)
 	if err != nil {
@@ -210,7 +210,6 @@ func checkKilledSession(t *testing.T, m *manifest.Session, aliceOrigin, killed t
 	if len(alice.Tracks) < 2 {
 		t.Fatalf("first session: alice has tracks %+v, want camera and microphone", alice.Tracks)
 	}
-	markers := markerOrigin{Origins: []time.Duration{aliceOrigin.Sub(start)}}
 	end := killed.Sub(start)
 	for _, tr := range alice.Tracks {
 		opts := mediacheck.Options{Freqs: []float64{testmedia.Freqs[0]}}
@@ -225,11 +224,11 @@ func checkKilledSession(t *testing.T, m *manifest.Session, aliceOrigin, killed t
 		// File time 0 is session time StartS.
 		from := manifest.FromSeconds(tr.StartS)
 		var last time.Duration
-		var onsets []time.Duration
+		var onsets, sent []time.Duration
 		if rep.Video != nil {
-			last, onsets = rep.Video.End, rep.FlashOnsets(0)
+			last, onsets, sent = rep.Video.End, rep.FlashOnsets(0), sentMarkers(start, "camera", alicePub)
 		} else if rep.Audio != nil {
-			last, onsets = rep.Audio.End, rep.BeepOnsets(testmedia.Freqs[0])
+			last, onsets, sent = rep.Audio.End, rep.BeepOnsets(testmedia.Freqs[0]), sentMarkers(start, "mic", alicePub)
 		}
 		t.Logf("first session's %s file: media %.2fs-%.2fs, killed at %.2fs, markers at %v (file time)",
 			tr.Kind, tr.StartS, (from + last).Seconds(), end.Seconds(), onsets)
@@ -241,7 +240,7 @@ func checkKilledSession(t *testing.T, m *manifest.Session, aliceOrigin, killed t
 		}
 		for _, o := range onsets {
 			at := from + o
-			if want := markers.nearestMarker(at); absDur(at-want) > markerTolerance {
+			if want := nearest(sent, at); absDur(at-want) > markerTolerance {
 				t.Errorf("first session's %s file: marker at %v, sent at %v (tolerance %v)", tr.Kind, at, want, markerTolerance)
 			}
 		}
