@@ -154,8 +154,12 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkSynthetic(t, r.res.Output, m, w, h, []synthParticipant{{"Synth", 0}})
-	checkBrowser(t, r.res.Output, m, w, h, "Chromium")
+	cm, _, err := forComposition(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSynthetic(t, r.res.Output, cm, w, h, []synthParticipant{{"Synth", 0}})
+	checkBrowser(t, r.res.Output, cm, w, h, "Chromium")
 }
 
 // startChromium starts headless Chromium with fake media devices.

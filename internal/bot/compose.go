@@ -15,10 +15,15 @@ const progressEvery = 10.0 // percent
 
 // composeSession composes the session of manifestPath into out.
 func composeSession(ctx context.Context, cfg Config, manifestPath, output string, log *slog.Logger, out *printer) error {
-	m, err := manifest.Load(manifestPath)
+	loaded, err := manifest.Load(manifestPath)
 	if err != nil {
 		return err
 	}
+	m, offset, err := forComposition(loaded)
+	if err != nil {
+		return err
+	}
+	log.Info("composing", "from_session_time", offset, "length", m.End())
 	fit := timeline.Letterbox
 	if cfg.Crop {
 		fit = timeline.Crop

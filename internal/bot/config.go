@@ -30,6 +30,10 @@ const (
 	DefaultIdleTimeout   = 30 * time.Second
 	DefaultDemoDuration  = 30 * time.Second
 	DefaultEnvFile       = ".env"
+	// DefaultDemoWidth and DefaultDemoHeight are the demo's landscape
+	// camera, the prototype example's; its phone is 720x1280 portrait.
+	DefaultDemoWidth  = 1280
+	DefaultDemoHeight = 720
 )
 
 // Config is everything the bot needs; [ParseArgs] fills it from flags, the
@@ -50,7 +54,8 @@ type Config struct {
 	// DemoDuration is the length of the demo session.
 	DemoDuration time.Duration
 	// DemoWidth and DemoHeight are the demo's landscape camera size; the
-	// phone is the portrait transpose. Zero: 640x360.
+	// phone is the portrait transpose. Zero: DefaultDemoWidth x
+	// DefaultDemoHeight.
 	DemoWidth, DemoHeight int
 
 	// LiveKit is the room to join in ModeLiveKit.
@@ -235,8 +240,8 @@ func ParseArgs(args []string, env Env, usage io.Writer) (Config, error) {
 	iceLoopback := fs.Bool("ice-loopback", false, "with --whip-listen: offer only 127.0.0.1 ICE candidates (publishers on this machine that use loopback, not browsers)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "end the session when everyone has left for this long")
 	fs.DurationVar(&c.DemoDuration, "demo-duration", DefaultDemoDuration, "length of the demo session (the plan scales with it)")
-	fs.IntVar(&c.DemoWidth, "demo-width", 640, "demo camera width (the phone is portrait: height x width)")
-	fs.IntVar(&c.DemoHeight, "demo-height", 360, "demo camera height")
+	fs.IntVar(&c.DemoWidth, "demo-width", DefaultDemoWidth, "demo camera width (the phone is portrait: height x width)")
+	fs.IntVar(&c.DemoHeight, "demo-height", DefaultDemoHeight, "demo camera height")
 	fs.StringVar(&c.LiveKit.URL, "room-url", get("LIVEKIT_URL", ""), "LiveKit server URL (ws://...) to join a room")
 	fs.StringVar(&c.LiveKit.Token, "token", get("LIVEKIT_TOKEN", ""), "LiveKit access token (or env LIVEKIT_TOKEN)")
 	fs.StringVar(&c.LiveKit.APIKey, "api-key", get("LIVEKIT_API_KEY", ""), "LiveKit API key (or env LIVEKIT_API_KEY)")

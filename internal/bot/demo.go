@@ -38,7 +38,7 @@ func demoPlan(cfg Config) []demoParticipant {
 	d := cfg.DemoDuration
 	w, h := cfg.DemoWidth, cfg.DemoHeight
 	if w == 0 || h == 0 {
-		w, h = 640, 360
+		w, h = DefaultDemoWidth, DefaultDemoHeight
 	}
 	frac := func(f float64) time.Duration { return time.Duration(f * float64(d)).Round(time.Millisecond) }
 	return []demoParticipant{

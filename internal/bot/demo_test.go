@@ -73,5 +73,9 @@ func TestDemo(t *testing.T) {
 			t.Errorf("%s video track %+v, want %dx%d", p.Name, vt, dp.Width, dp.Height)
 		}
 	}
-	checkSynthetic(t, res.Output, m, w, h, []synthParticipant{{"Aditya", 0}, {"iPhone", 1}})
+	cm, _, err := forComposition(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSynthetic(t, res.Output, cm, w, h, []synthParticipant{{"Aditya", 0}, {"iPhone", 1}})
 }

@@ -35,9 +35,10 @@ func (p *printer) printf(format string, args ...any) {
 }
 
 // setFFmpegLogLevel quiets FFmpeg's own stderr messages (libx264's
-// statistics, filter notices) unless the bot logs at debug level.
+// statistics, filter notices) to errors, unless the bot logs below debug
+// level (LOG_LEVEL=DEBUG-4).
 func setFFmpegLogLevel(level slog.Level) {
-	if level <= slog.LevelDebug {
+	if level < slog.LevelDebug {
 		astiav.SetLogLevel(astiav.LogLevelInfo)
 		return
 	}

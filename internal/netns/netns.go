@@ -129,8 +129,9 @@ func Inside() bool { return os.Getenv(childEnv) != "" }
 //
 // When namespaces are unavailable the test is skipped, or failed when the
 // environment variable ROOMTAPE_REQUIRE_NETNS=1 is set.
-func Enter(t testing.TB, cfg Config) *Namespace {
-	t.Helper()
+func Enter(tb testing.TB, cfg Config) *Namespace {
+	tb.Helper()
+	t := tb
 	cfg = cfg.withDefaults()
 	if Inside() {
 		if got := os.Getenv(childEnv); got != t.Name() {
@@ -166,8 +167,9 @@ func runPattern(name string) string {
 // deadline before it is killed: enough to print its failure.
 const killGrace = 5 * time.Second
 
-func reexec(t testing.TB) {
-	t.Helper()
+func reexec(tb testing.TB) {
+	tb.Helper()
+	t := tb
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatalf("netns: %v", err)

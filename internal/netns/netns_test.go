@@ -59,20 +59,20 @@ func roundTrip(t *testing.T, addr netip.Addr) {
 	if err != nil {
 		t.Fatalf("listen on %v: %v", addr, err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	go func() {
 		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
-		defer c.Close()
+		defer func() { _ = c.Close() }()
 		_, _ = io.Copy(c, c)
 	}()
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatalf("dial %v: %v", ln.Addr(), err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	msg := []byte("roomtape")
 	if _, err := c.Write(msg); err != nil {
 		t.Fatal(err)

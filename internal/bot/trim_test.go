@@ -1,0 +1,56 @@
+package bot
+
+import (
+	"testing"
+	"time"
+
+	"github.com/roomtape/roomtape/timeline/manifest"
+)
+
+func ptr(f float64) *float64 { return &f }
+
+func TestForComposition(t *testing.T) {
+	m := &manifest.Session{
+		SessionID: "s", EndTimeS: ptr(95), // 30 s idle timeout after the last leave
+		Participants: []manifest.Participant{
+			{
+				ID: "a", Name: "A", JoinTimeS: 5, LeaveTimeS: 65,
+				Presence: []manifest.Interval{{JoinS: 5, LeaveS: 20}, {JoinS: 30, LeaveS: 65}},
+				Tracks: []manifest.Track{
+					{
+						Kind: "video", Path: "a.mkv", StartS: 5.1, EndS: ptr(65), Width: 640, Height: 360,
+						Resolutions: []manifest.Resolution{{AtS: 40, Width: 360, Height: 640}},
+					},
+					{Kind: "audio", Path: "a.opus.mkv", StartS: 4.9},
+				},
+			},
+			{Name: "B", JoinTimeS: 10, LeaveTimeS: 50},
+		},
+	}
+	out, off, err := forComposition(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off != 5*time.Second || out.End() != 60*time.Second {
+		t.Fatalf("offset %v end %v, want 5s and 60s", off, out.End())
+	}
+	a, b := out.Participants[0], out.Participants[1]
+	if a.JoinTimeS != 0 || a.LeaveTimeS != 60 || a.Presence[1].JoinS != 25 || b.JoinTimeS != 5 || b.LeaveTimeS != 45 {
+		t.Errorf("presence not shifted: %+v %+v", a, b)
+	}
+	v, au := a.Tracks[0], a.Tracks[1]
+	if d := v.StartS - 0.1; d > 1e-9 || d < -1e-9 || *v.EndS != 60 || v.Resolutions[0].AtS != 35 {
+		t.Errorf("video track %+v", v)
+	}
+	if d := au.StartS + 0.1; d > 1e-9 || d < -1e-9 {
+		t.Errorf("audio track starting before the first join: start %v, want -0.1", au.StartS)
+	}
+	// The recorded manifest is untouched.
+	if m.Participants[0].JoinTimeS != 5 || *m.EndTimeS != 95 || m.Participants[0].Tracks[0].StartS != 5.1 {
+		t.Errorf("input modified: %+v", m)
+	}
+	// No participants: nothing to trim.
+	if out, off, err := forComposition(&manifest.Session{SessionID: "e"}); err != nil || off != 0 || len(out.Participants) != 0 {
+		t.Errorf("empty session: %v %v %v", out, off, err)
+	}
+}
