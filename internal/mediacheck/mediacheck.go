@@ -277,6 +277,12 @@ func analyzeAudio(path string, freqs []float64, opts demux.Options) (*Stream, []
 	st.Skipped = r.Decoder().Skipped()
 	st.Start = samplesToDuration(first)
 	st.End = samplesToDuration(next)
+	return st, toneLevels(pcm, freqs), st.Start, r.Decoder().Duration(), nil
+}
+
+// toneLevels are the Goertzel amplitudes of each frequency in pcm (mono,
+// sampleRate) per ToneHop.
+func toneLevels(pcm []float32, freqs []float64) [][]float64 {
 	levels := make([][]float64, len(freqs))
 	win := int(ToneWindow * sampleRate / time.Second)
 	hop := int(ToneHop * sampleRate / time.Second)
@@ -285,7 +291,7 @@ func analyzeAudio(path string, freqs []float64, opts demux.Options) (*Stream, []
 			levels[i] = append(levels[i], goertzel(pcm[at:at+win], f))
 		}
 	}
-	return st, levels, st.Start, r.Decoder().Duration(), nil
+	return levels
 }
 
 func samplesToDuration(n int64) time.Duration {
