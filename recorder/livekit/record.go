@@ -40,10 +40,13 @@ func Record(ctx context.Context, s *recorder.Session, cfg Config) error {
 		return err
 	}
 
+	if cfg.Room != "" {
+		cfg.Logger = cfg.Logger.With("room", cfg.Room)
+	}
 	b := &bot{
 		s:       s,
 		cfg:     cfg,
-		log:     cfg.Logger.With("room", cfg.Room),
+		log:     cfg.Logger,
 		entries: map[string]*entry{},
 		tracks:  map[string]*trackRec{},
 		done:    make(chan struct{}),
@@ -63,8 +66,7 @@ func Record(ctx context.Context, s *recorder.Session, cfg Config) error {
 		b.finish()
 		return fmt.Errorf("%w %q at %s: %w", ErrJoin, cfg.Room, cfg.URL, err)
 	}
-	b.log = b.log.With("room", b.room.Name())
-	b.log.Info("joined room", "identity", b.room.LocalParticipant.Identity())
+	b.log.Info("joined room", "room", b.room.Name(), "identity", b.room.LocalParticipant.Identity())
 
 	// Participants already in the room get no connected callback.
 	for _, rp := range b.room.GetRemoteParticipants() {
