@@ -53,7 +53,6 @@ const (
 
 var testConfig = compose.Config{Width: testWidth, Height: testHeight, Preset: "ultrafast", CRF: 30}
 
-
 func shrink(r timeline.Rect, m int) timeline.Rect {
 	if r.W <= 2*m || r.H <= 2*m {
 		return r

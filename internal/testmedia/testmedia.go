@@ -32,8 +32,8 @@ import (
 	"time"
 
 	"github.com/asticode/go-astiav"
-	"github.com/roomtape/roomtape/internal/mediacheck"
 
+	"github.com/roomtape/roomtape/internal/mediacheck"
 	"github.com/roomtape/roomtape/timeline/manifest"
 )
 

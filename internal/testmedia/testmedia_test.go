@@ -100,7 +100,6 @@ func checkMarkers(t *testing.T, what string, got []time.Duration, p testmedia.Pa
 	}
 }
 
-
 func TestMakeResize(t *testing.T) {
 	p := testmedia.Participant{
 		Name: "R", Leave: 4 * time.Second, Video: testmedia.VP8MKV, Audio: testmedia.NoAudio,
