@@ -15,18 +15,19 @@ import (
 	"github.com/roomtape/roomtape/recorder/internal/codec/vp9"
 )
 
-// codecFor maps a negotiated MIME type to the recorder's codec and a fresh
-// depacketizer.
-func codecFor(mime string) (recorder.Codec, rtp.Depacketizer, error) {
+// codecFor maps a negotiated MIME type to the recorder's codec and a
+// factory of depacketizers (one per frame, so that no state survives a
+// frame given up).
+func codecFor(mime string) (recorder.Codec, func() rtp.Depacketizer, error) {
 	switch strings.ToLower(mime) {
 	case strings.ToLower(webrtc.MimeTypeVP8):
-		return recorder.VP8, &codecs.VP8Packet{}, nil
+		return recorder.VP8, func() rtp.Depacketizer { return &codecs.VP8Packet{} }, nil
 	case strings.ToLower(webrtc.MimeTypeVP9):
-		return recorder.VP9, &codecs.VP9Packet{}, nil
+		return recorder.VP9, func() rtp.Depacketizer { return &codecs.VP9Packet{} }, nil
 	case strings.ToLower(webrtc.MimeTypeH264):
-		return recorder.H264, &codecs.H264Packet{}, nil
+		return recorder.H264, func() rtp.Depacketizer { return &codecs.H264Packet{} }, nil
 	case strings.ToLower(webrtc.MimeTypeOpus):
-		return recorder.Opus, &codecs.OpusPacket{}, nil
+		return recorder.Opus, func() rtp.Depacketizer { return &codecs.OpusPacket{} }, nil
 	default:
 		return "", nil, fmt.Errorf("%w: %q", ErrUnsupportedCodec, mime)
 	}

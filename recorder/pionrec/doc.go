@@ -8,13 +8,20 @@
 //
 // # Reordering and depacketising
 //
-// Record uses pion's samplebuilder (github.com/pion/webrtc/v4/pkg/media/samplebuilder)
-// rather than the interceptor jitter buffer: the samplebuilder reorders and
-// depacketises in one place with the codec's own partition head/tail rules
-// (VP8, VP9, H.264 STAP-A/FU-A into Annex-B, Opus), it bounds latency both in
-// packets and in media time ([Config.MaxLatency]), which leaves room for a
-// NACK retransmission to arrive, and it reports how many packets it had to
-// give up on. That count drives loss recovery: after a loss, video frames are
+// Record reorders and depacketises with its own bounded frame assembler,
+// using pion's depacketizers (VP8, VP9, H.264 STAP-A/FU-A into Annex-B,
+// Opus) and their partition head/tail rules. It first used pion's
+// samplebuilder (github.com/pion/webrtc/v4/pkg/media/samplebuilder), the
+// usual choice, but fuzzing found that its purge loop can overrun its
+// buffer's head and then walk all 65536 sequence numbers with a linear
+// scan at each step: seconds of CPU for one unlucky (or hostile) packet.
+// The interceptor jitter buffer only reorders packets and would still need
+// frame assembly. The assembler keeps a window of 1024 packets, costs O(1)
+// per packet whatever the sequence numbers, waits for a missing packet (a
+// NACK retransmission) at most [Config.MaxLatency] of arrival time, and
+// treats a jump beyond its window as a discontinuity.
+//
+// Losses that NACK could not repair drive recovery: video frames are then
 // dropped until the next keyframe (a file freezes instead of showing a
 // corrupt picture) and a PLI is sent every [Config.PLIInterval] until the
 // keyframe arrives. A PLI is also sent when the track starts, so the first
@@ -26,13 +33,19 @@
 // wrap-around, and every frame's time comes from its RTP timestamp, never
 // from a packet count: an Opus DTX pause stays a pause of the same length.
 //
-// Until the first RTCP Sender Report of a participant arrives, a track's
-// clock is anchored at the arrival time of its first packet. Sender Reports
+// A track buffers its first 300 ms of frames (or less, once a Sender Report
+// is known) and anchors its clock at the least delayed of its first
+// packets, rather than trusting the first one, which is often late; until
+// Sender Reports arrive, that arrival-time anchor is the clock. Sender Reports
 // give each SSRC's RTP↔NTP mapping; all tracks of one participant share a
 // single estimate of the offset between the sender's clock and ours (the
 // smallest arrival-minus-NTP seen, i.e. the least delayed report), so audio
 // and video stay in sync with each other even if the sender's clock is off.
-// The switch from arrival time to Sender Report time never makes a jump: the
-// difference is slewed in at most [maxSlew] of media time per second, so
-// presentation times stay monotonic and no frame is dropped or duplicated.
+// The switch from arrival time to Sender Report time never makes a jump in
+// video: the difference is slewed in at 5 % of media time, so presentation
+// times stay monotonic and no frame is dropped or duplicated. Audio is
+// placed by sample count by the readers of the files, so slewing its
+// timestamps would not move it: an audio error under 30 ms is left alone
+// and video follows it (the pair stays in sync), a larger one is corrected
+// by one step (a gap forward, or dropping the packets it overlaps).
 package pionrec

@@ -11,9 +11,8 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
-	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
 	"github.com/roomtape/roomtape/recorder"
 )
@@ -37,9 +36,6 @@ const (
 	// DefaultPLIInterval is how often a PLI is repeated while a video
 	// track waits for a keyframe.
 	DefaultPLIInterval = 500 * time.Millisecond
-	// maxLatePackets bounds the reorder buffer in packets; latency is
-	// bounded by MaxLatency first for any realistic bitrate.
-	maxLatePackets = 1024
 	// maxFrameDuration bounds a video frame duration derived from the next
 	// frame's timestamp (a paused camera would otherwise last long).
 	maxFrameDuration = time.Second
@@ -106,11 +102,6 @@ type Stats struct {
 func Record(ctx context.Context, p *recorder.Participant, track *webrtc.TrackRemote,
 	receiver *webrtc.RTPReceiver, rtcpw RTCPWriter, cfg Config,
 ) error {
-	started := time.Now()
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	sess := cfg.Session
 	if sess == nil {
 		if sp, ok := any(p).(interface{ Session() *recorder.Session }); ok {
@@ -120,65 +111,11 @@ func Record(ctx context.Context, p *recorder.Participant, track *webrtc.TrackRem
 	if sess == nil {
 		return fmt.Errorf("participant %q track %q: %w", p.ID(), track.ID(), ErrNoSession)
 	}
-	params := track.Codec()
-	codec, depack, err := codecFor(params.MimeType)
+	w, err := newWriter(p, sess, track.ID(), track.Codec(), uint32(track.SSRC()), rtcpw, cfg)
 	if err != nil {
-		return fmt.Errorf("participant %q track %q: %w", p.ID(), track.ID(), err)
-	}
-	maxLatency := cfg.MaxLatency
-	if maxLatency <= 0 {
-		maxLatency = DefaultMaxLatency
-	}
-	pliInterval := cfg.PLIInterval
-	if pliInterval <= 0 {
-		pliInterval = DefaultPLIInterval
-	}
-	channels := int(params.Channels)
-	if channels == 0 || channels > 2 {
-		channels = 2
-	}
-	info := recorder.TrackInfo{
-		ID:        track.ID(),
-		Codec:     codec,
-		Source:    cfg.Source,
-		ClockRate: params.ClockRate,
-	}
-	if codec.Kind() == recorder.Audio {
-		info.Channels = channels
-	}
-	rt, err := p.AddTrack(info)
-	if err != nil {
-		return fmt.Errorf("pionrec: add track %q: %w", track.ID(), err)
-	}
-	log = log.With("participant", p.ID(), "track", track.ID(), "codec", codec)
-
-	rate := params.ClockRate
-	if rate == 0 {
-		rate = 90000
-	}
-	w := &writer{
-		codec:   codec,
-		video:   codec.Kind() == recorder.Video,
-		track:   rt,
-		log:     log,
-		rtcpw:   rtcpw,
-		ssrc:    uint32(track.SSRC()),
-		started: started,
-		pliGap:  pliInterval,
-		clock: &trackClock{
-			rate:        int64(rate),
-			audio:       codec.Kind() == recorder.Audio,
-			sessionTime: sess.SessionTime,
-			group:       acquireGroup(p),
-		},
-		waitKey: codec.Kind() == recorder.Video,
+		return err
 	}
 	defer releaseGroup(p)
-	sb := samplebuilder.New(maxLatePackets, depack, rate, samplebuilder.WithMaxTimeDelay(maxLatency))
-
-	if w.video {
-		w.requestKeyframe(time.Now())
-	}
 	rtcpDone := make(chan struct{})
 	go func() {
 		defer close(rtcpDone)
@@ -189,15 +126,19 @@ func Record(ctx context.Context, p *recorder.Participant, track *webrtc.TrackRem
 	})
 	defer stop()
 
-	eof := w.run(track, sb)
-	if !w.stopped {
-		sb.Flush()
-		w.drain(sb)
-		w.flush()
+	eof := false
+	for !w.stopped {
+		pkt, _, err := track.ReadRTP()
+		if err != nil {
+			eof = !errors.Is(err, os.ErrDeadlineExceeded)
+			if eof && !errors.Is(err, io.EOF) {
+				w.log.Debug("read rtp", "err", err)
+			}
+			break
+		}
+		w.push(pkt, time.Now())
 	}
-	if err := rt.Stop(); err != nil {
-		log.Warn("stop track", "err", err)
-	}
+	w.finish()
 	if eof {
 		// The receiver is closed with the track: wait for the RTCP reader.
 		select {
@@ -205,16 +146,107 @@ func Record(ctx context.Context, p *recorder.Participant, track *webrtc.TrackRem
 		case <-ctx.Done():
 		}
 	}
-	w.stats.Packets = w.packets
-	log.Debug("track ended", "packets", w.stats.Packets, "frames", w.stats.Frames,
-		"lost", w.stats.LostPackets, "plis", w.stats.PLIs)
 	if cfg.OnStats != nil {
-		w.mu.Lock()
-		st := w.stats
-		w.mu.Unlock()
-		cfg.OnStats(st)
+		cfg.OnStats(w.snapshot())
 	}
 	return nil
+}
+
+// newWriter starts a recorder track for a negotiated codec and sends the
+// first PLI; releaseGroup(p) must follow.
+func newWriter(p *recorder.Participant, sess *recorder.Session, id string, params webrtc.RTPCodecParameters,
+	ssrc uint32, rtcpw RTCPWriter, cfg Config,
+) (*writer, error) {
+	started := time.Now()
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	codec, depack, err := codecFor(params.MimeType)
+	if err != nil {
+		return nil, fmt.Errorf("participant %q track %q: %w", p.ID(), id, err)
+	}
+	maxLatency := cfg.MaxLatency
+	if maxLatency <= 0 {
+		maxLatency = DefaultMaxLatency
+	}
+	pliInterval := cfg.PLIInterval
+	if pliInterval <= 0 {
+		pliInterval = DefaultPLIInterval
+	}
+	info := recorder.TrackInfo{ID: id, Codec: codec, Source: cfg.Source, ClockRate: params.ClockRate}
+	if codec.Kind() == recorder.Audio {
+		info.Channels = int(params.Channels)
+		if info.Channels == 0 || info.Channels > 2 {
+			info.Channels = 2
+		}
+	}
+	rt, err := p.AddTrack(info)
+	if err != nil {
+		return nil, fmt.Errorf("pionrec: add track %q: %w", id, err)
+	}
+	rate := params.ClockRate
+	if rate == 0 {
+		rate = 90000
+	}
+	w := &writer{
+		codec:   codec,
+		video:   codec.Kind() == recorder.Video,
+		track:   rt,
+		asm:     newAssembler(depack, maxLatency),
+		log:     log.With("participant", p.ID(), "track", id, "codec", codec),
+		rtcpw:   rtcpw,
+		ssrc:    ssrc,
+		started: started,
+		pliGap:  pliInterval,
+		clock: &trackClock{
+			rate:        int64(rate),
+			audio:       codec.Kind() == recorder.Audio,
+			sessionTime: sess.SessionTime,
+			group:       acquireGroup(p),
+		},
+		waitKey: codec.Kind() == recorder.Video,
+	}
+	if w.video {
+		w.requestKeyframe(started)
+	}
+	return w, nil
+}
+
+// push takes one RTP packet that arrived at now.
+func (w *writer) push(pkt *rtp.Packet, now time.Time) {
+	w.packets++
+	w.mu.Lock()
+	ext := w.unwrap.update(pkt.Timestamp)
+	w.mu.Unlock()
+	w.clock.arrival(ext, now)
+	w.asm.push(pkt)
+	w.drain(now, false)
+	if !w.stopped && w.waitKey && now.Sub(w.lastPLI) >= w.pliGap {
+		w.requestKeyframe(now)
+	}
+}
+
+// finish writes what is left and stops the recorder track.
+func (w *writer) finish() {
+	if !w.stopped {
+		w.drain(time.Now(), true)
+		w.flush()
+	}
+	if err := w.track.Stop(); err != nil {
+		w.log.Warn("stop track", "err", err)
+	}
+	st := w.snapshot()
+	w.log.Debug("track ended", "packets", st.Packets, "frames", st.Frames, "lost", st.LostPackets, "plis", st.PLIs)
+}
+
+// snapshot returns the track's counters.
+func (w *writer) snapshot() Stats {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st := w.stats
+	st.Packets = w.packets
+	return st
 }
 
 // writer turns samples of one track into recorder frames.
@@ -222,6 +254,7 @@ type writer struct {
 	codec   recorder.Codec
 	video   bool
 	track   *recorder.Track
+	asm     *assembler
 	log     *slog.Logger
 	rtcpw   RTCPWriter
 	ssrc    uint32
@@ -231,6 +264,9 @@ type writer struct {
 	unwrap  unwrapper
 
 	packets  int
+	lastTS   int64
+	haveTS   bool
+	frameDur time.Duration
 	waitKey  bool
 	lastPLI  time.Time
 	waitFrom time.Time
@@ -243,52 +279,25 @@ type writer struct {
 	stats Stats
 }
 
-// run reads RTP until the track ends; it reports whether it ended with
-// the track (EOF) rather than by cancellation or a stopped recorder track.
-func (w *writer) run(track *webrtc.TrackRemote, sb *samplebuilder.SampleBuilder) bool {
-	for {
-		pkt, _, err := track.ReadRTP()
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return false
-			}
-			if !errors.Is(err, io.EOF) {
-				w.log.Debug("read rtp", "err", err)
-			}
-			return true
+// drain writes every frame the assembler has ready; flush gives up on
+// missing packets at once.
+func (w *writer) drain(now time.Time, flush bool) {
+	for !w.stopped {
+		f, ok := w.asm.pop(now, flush)
+		if !ok {
+			return
 		}
-		now := time.Now()
-		w.packets++
-		w.mu.Lock()
-		ext := w.unwrap.update(pkt.Timestamp)
-		w.mu.Unlock()
-		w.clock.arrival(ext, now)
-		sb.Push(pkt)
-		w.drain(sb)
-		if w.stopped {
-			return false
-		}
-		if w.waitKey && now.Sub(w.lastPLI) >= w.pliGap {
-			w.requestKeyframe(now)
-		}
+		w.frame(f, now)
 	}
 }
 
-// drain writes every sample the builder has ready.
-func (w *writer) drain(sb *samplebuilder.SampleBuilder) {
-	for s := sb.Pop(); s != nil && !w.stopped; s = sb.Pop() {
-		w.sample(s)
-	}
-}
-
-// sample writes one depacketised sample.
-func (w *writer) sample(s *media.Sample) {
+// frame writes one depacketised frame (through the settling buffer).
+func (w *writer) frame(af assembledFrame, now time.Time) {
 	w.mu.Lock()
-	ext := w.unwrap.near(s.PacketTimestamp)
+	ext := w.unwrap.near(af.ts)
 	w.mu.Unlock()
-	now := time.Now()
-	if s.PrevDroppedPackets > 0 {
-		w.stats.LostPackets += int(s.PrevDroppedPackets)
+	if af.lost > 0 {
+		w.stats.LostPackets += af.lost
 		if w.video {
 			if !w.waitKey {
 				w.waitFrom = now
@@ -297,10 +306,7 @@ func (w *writer) sample(s *media.Sample) {
 			w.requestKeyframe(now)
 		}
 	}
-	if len(s.Data) == 0 {
-		return
-	}
-	key := IsKeyframe(w.codec, s.Data)
+	key := IsKeyframe(w.codec, af.data)
 	if w.video && w.waitKey {
 		if !key {
 			w.stats.DroppedFrames++
@@ -315,13 +321,19 @@ func (w *writer) sample(s *media.Sample) {
 	}
 	var dur time.Duration
 	if w.video {
-		if s.Duration > 0 && s.Duration <= maxFrameDuration {
-			dur = s.Duration
+		// A frame lasts until the next one; estimate it from the
+		// previous interval.
+		if w.haveTS {
+			if d := w.clock.ticks(ext - w.lastTS); d > 0 && d <= maxFrameDuration {
+				w.frameDur = d
+			}
 		}
+		w.lastTS, w.haveTS = ext, true
+		dur = w.frameDur
 	} else {
-		dur = opusDuration(s.Data)
+		dur = opusDuration(af.data)
 	}
-	w.pending = append(w.pending, pendingFrame{ext: ext, f: recorder.Frame{Payload: s.Data, Duration: dur, Keyframe: key}})
+	w.pending = append(w.pending, pendingFrame{ext: ext, f: recorder.Frame{Payload: af.data, Duration: dur, Keyframe: key}})
 	if w.clock.hasReport() || w.clock.ticks(ext-w.pending[0].ext) >= settleWindow {
 		w.flush()
 	}
@@ -384,19 +396,24 @@ func (w *writer) readRTCP(receiver *webrtc.RTPReceiver) {
 		}
 		now := time.Now()
 		for _, pkt := range pkts {
-			sr, ok := pkt.(*rtcp.SenderReport)
-			if !ok || sr.SSRC != w.ssrc {
-				continue
-			}
-			w.mu.Lock()
-			ext := w.unwrap.near(sr.RTPTime)
-			w.stats.SenderReports++
-			w.mu.Unlock()
-			w.clock.senderReport(ext, ntpTime(sr.NTPTime), now)
-			if w.stats.SenderReports <= 3 {
-				off, _ := w.clock.group.get()
-				w.log.Debug("sender report", "ext", ext, "ntp", ntpTime(sr.NTPTime), "arrival_minus_ntp", now.Sub(ntpTime(sr.NTPTime)), "offset", off)
+			if sr, ok := pkt.(*rtcp.SenderReport); ok && sr.SSRC == w.ssrc {
+				w.senderReport(sr, now)
 			}
 		}
+	}
+}
+
+// senderReport takes a Sender Report of the track that arrived at now.
+func (w *writer) senderReport(sr *rtcp.SenderReport, now time.Time) {
+	w.mu.Lock()
+	ext := w.unwrap.near(sr.RTPTime)
+	w.stats.SenderReports++
+	n := w.stats.SenderReports
+	w.mu.Unlock()
+	ntp := ntpTime(sr.NTPTime)
+	w.clock.senderReport(ext, ntp, now)
+	if n <= 3 {
+		off, _ := w.clock.group.get()
+		w.log.Debug("sender report", "rtp", ext, "ntp", ntp, "delay", now.Sub(ntp), "offset", off)
 	}
 }

@@ -22,9 +22,15 @@ type trackStats struct {
 // config returns a whip.Config whose Record reports into ts.
 func (ts *trackStats) config(t *testing.T) whip.Config {
 	t.Helper()
+	return ts.configLatency(t, 0)
+}
+
+// configLatency is config with Record.MaxLatency set.
+func (ts *trackStats) configLatency(t *testing.T, maxLatency time.Duration) whip.Config {
+	t.Helper()
 	return whip.Config{
 		Logger: testLogger(t),
-		Record: pionrec.Config{OnStats: func(s pionrec.Stats) {
+		Record: pionrec.Config{MaxLatency: maxLatency, OnStats: func(s pionrec.Stats) {
 			ts.mu.Lock()
 			defer ts.mu.Unlock()
 			ts.all = append(ts.all, s)
@@ -46,39 +52,61 @@ func (ts *trackStats) video() []pionrec.Stats {
 	return out
 }
 
-// TestLossRecovery sends through 5 % packet loss and 2 % reordering
-// (injected after the publisher's NACK responder, so retransmissions are
-// lost too): NACKs repair most losses, PLIs the rest, the first picture
-// comes within 1.5 s and the files decode without a damaged packet.
+// TestLossRecovery sends through packet loss and reordering, injected
+// after the publisher's NACK responder (so retransmissions are lost too).
+// At 5 % NACK repairs the losses. With a reorder wait (MaxLatency) shorter
+// than the NACK generator's 100 ms interval, losses are given up before any
+// retransmission and PLIs bring keyframes instead. Either way the first
+// picture comes within 1.5 s and the files decode without a damaged
+// packet.
 func TestLossRecovery(t *testing.T) {
-	var ts trackStats
-	r := newRig(t, ts.config(t))
-	pub := r.publish(t, synth.Participant{Name: "lossy", Index: 2, Loss: 0.05, Reorder: 0.02})
-	time.Sleep(6 * time.Second)
-	ctx, cancel := context.WithTimeout(t.Context(), closeTimeout)
-	defer cancel()
-	require.NoError(t, pub.Close(ctx))
-	st := pub.Stats()
-	m := r.finish(t)
-	vs := ts.video()
-	t.Logf("publisher %+v, recorder video %+v", st, vs)
+	for _, tc := range []struct {
+		name          string
+		loss, reorder float64
+		maxLatency    time.Duration
+		wantPLI       bool
+	}{
+		{"5% loss, 2% reorder: NACK", 0.05, 0.02, 0, false},
+		{"15% loss, no time for NACK: PLI", 0.15, 0, 10 * time.Millisecond, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ts trackStats
+			r := newRig(t, ts.configLatency(t, tc.maxLatency))
+			pub := r.publish(t, synth.Participant{Name: "lossy", Index: 2, Loss: tc.loss, Reorder: tc.reorder})
+			time.Sleep(6 * time.Second)
+			ctx, cancel := context.WithTimeout(t.Context(), closeTimeout)
+			defer cancel()
+			require.NoError(t, pub.Close(ctx))
+			st := pub.Stats()
+			m := r.finish(t)
+			vs := ts.video()
+			t.Logf("publisher %+v, recorder video %+v", st, vs)
 
-	require.Positive(t, st.Dropped, "the impairment dropped nothing")
-	require.Positive(t, st.NACKs, "the recorder sent no NACK")
-	require.Len(t, vs, 1)
-	require.LessOrEqual(t, vs[0].FirstKeyframe, firstVideoBound, "first decodable picture")
-	require.Positive(t, vs[0].Frames)
+			require.Positive(t, st.Dropped, "the impairment dropped nothing")
+			if !tc.wantPLI {
+				require.Positive(t, st.NACKs, "the recorder sent no NACK")
+			}
+			require.Len(t, vs, 1)
+			require.LessOrEqual(t, vs[0].FirstKeyframe, firstVideoBound, "first decodable picture")
+			require.Positive(t, vs[0].Frames)
+			if tc.wantPLI {
+				require.Positive(t, vs[0].LostPackets, "nothing was lost for good")
+				require.Greater(t, vs[0].PLIs, 1, "no PLI after the start")
+				require.Greater(t, st.Keyframes, int64(3), "no keyframe on demand")
+			}
 
-	p := participantNamed(t, m, "lossy")
-	for _, tr := range tracksOf(p, "video") {
-		rep, flashes := analyzeVideo(t, tr)
-		require.NotEmpty(t, flashes, "no flash survived")
-		// Frames lost for good are dropped until a keyframe, never
-		// written damaged: the picture may freeze but plays.
-		t.Logf("video %s: %d frames", tr.Path, rep.Video.Frames)
-	}
-	for _, tr := range tracksOf(p, "audio") {
-		_, beeps := analyzeAudio(t, tr, synth.Freq(2))
-		require.NotEmpty(t, beeps)
+			p := participantNamed(t, m, "lossy")
+			for _, tr := range tracksOf(p, "video") {
+				rep, flashes := analyzeVideo(t, tr)
+				require.NotEmpty(t, flashes, "no flash survived")
+				// Frames lost for good are dropped until a keyframe, never
+				// written damaged: the picture may freeze but plays.
+				t.Logf("video %s: %d frames", tr.Path, rep.Video.Frames)
+			}
+			for _, tr := range tracksOf(p, "audio") {
+				_, beeps := analyzeAudio(t, tr, synth.Freq(2))
+				require.NotEmpty(t, beeps)
+			}
+		})
 	}
 }
