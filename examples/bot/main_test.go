@@ -165,6 +165,20 @@ func publish(t *testing.T, url string) *synth.Publisher {
 	return pub
 }
 
+// recordThenSignal starts the bot with args, publishes a synthetic
+// participant to it for recordFor, then sends SIGINT (at sent).
+func recordThenSignal(t *testing.T, args ...string) (b *botProc, pub *synth.Publisher, sent time.Time) {
+	t.Helper()
+	b = startBot(t, args...)
+	pub = publish(t, b.waitLine(t, whipURL)[1])
+	time.Sleep(recordFor)
+	sent = time.Now()
+	if err := b.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	return b, pub, sent
+}
+
 // TestSignalFinishes: the first SIGINT ends the recording cleanly —
 // the publisher is made to leave, session.json is final, the composition
 // runs, and the bot exits 0.
@@ -172,14 +186,7 @@ func TestSignalFinishes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("records a session")
 	}
-	b := startBot(t, "--width", "320", "--height", "180", "--preset", "ultrafast")
-	url := b.waitLine(t, whipURL)[1]
-	pub := publish(t, url)
-	time.Sleep(recordFor)
-	sent := time.Now()
-	if err := b.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
+	b, pub, sent := recordThenSignal(t, "--width", "320", "--height", "180", "--preset", "ultrafast")
 	if code := b.wait(t); code != 0 {
 		t.Fatalf("exit code %d after one SIGINT:\n%s", code, b.out())
 	}
@@ -215,13 +222,7 @@ func TestSecondSignalAborts(t *testing.T) {
 		t.Skip("records a session")
 	}
 	// A slow composition, so that the second signal lands in it.
-	b := startBot(t, "--width", "1280", "--height", "720", "--preset", "veryslow")
-	url := b.waitLine(t, whipURL)[1]
-	pub := publish(t, url)
-	time.Sleep(recordFor)
-	if err := b.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
+	b, pub, _ := recordThenSignal(t, "--width", "1280", "--height", "720", "--preset", "veryslow")
 	b.waitLine(t, regexp.MustCompile(`^Step 1 done in`))
 	if err := b.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
