@@ -303,8 +303,9 @@ func TestSessionScenarios(t *testing.T) {
 				Presence: []manifest.Interval{{JoinS: 2, LeaveS: 5}, {JoinS: 8, LeaveS: 12}},
 			},
 		}}},
-		{"resolution-change", scenario{cfg: testConfig, parts: []testmedia.Participant{
+		{"resolution-change-vp9-webm", scenario{cfg: testConfig, parts: []testmedia.Participant{
 			{Name: "A", Leave: 8 * time.Second, Video: testmedia.VP8MKV, ResizeAt: 4 * time.Second, ResizeWidth: 180, ResizeHeight: 320},
+			{Name: "B", Join: 2 * time.Second, Leave: 8 * time.Second, Video: testmedia.VP9WebM, Audio: testmedia.OpusWebM},
 		}}},
 	}
 	for _, tc := range cases {
@@ -375,6 +376,16 @@ func TestSessionErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A prototype MP4 cut short (the bot was killed before writing its
+	// index) cannot be read at all: a clear error, not a guess.
+	truncated := filepath.Join(dir, "truncated.mp4")
+	v, err := os.ReadFile(good.Participants[0].VideoPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(truncated, v[:len(v)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
 	corrupt := filepath.Join(dir, "corrupt.mp4")
 	if err := os.WriteFile(corrupt, []byte(strings.Repeat("not a video ", 100)), 0o644); err != nil {
 		t.Fatal(err)
@@ -395,6 +406,7 @@ func TestSessionErrors(t *testing.T) {
 		{"missing-video", clone(func(s *manifest.Session) { s.Participants[1].VideoPath = filepath.Join(dir, "nope.mp4") }), testConfig, compose.ErrInput, []string{`"B"`, "nope.mp4"}},
 		{"missing-audio", clone(func(s *manifest.Session) { s.Participants[0].AudioPath = filepath.Join(dir, "nope.wav") }), testConfig, compose.ErrInput, []string{`"A"`, "nope.wav"}},
 		{"corrupt-video", clone(func(s *manifest.Session) { s.Participants[0].VideoPath = corrupt }), testConfig, compose.ErrInput, []string{`"A"`, "corrupt.mp4"}},
+		{"truncated-mp4", clone(func(s *manifest.Session) { s.Participants[0].VideoPath = truncated }), testConfig, compose.ErrInput, []string{`"A"`, "truncated.mp4"}},
 		{"no-participants", clone(func(s *manifest.Session) { s.Participants = nil }), testConfig, compose.ErrNoParticipants, nil},
 		{"inverted-times", clone(func(s *manifest.Session) { s.Participants[1].JoinTimeS, s.Participants[1].LeaveTimeS = 2, 1 }), testConfig, manifest.ErrInvalid, nil},
 		{"negative-time", clone(func(s *manifest.Session) { s.Participants[1].JoinTimeS = -1 }), testConfig, manifest.ErrInvalid, nil},

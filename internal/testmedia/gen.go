@@ -21,6 +21,7 @@ var videoSpecs = map[VideoFormat]videoSpec{
 	H264MKV: {ext: "mkv", codec: "h264", encoder: "libx264", muxer: "matroska"},
 	VP8WebM: {ext: "webm", codec: "vp8", encoder: "libvpx", muxer: "webm"},
 	VP8MKV:  {ext: "mkv", codec: "vp8", encoder: "libvpx", muxer: "matroska"},
+	VP9WebM: {ext: "webm", codec: "vp9", encoder: "libvpx-vp9", muxer: "webm"},
 }
 
 type audioSpec struct {
@@ -63,8 +64,8 @@ func writeVideo(dir string, i int, p Participant, dur time.Duration) (string, st
 	if !ok {
 		return "", "", fmt.Errorf("%w: %q: unknown video format %d", ErrBadParticipant, p.Name, p.Video)
 	}
-	if p.ResizeAt > 0 && spec.codec != "vp8" {
-		return "", "", fmt.Errorf("%w: %q: a resolution change needs a VP8 format", ErrBadParticipant, p.Name)
+	if p.ResizeAt > 0 && spec.codec != "vp8" && spec.codec != "vp9" {
+		return "", "", fmt.Errorf("%w: %q: a resolution change needs a VP8 or VP9 format", ErrBadParticipant, p.Name)
 	}
 	path := filepath.Join(dir, p.Name+"_video."+spec.ext)
 	graph := VideoFilter(i, p.Width, p.Height, dur, p.CFR)
@@ -268,6 +269,9 @@ func (w *writer) encodeVideo(f *astiav.Frame, tb astiav.Rational, spec videoSpec
 		} else {
 			opts["deadline"] = "realtime"
 			opts["cpu-used"] = "8"
+			if spec.codec == "vp9" {
+				opts["row-mt"] = "1"
+			}
 			opts["crf"] = "10"
 			opts["b"] = "1M"
 		}

@@ -92,6 +92,8 @@ const (
 	VP8MKV
 	// H264MKV is H.264 in Matroska.
 	H264MKV
+	// VP9WebM is VP9 in WebM.
+	VP9WebM
 	// NoVideo means the participant published no video.
 	NoVideo
 )
@@ -126,7 +128,8 @@ type Participant struct {
 	// Width and Height (optional) default to 320x180.
 	Width, Height int
 	// ResizeAt (optional) switches the picture to ResizeWidth x
-	// ResizeHeight at this participant-local time; VP8 formats only.
+	// ResizeHeight at this participant-local time; VP8 and VP9 formats
+	// only.
 	ResizeAt                  time.Duration
 	ResizeWidth, ResizeHeight int
 	// Video (optional) defaults to H264MP4.

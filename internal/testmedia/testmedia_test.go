@@ -28,6 +28,7 @@ func TestMakeFormats(t *testing.T) {
 		{"prototype", testmedia.Participant{Name: "A", Leave: 5 * time.Second}, "h264", "pcm_s16le"},
 		{"vp8-webm-opus-ogg", testmedia.Participant{Name: "B", Leave: 5 * time.Second, Video: testmedia.VP8WebM, Audio: testmedia.OpusOgg}, "vp8", "opus"},
 		{"vp8-mkv-opus-mkv-offset", testmedia.Participant{Name: "C", Join: time.Second, Leave: 6 * time.Second, Video: testmedia.VP8MKV, Audio: testmedia.OpusMKV, StartOffset: 3 * time.Second}, "vp8", "opus"},
+		{"vp9-webm-opus-webm", testmedia.Participant{Name: "E", Leave: 5 * time.Second, Video: testmedia.VP9WebM, Audio: testmedia.OpusWebM}, "vp9", "opus"},
 		{"h264-mkv-portrait-cfr", testmedia.Participant{Name: "D", Leave: 5 * time.Second, Video: testmedia.H264MKV, Width: 180, Height: 320, CFR: true, Audio: testmedia.NoAudio}, "h264", ""},
 	}
 	for _, tc := range cases {
