@@ -195,6 +195,16 @@ func (s *Server) Stop() {
 	})
 }
 
+// Kill ends the server at once (SIGKILL), as a crash or a network cut
+// would: clients get no leave message and try to reconnect. Stop after
+// Kill does nothing.
+func (s *Server) Kill() {
+	s.once.Do(func() {
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	})
+}
+
 // Logs returns what the server printed so far.
 func (s *Server) Logs() string { return s.logs.String() }
 
