@@ -74,6 +74,9 @@ type Result struct {
 	// Composition the time to compose; PostProcessing the total from
 	// RecordingEnded to the end (composition and upload included).
 	Step1, Composition, Upload, PostProcessing time.Duration
+	// RecordingCPU and PostProcessingCPU are the process's CPU time (user
+	// + system) until RecordingEnded and after it; 0 where not measured.
+	RecordingCPU, PostProcessingCPU time.Duration
 }
 
 // Main parses args (without the program name) with env, then runs the
@@ -138,6 +141,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 
 	recErr := record(ctx, cfg, opts, sess, presence, log, out)
 	res.RecordingEnded = time.Now()
+	res.RecordingCPU = cpuTime()
 	res.Participants = presence.everJoined()
 	if err := closeSession(); err != nil {
 		return res, errors.Join(recErr, fmt.Errorf("bot: close session %s: %w", sess.ID(), err))
@@ -179,7 +183,9 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		out.printf("Upload done in %.2fs\n", res.Upload.Seconds())
 	}
 	res.PostProcessing = time.Since(res.RecordingEnded)
+	res.PostProcessingCPU = cpuTime() - res.RecordingCPU
 	out.printf("DONE — total post-processing: %.2fs\n", res.PostProcessing.Seconds())
+	out.printf("CPU: recording %.1fs, post-processing %.1fs\n", res.RecordingCPU.Seconds(), res.PostProcessingCPU.Seconds())
 	out.printf("Recording: %s\n", res.Output)
 	if res.URL != "" {
 		out.printf("URL: %s\n", res.URL)
