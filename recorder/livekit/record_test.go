@@ -245,12 +245,14 @@ func TestRecordRoom(t *testing.T) {
 	sent := func(id, video, audio string, index int) markers {
 		return markers{sentMarkers(origin, video, byID[id]...), sentMarkers(origin, audio, byID[id]...), index}
 	}
-	checkComposition(t, m, map[string]markers{
+	sentBy := map[string]markers{
 		"alice":        sent("alice", "camera", "mic", 0),
 		"bob":          sent("bob", "camera", "mic", 1),
 		"carol":        sent("carol", "camera", "mic", 2),
 		"alice#screen": sent("alice", "screen", "", 3),
-	})
+	}
+	checkComposition(t, m, sentBy)
+	checkTracks(t, m, sentBy)
 }
 
 // markers are the session times at which a participant's publisher sent
@@ -542,6 +544,50 @@ func checkComposition(t *testing.T, m *manifest.Session, sent map[string]markers
 		t.Logf("%s: %d flashes, %d beeps checked", id, flashes[id], n)
 		if flashes[id] == 0 && n == 0 {
 			t.Errorf("%s: no marker found in the composed output", id)
+		}
+	}
+}
+
+// checkTracks checks the recorded files that compose leaves out (a
+// participant's tracks after its first camera and microphone, e.g. after
+// a rejoin): their markers sit where the publisher sent them.
+func checkTracks(t *testing.T, m *manifest.Session, sent map[string]markers) {
+	t.Helper()
+	for _, p := range m.Participants {
+		mo, ok := sent[p.Key()]
+		if !ok {
+			continue
+		}
+		v, _ := p.VideoTrack()
+		a, _ := p.AudioTrack()
+		for _, tr := range p.Tracks {
+			if tr.Path == v.Path || tr.Path == a.Path {
+				continue
+			}
+			opts := mediacheck.Options{Freqs: []float64{testmedia.Freqs[mo.Index]}}
+			if tr.Kind == manifest.KindVideo {
+				// A corner region: it fits every simulcast layer.
+				opts = mediacheck.Options{Regions: []timeline.Rect{{W: 64, H: 36}}}
+			}
+			rep, err := mediacheck.Analyze(tr.Path, opts)
+			if err != nil {
+				t.Errorf("%s: %v", tr.Path, err)
+				continue
+			}
+			got, want := rep.BeepOnsets(testmedia.Freqs[mo.Index]), mo.Beeps
+			if tr.Kind == manifest.KindVideo {
+				got, want = rep.FlashOnsets(0), mo.Flashes
+			}
+			for _, o := range got {
+				at := manifest.FromSeconds(tr.StartS) + o
+				if w := nearest(want, at); absDur(at-w) > markerTolerance {
+					t.Errorf("%s %s file %s: marker at %v, sent at %v (tolerance %v)", p.Key(), tr.Kind, filepath.Base(tr.Path), at, w, markerTolerance)
+				}
+			}
+			t.Logf("%s %s file %s (not composed): markers at %v (file time)", p.Key(), tr.Kind, filepath.Base(tr.Path), got)
+			if len(got) == 0 && tr.EndS != nil && *tr.EndS-tr.StartS > 2.5 {
+				t.Errorf("%s %s file %s: no marker in %.1fs", p.Key(), tr.Kind, filepath.Base(tr.Path), *tr.EndS-tr.StartS)
+			}
 		}
 	}
 }
