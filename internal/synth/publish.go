@@ -326,6 +326,15 @@ func publish(ctx context.Context, whipURL string, p Participant, vs videoSource,
 		}
 	}
 
+	// Encode the first frame now: an encoder's start-up (x264's is slow)
+	// must not delay the first picture past participant-local time 0.
+	var first preparedFrame
+	if vs != nil {
+		if first.data, first.key, err = vs.frame(0, 0, false); err != nil {
+			return fail(err)
+		}
+	}
+
 	connected := make(chan struct{})
 	var connOnce sync.Once
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
@@ -351,7 +360,7 @@ func publish(ctx context.Context, whipURL string, p Participant, vs videoSource,
 	if vs != nil {
 		pub.wg.Go(func() {
 			defer vs.close()
-			pub.runVideo(mctx, vs, vt)
+			pub.runVideo(mctx, vs, vt, first)
 		})
 	}
 	if as != nil {
@@ -578,20 +587,24 @@ func (pub *Publisher) runSenderReports(ctx context.Context) {
 }
 
 // runVideo sends frame i at Start + i/FPS with RTP time i/FPS.
-func (pub *Publisher) runVideo(ctx context.Context, vs videoSource, t *rtpTrack) {
+func (pub *Publisher) runVideo(ctx context.Context, vs videoSource, t *rtpTrack, first preparedFrame) {
 	fps := pub.p.FPS
 	for i := 0; ; i++ {
 		at := frameTime(i, fps)
-		if vs.skippable() {
+		if vs.skippable() && i > 0 {
 			if behind := time.Since(pub.start) - at; behind > frameTime(1, fps) {
 				i = catchUp(i, i+int(int64(behind)*int64(fps)/int64(time.Second)), fps)
 				at = frameTime(i, fps)
 			}
 		}
-		data, key, err := vs.frame(i, at, pub.forceKey.Swap(false))
-		if err != nil {
-			pub.p.Logger.Warn("synth: encode video", "name", pub.p.Name, "err", err)
-			return
+		data, key := first.data, first.key
+		if i > 0 {
+			var err error
+			data, key, err = vs.frame(i, at, pub.forceKey.Swap(false))
+			if err != nil {
+				pub.p.Logger.Warn("synth: encode video", "name", pub.p.Name, "err", err)
+				return
+			}
 		}
 		if !sleepUntil(ctx, pub.start.Add(at)) {
 			return
@@ -607,6 +620,12 @@ func (pub *Publisher) runVideo(ctx context.Context, vs videoSource, t *rtpTrack)
 			pub.stats.keys.Add(1)
 		}
 	}
+}
+
+// preparedFrame is an encoded frame waiting to be sent.
+type preparedFrame struct {
+	data []byte
+	key  bool
 }
 
 // frameTime is the content time of frame i at fps, exact to the
