@@ -361,3 +361,11 @@ func blockRMS(t *testing.T, path string, block time.Duration, skip func(from, to
 	}
 	return out
 }
+
+// sleepUntil waits until t or the end of ctx.
+func sleepUntil(ctx context.Context, t time.Time) {
+	select {
+	case <-time.After(time.Until(t)):
+	case <-ctx.Done():
+	}
+}

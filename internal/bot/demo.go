@@ -2,10 +2,8 @@ package bot
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/roomtape/roomtape/internal/synth"
@@ -21,9 +19,6 @@ const (
 	demoLeaveFrac   = 0.8
 	minDemoDuration = 10 * time.Second
 )
-
-// leaveTimeout bounds a synthetic participant's goodbye (the WHIP DELETE).
-const leaveTimeout = 5 * time.Second
 
 // demoParticipant is one entry of the demo plan, on the session clock.
 type demoParticipant struct {
@@ -61,55 +56,29 @@ func runDemo(ctx context.Context, stop <-chan struct{}, whipURL string, plan []d
 		case <-pctx.Done():
 		}
 	}()
-	start := time.Now()
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
+	var sp synth.Plan
 	for i, dp := range plan {
-		wg.Go(func() {
-			if !sleepUntil(pctx, start.Add(dp.Join)) {
-				return
-			}
-			pub, err := synth.Publish(pctx, whipURL, synth.Participant{
+		sp.Steps = append(sp.Steps, synth.Step{
+			Participant: synth.Participant{
 				Name: dp.Name, Index: i, Width: dp.Width, Height: dp.Height,
 				Logger: log.With("component", "synth", "participant", dp.Name),
-			})
-			if err != nil {
-				if pctx.Err() == nil {
-					mu.Lock()
-					errs = append(errs, fmt.Errorf("bot: demo participant %s: %w", dp.Name, err))
-					mu.Unlock()
-					cancel() // a demo with someone missing is no demo
-				}
-				return
-			}
-			log.Info("demo participant publishing", "participant", dp.Name, "size", fmt.Sprintf("%dx%d", dp.Width, dp.Height))
-			sleepUntil(pctx, start.Add(dp.Leave))
-			cctx, ccancel := context.WithTimeout(context.WithoutCancel(pctx), leaveTimeout)
-			defer ccancel()
-			if err := pub.Close(cctx); err != nil {
-				log.Warn("demo participant leave", "participant", dp.Name, "err", err)
-			}
-			log.Info("demo participant left", "participant", dp.Name)
+			},
+			Join: dp.Join, Leave: dp.Leave,
 		})
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
+	res, err := sp.Run(pctx, whipURL)
+	if res != nil {
+		for _, st := range res.Steps {
+			if !st.Joined.IsZero() {
+				log.Info("demo participant", "participant", st.Step.Participant.Name,
+					"size", fmt.Sprintf("%dx%d", st.Step.Participant.Width, st.Step.Participant.Height),
+					"joined", st.Joined.Sub(res.Start).Round(time.Millisecond), "left", st.Left.Sub(res.Start).Round(time.Millisecond),
+					"video_frames", st.Stats.VideoFrames)
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("bot: demo: %w", err)
 	}
 	return ctx.Err()
-}
-
-// sleepUntil waits until t; false if ctx ended first.
-func sleepUntil(ctx context.Context, t time.Time) bool {
-	timer := time.NewTimer(time.Until(t))
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
