@@ -160,10 +160,14 @@ func TestLoadReplay(t *testing.T) {
 	time.Sleep(time.Second)
 	window := time.Duration(lp.Seconds-2) * time.Second
 	cpu0, wall0 := cpuTime(t), time.Now()
-	var peakRSS int64
+	var peakRSS, firstRSS, lastRSS int64
 	for time.Since(wall0) < window {
 		time.Sleep(250 * time.Millisecond)
-		peakRSS = max(peakRSS, rssBytes(t))
+		lastRSS = rssBytes(t)
+		if firstRSS == 0 {
+			firstRSS = lastRSS
+		}
+		peakRSS = max(peakRSS, lastRSS)
 	}
 	cpu := cpuTime(t) - cpu0
 	elapsed := time.Since(wall0)
@@ -189,7 +193,8 @@ func TestLoadReplay(t *testing.T) {
 	for _, v := range ts.video() {
 		recorded += v.Frames
 	}
-	t.Logf("video frames sent %d, recorded %d; packets lost %d", sentFrames, recorded, lost)
+	t.Logf("video frames sent %d, recorded %d; packets lost %d; RSS over the window %.1f -> %.1f MiB",
+		sentFrames, recorded, lost, float64(firstRSS)/(1<<20), float64(lastRSS)/(1<<20))
 	require.Zero(t, lost, "packets lost")
 	// Frames sent in the last instant before the DELETE may not arrive.
 	require.GreaterOrEqual(t, float64(recorded), 0.98*float64(sentFrames), "frames recorded")
