@@ -150,10 +150,18 @@ func (s *Server) Restart() {
 	}
 }
 
-// settle is how long the server must stay up after its port answers: a
-// server that could not bind the port (taken by another process, which
-// then answered) exits within milliseconds.
-const settle = 100 * time.Millisecond
+// answers reports whether the server at s.addr accepts s's credentials.
+func (s *Server) answers() bool {
+	c, err := net.DialTimeout("tcp", s.addr, time.Second)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err = s.Client().ListBuckets(ctx, &awss3.ListBucketsInput{}, func(o *awss3.Options) { o.RetryMaxAttempts = 1 })
+	return err == nil
+}
 
 // start runs the server and waits until it accepts connections.
 func (s *Server) start() error {
@@ -179,13 +187,13 @@ func (s *Server) start() error {
 
 	deadline := time.Now().Add(startTimeout)
 	for {
-		c, err := net.DialTimeout("tcp", s.addr, time.Second)
-		if err == nil {
-			_ = c.Close()
+		// Ready when the server answers a request signed with its own
+		// credentials: another server that took the port would refuse it.
+		if s.answers() {
 			select {
 			case <-done:
 				return fmt.Errorf("versitygw exited at start: %s", s.output)
-			case <-time.After(settle):
+			default:
 			}
 			s.cmd, s.done = cmd, done
 			return nil
@@ -239,8 +247,18 @@ func (s *Server) Stop() {
 }
 
 // Pause freezes the server (SIGSTOP): connections stay open, nothing
-// answers. Resume undoes it.
-func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
+// answers. It returns once every thread of the server is stopped. Resume
+// undoes it.
+func (s *Server) Pause() {
+	s.t.Helper()
+	s.signal(syscall.SIGSTOP)
+	s.mu.Lock()
+	pid := s.cmd.Process.Pid
+	s.mu.Unlock()
+	if err := waitStopped(pid, startTimeout); err != nil {
+		s.t.Fatalf("s3test: pause: %v", err)
+	}
+}
 
 // Resume lets a paused server run again (SIGCONT).
 func (s *Server) Resume() { s.signal(syscall.SIGCONT) }
