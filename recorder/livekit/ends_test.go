@@ -20,6 +20,7 @@ const endAfter = 4 * time.Second
 // Record returns nil soon after, and the participant it recorded has left
 // the session then.
 func TestCleanEnds(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		// setup returns the bot's Config and what ends the recording.
@@ -52,6 +53,7 @@ func TestCleanEnds(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel() // a namespace and a server of its own
 			ns := netns.Enter(t, netns.Config{})
 			if ns == nil {
 				return

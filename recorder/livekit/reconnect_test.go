@@ -30,6 +30,7 @@ const (
 // reconnects, the participant who was there before and after stays
 // present, and its media has a gap where the server was away.
 func TestReconnect(t *testing.T) {
+	t.Parallel() // a namespace and a server of its own
 	ns := netns.Enter(t, netns.Config{})
 	if ns == nil {
 		return

@@ -67,6 +67,7 @@ const (
 // session records the room from its own start on, including who was
 // already there.
 func TestBotRestart(t *testing.T) {
+	t.Parallel() // a namespace and a server of its own
 	ns := netns.Enter(t, netns.Config{})
 	if ns == nil {
 		return
