@@ -12,7 +12,7 @@
 #      together, then seed_pipeline.py's CPU seconds on the same files.
 #
 # Both compose 1280x720 with libx264 preset fast, CRF 18 (seed_pipeline's
-# settings). Usage:
+# settings). BOT_BENCH_SKIP_DEMO=1 runs part 2 only. Usage:
 #
 #   bench/bot.sh SHARED_BENCH_DIR [MINUTES]
 #
@@ -49,15 +49,18 @@ field() { awk -v n="$1" -v f="$2" '$1 == n { print $f }' "$out/times" | tail -n1
 total_s() { grep -o 'total_s=[0-9.]*' "$1" | tail -n1 | cut -d= -f2; }
 : >"$out/times"
 
-# 1. The demo session.
-log "demo session (30 s)"
-timed demo "$out/bot" --env-file /dev/null --recordings-dir "$out/demo" "${settings[@]}" | tee "$out/demo.out"
-demo_json=$(ls "$out"/demo/*/session.json)
-demo_post=$(grep -o 'total post-processing: [0-9.]*' "$out/demo.out" | awk '{ print $3 }')
-log "seed_pipeline.py on the demo's files"
-(cd "$(dirname "$demo_json")" && timed demo-seed python3 "$bench/seed_pipeline.py" session.json "$out/demo-seed.mp4" \
-	--preset fast --crf 18 --width 1280 --height 720 --workdir "$out/demo-seed-work") | tee "$out/demo-seed.out"
-demo_seed=$(total_s "$out/demo-seed.out")
+# 1. The demo session (BOT_BENCH_SKIP_DEMO=1 skips it).
+demo_post=- demo_seed=-
+if [ "${BOT_BENCH_SKIP_DEMO:-0}" != 1 ]; then
+	log "demo session (30 s)"
+	timed demo "$out/bot" --env-file /dev/null --recordings-dir "$out/demo" "${settings[@]}" | tee "$out/demo.out"
+	demo_json=$(ls "$out"/demo/*/session.json)
+	demo_post=$(grep -o 'total post-processing: [0-9.]*' "$out/demo.out" | awk '{ print $3 }')
+	log "seed_pipeline.py on the demo's files"
+	(cd "$(dirname "$demo_json")" && timed demo-seed python3 "$bench/seed_pipeline.py" session.json "$out/demo-seed.mp4" \
+		--preset fast --crf 18 --width 1280 --height 720 --workdir "$out/demo-seed-work") | tee "$out/demo-seed.out"
+	demo_seed=$(total_s "$out/demo-seed.out")
+fi
 
 # 2. A MINUTES-long session with 3 replayed 720p participants.
 secs=$((minutes * 60))

@@ -148,8 +148,15 @@ func checkSynthetic(t *testing.T, out string, m *manifest.Session, w, h int, wan
 	}
 	regs := regions(t, m, ws, w, h)
 	rects := make([]timeline.Rect, len(regs))
+	shown := map[string]bool{}
 	for i, r := range regs {
 		rects[i] = r.rect
+		shown[r.id] = true
+	}
+	for id, sp := range byID {
+		if !shown[id] {
+			t.Errorf("%s is in no layout window: %+v", sp.Name, ws)
+		}
 	}
 	var freqs []float64
 	for _, sp := range want {

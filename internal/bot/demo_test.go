@@ -21,12 +21,12 @@ const joinSlack = 3 * time.Second
 // composed MP4 by decoding it.
 func TestDemo(t *testing.T) {
 	if testing.Short() {
-		t.Skip("records a 14 s session")
+		t.Skip("records a 16 s session")
 	}
 	const w, h = 320, 180
 	dir := t.TempDir()
 	cfg, err := ParseArgs([]string{
-		"--demo-duration", "14s", "--demo-width", "320", "--demo-height", "180",
+		"--demo-duration", "16s", "--demo-width", "320", "--demo-height", "180",
 		"--width", "320", "--height", "180", "--preset", "ultrafast",
 		"--recordings-dir", dir, "--env-file", "",
 	}, noEnv, os.Stderr)
