@@ -311,6 +311,12 @@ func (b *bot) participantDisconnected(rp *lksdk.RemoteParticipant) {
 }
 
 func (b *bot) trackPublished(pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
+	if isScreen(pub.Source()) && b.cfg.DisableScreenShare {
+		// Auto-subscription would bring it in; nothing records it.
+		if err := pub.SetSubscribed(false); err != nil {
+			b.log.Warn("unsubscribe screen share", "participant", rp.Identity(), "track", pub.SID(), "err", err)
+		}
+	}
 	b.mu.Lock()
 	b.joinLocked(rp, false)
 	if isScreen(pub.Source()) && !b.cfg.DisableScreenShare {
