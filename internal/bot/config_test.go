@@ -179,3 +179,25 @@ func TestSecretsNotLogged(t *testing.T) {
 		t.Errorf("log lacks the bucket: %s", b.String())
 	}
 }
+
+// FuzzParseArgs feeds arbitrary environment values and flag values: the
+// result is a valid configuration or an error wrapping ErrConfig, never a
+// panic.
+func FuzzParseArgs(f *testing.F) {
+	f.Add("1280", "720", "columns", "INFO", "30s")
+	f.Add("641", "x", "diagonal", "LOUD", "-1s")
+	f.Add("", "", "", "", "")
+	f.Fuzz(func(t *testing.T, width, height, layout, level, idle string) {
+		env := mapEnv(map[string]string{"OUTPUT_WIDTH": width, "OUTPUT_HEIGHT": height, "LOG_LEVEL": level})
+		c, err := ParseArgs([]string{"--env-file", "", "--layout", layout, "--idle-timeout", idle}, env, io.Discard)
+		if err != nil {
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("error %v does not wrap ErrConfig", err)
+			}
+			return
+		}
+		if c.Width%2 != 0 || c.Height%2 != 0 || c.Width < minOutputSize || c.Height > maxOutputSize || c.IdleTimeout <= 0 {
+			t.Fatalf("accepted invalid config %+v", c)
+		}
+	})
+}
