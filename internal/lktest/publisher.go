@@ -44,6 +44,11 @@ func Token(room, identity, name string, publish bool, ttl time.Duration) (string
 	return at.ToJWT()
 }
 
+// joinTimeout bounds a publisher's connection: generous, since a test
+// machine running the whole suite with the race detector can take seconds
+// to complete a DTLS handshake.
+const joinTimeout = 20 * time.Second
+
 // Join connects a publisher to room on the server at url. Its media clock
 // starts now: every clip it publishes is looped in phase with Origin, so
 // its markers sit at Origin + 2k s whatever the track.
@@ -53,7 +58,7 @@ func Join(ctx context.Context, url, room, identity, name string) (*Publisher, er
 		return nil, err
 	}
 	r := lksdk.NewRoom(lksdk.NewRoomCallback())
-	if err := r.JoinWithContextAndToken(ctx, url, tok, lksdk.WithAutoSubscribe(false),
+	if err := r.JoinWithContextAndToken(ctx, url, tok, lksdk.WithAutoSubscribe(false), lksdk.WithConnectTimeout(joinTimeout),
 		lksdk.WithLogger(protologger.GetDiscardLogger())); err != nil {
 		return nil, fmt.Errorf("lktest: %s joins %s: %w", identity, room, err)
 	}

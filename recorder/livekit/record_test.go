@@ -64,20 +64,31 @@ type step struct {
 }
 
 // runPlan runs the steps at their times after origin and returns, for
-// each, the session times at which it started and finished.
+// each, the session times at which it started and finished. A step that
+// takes longer than stepSlack (a join on a loaded machine) delays the
+// later steps as much, so that the spans between steps keep their planned
+// length.
 func runPlan(t *testing.T, origin time.Time, steps []step) (start, end []time.Duration) {
 	t.Helper()
+	var shift time.Duration
 	for _, s := range steps {
-		time.Sleep(time.Until(origin.Add(s.at)))
+		at := s.at + shift
+		time.Sleep(time.Until(origin.Add(at)))
 		start = append(start, time.Since(origin))
 		if err := s.do(); err != nil {
-			t.Fatalf("plan step %q at %v: %v", s.name, s.at, err)
+			t.Fatalf("plan step %q at %v: %v", s.name, at, err)
 		}
 		end = append(end, time.Since(origin))
+		took := end[len(end)-1] - start[len(start)-1]
+		shift += max(0, took-stepSlack)
 		t.Logf("plan %6.2fs %-40s ran %6.3fs-%6.3fs", s.at.Seconds(), s.name, start[len(start)-1].Seconds(), end[len(end)-1].Seconds())
 	}
 	return start, end
 }
+
+// stepSlack is how long a plan step may take before it delays the next
+// ones: a publisher's join takes about a second here.
+const stepSlack = 1500 * time.Millisecond
 
 // testLogger logs to t at debug level when ROOMTAPE_TEST_DEBUG=1.
 func testLogger(t *testing.T) *slog.Logger {
