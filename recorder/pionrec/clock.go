@@ -22,10 +22,13 @@ const maxSlew = 0.05
 const audioResync = 30 * time.Millisecond
 
 // settleWindow is how much media a track buffers before its first frame is
-// written: long enough for the least delayed of its first packets (and
-// usually a Sender Report) to fix the arrival-time anchor, instead of
-// trusting the first packet, which is often late.
-const settleWindow = 300 * time.Millisecond
+// written, unless a Sender Report comes first: long enough for a report
+// (browsers send the first within about a second, and so does pion) to
+// place the first frame exactly, and otherwise for the least delayed of
+// the first packets to fix the arrival-time anchor, instead of trusting
+// the first packet, which is often late. It only delays the start of a
+// track, never its steady state.
+const settleWindow = time.Second
 
 // ntpEpochOffset is the number of seconds from 1900-01-01 (NTP) to
 // 1970-01-01 (Unix).

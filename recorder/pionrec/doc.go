@@ -33,8 +33,8 @@
 // wrap-around, and every frame's time comes from its RTP timestamp, never
 // from a packet count: an Opus DTX pause stays a pause of the same length.
 //
-// A track buffers its first 300 ms of frames (or less, once a Sender Report
-// is known) and anchors its clock at the least delayed of its first
+// A track buffers its first second of frames (or less, once a Sender
+// Report is known) and anchors its clock at the least delayed of its first
 // packets, rather than trusting the first one, which is often late; until
 // Sender Reports arrive, that arrival-time anchor is the clock. Sender Reports
 // give each SSRC's RTP↔NTP mapping; all tracks of one participant share a

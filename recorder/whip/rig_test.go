@@ -23,8 +23,9 @@ const (
 	// offset in its recorded files.
 	avTolerance = 20 * time.Millisecond
 	// presenceTolerance is the bound between the plan and
-	// session.json, and between a file's duration and the presence.
-	presenceTolerance = 100 * time.Millisecond
+	// session.json, and between a file's duration and the presence
+	// (widened by raceSlack under the race detector).
+	presenceTolerance = 100*time.Millisecond + raceSlack
 	// firstVideoBound is the bound from subscribing to the first
 	// decodable picture.
 	firstVideoBound = 1500 * time.Millisecond
