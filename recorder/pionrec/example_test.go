@@ -47,7 +47,7 @@ func Example() {
 	recorded := make(chan error, 1)
 	recv.OnTrack(func(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
 		go func() {
-			recorded <- pionrec.Record(ctx, alice, track, receiver, recv, pionrec.Config{Session: s})
+			recorded <- pionrec.Record(ctx, alice, track, receiver, recv, pionrec.Config{})
 		}()
 	})
 

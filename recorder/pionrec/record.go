@@ -22,9 +22,6 @@ var (
 	// ErrUnsupportedCodec is returned for a track whose codec is not VP8,
 	// VP9, H.264 or Opus.
 	ErrUnsupportedCodec = errors.New("pionrec: unsupported codec")
-	// ErrNoSession is returned when the session clock of a participant
-	// cannot be found (see Config.Session).
-	ErrNoSession = errors.New("pionrec: no session")
 )
 
 // Defaults of [Config].
@@ -47,13 +44,10 @@ type RTCPWriter interface {
 	WriteRTCP(pkts []rtcp.Packet) error
 }
 
-// Config configures [Record]. The zero value works when the participant's
-// session can be found (see Session).
+// Config configures [Record]. The zero value works.
 type Config struct {
-	// Session is the participant's session, whose clock gives
-	// presentation times. (optional) defaults to the participant's own
-	// session when the recorder exposes it; Record fails with
-	// ErrNoSession otherwise.
+	// Session is the session whose clock gives presentation times.
+	// (optional) defaults to the participant's own session.
 	Session *recorder.Session
 	// Source (optional) defaults to recorder.Camera for video and
 	// recorder.Microphone for audio.
@@ -104,12 +98,7 @@ func Record(ctx context.Context, p *recorder.Participant, track *webrtc.TrackRem
 ) error {
 	sess := cfg.Session
 	if sess == nil {
-		if sp, ok := any(p).(interface{ Session() *recorder.Session }); ok {
-			sess = sp.Session()
-		}
-	}
-	if sess == nil {
-		return fmt.Errorf("participant %q track %q: %w", p.ID(), track.ID(), ErrNoSession)
+		sess = p.Session()
 	}
 	w, err := newWriter(p, sess, track.ID(), track.Codec(), uint32(track.SSRC()), rtcpw, cfg)
 	if err != nil {
