@@ -39,6 +39,7 @@ var (
 // Video codecs a live publisher can encode.
 const (
 	VP8  = "vp8"
+	VP9  = "vp9"
 	H264 = "h264"
 )
 
@@ -87,7 +88,7 @@ type Participant struct {
 	Width, Height int
 	// FPS (optional) defaults to DefaultFPS.
 	FPS int
-	// VideoCodec (optional) is VP8 or H264; defaults to VP8.
+	// VideoCodec (optional) is VP8, VP9 or H264; defaults to VP8.
 	VideoCodec string
 	// Audio and Video select what is published; when both are false, both
 	// are published.
@@ -150,10 +151,10 @@ func (p Participant) withDefaults() (Participant, error) {
 	switch strings.ToLower(p.VideoCodec) {
 	case "", VP8:
 		p.VideoCodec = VP8
-	case H264:
-		p.VideoCodec = H264
+	case H264, VP9:
+		p.VideoCodec = strings.ToLower(p.VideoCodec)
 	default:
-		return p, fmt.Errorf("%w: video codec %q (want vp8 or h264)", ErrBadParticipant, p.VideoCodec)
+		return p, fmt.Errorf("%w: video codec %q (want vp8, vp9 or h264)", ErrBadParticipant, p.VideoCodec)
 	}
 	if p.KeyframeInterval == 0 {
 		p.KeyframeInterval = DefaultKeyframeInterval
@@ -308,12 +309,16 @@ func publish(ctx context.Context, whipURL string, p Participant, vs videoSource,
 	if vs != nil {
 		capab := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
 		var pay rtp.Payloader = &codecs.VP8Payloader{EnablePictureID: true}
-		if p.VideoCodec == H264 {
+		switch p.VideoCodec {
+		case H264:
 			capab = webrtc.RTPCodecCapability{
 				MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
 				SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
 			}
 			pay = &codecs.H264Payloader{}
+		case VP9:
+			capab = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP9, ClockRate: 90000, SDPFmtpLine: "profile-id=0"}
+			pay = &codecs.VP9Payloader{}
 		}
 		if vt, err = pub.addTrack(capab, "video", pay, ts0); err != nil {
 			return fail(err)

@@ -20,6 +20,7 @@ func TestPublishRecord(t *testing.T) {
 		codec string
 	}{
 		{"vp8", synth.VP8},
+		{"vp9", synth.VP9},
 		{"h264", synth.H264},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
