@@ -14,6 +14,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
 
+	"github.com/roomtape/roomtape/recorder"
 	"github.com/roomtape/roomtape/recorder/pionrec"
 	"github.com/roomtape/roomtape/recorder/whip"
 )
@@ -201,4 +202,21 @@ func TestListen(t *testing.T) {
 	}
 	_, err := whip.Listen("no-port")
 	require.Error(t, err)
+}
+
+// TestServe serves a handler until its context ends; the endpoint answers
+// in between and Serve returns cleanly.
+func TestServe(t *testing.T) {
+	s, err := recorder.NewSession(recorder.Config{ID: "serve", Dir: t.TempDir()})
+	require.NoError(t, err)
+	defer func() { _ = s.Close(context.Background()) }()
+	ln, err := whip.Listen(":0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	served := make(chan error, 1)
+	go func() { served <- whip.Serve(ctx, ln, whip.NewHandler(s, whip.Config{})) }()
+	resp, _ := do(t, http.MethodOptions, "http://"+ln.Addr().String()+"/whip", "", "", nil)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	cancel()
+	require.NoError(t, <-served)
 }
