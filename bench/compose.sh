@@ -32,19 +32,23 @@ fi
 
 (cd "$here" && go build -o "$work/compose" ./examples/compose)
 
-# timed LABEL CMD...: runs CMD, keeps the fastest wall seconds and the
-# largest peak RSS (KiB, the largest process of the command's tree) of the
-# runs so far in LABEL_wall and LABEL_rss.
+# timed LABEL CMD...: runs CMD, keeps the fastest wall seconds, the least
+# CPU seconds (user + system, the whole process tree) and the largest peak
+# RSS (KiB, the largest process of the tree) of the runs so far in
+# LABEL_wall, LABEL_cpu and LABEL_rss. On a loaded shared machine wall time
+# mostly measures the scheduler; CPU time is the steadier measure of work.
 timed() {
 	local label=$1; shift
-	/usr/bin/time -f "%e %M" -o "$work/$label.time" "$@" >"$work/$label.log" 2>&1 || {
+	/usr/bin/time -f "%e %M %U %S" -o "$work/$label.time" "$@" >"$work/$label.log" 2>&1 || {
 		echo "$label failed:" >&2; tail -20 "$work/$label.log" >&2; exit 1; }
-	local wall rss best maxrss
-	read -r wall rss <"$work/$label.time"
-	eval "best=\${${label}_wall:-} maxrss=\${${label}_rss:-0}"
+	local wall rss usr sys cpu best bestcpu maxrss
+	read -r wall rss usr sys <"$work/$label.time"
+	cpu=$(echo "$usr + $sys" | bc)
+	eval "best=\${${label}_wall:-} bestcpu=\${${label}_cpu:-} maxrss=\${${label}_rss:-0}"
 	if [ -z "$best" ] || [ "$(echo "$wall < $best" | bc)" = 1 ]; then best=$wall; fi
+	if [ -z "$bestcpu" ] || [ "$(echo "$cpu < $bestcpu" | bc)" = 1 ]; then bestcpu=$cpu; fi
 	[ "$rss" -gt "$maxrss" ] && maxrss=$rss
-	eval "${label}_wall=$best ${label}_rss=$maxrss"
+	eval "${label}_wall=$best ${label}_cpu=$bestcpu ${label}_rss=$maxrss"
 }
 
 # freezes FILE: number of freezes of 0.5 s or more (the test pattern moves in
@@ -54,7 +58,7 @@ freezes() {
 		grep -c 'freeze_start' || true
 }
 
-printf '%-8s %9s %9s %9s %12s %12s %8s %8s %8s %7s\n' session ours_s onepass_s seed_s ours/onepass ours/seed ours_MB onep_MB seed_MB freezes
+printf '%-8s %7s %9s %7s %12s %9s %8s %8s %8s %8s %8s %7s\n' session ours_s onepass_s seed_s ours/onepass ours/seed cpu_ours cpu_onep cpu_seed ours_MB onep_MB freezes
 for s in $sessions; do
 	case $s in
 	example) spec="Aditya:0:65 iPhone:40:55:720x1280" ;;
@@ -65,7 +69,7 @@ for s in $sessions; do
 	dir=$work/$s
 	# shellcheck disable=SC2086
 	python3 "$shared/mksession.py" "$dir" $spec >/dev/null
-	unset ours_wall ours_rss onepass_wall onepass_rss seed_wall seed_rss
+	unset ours_wall ours_cpu ours_rss onepass_wall onepass_cpu onepass_rss seed_wall seed_cpu seed_rss
 	for _ in $(seq "$repeat"); do
 		timed ours "$work/compose" --session "$dir/session.json" --output "$dir/ours.mp4" \
 			--width "$width" --height "$height" --preset "$preset" --crf "$crf"
@@ -74,9 +78,10 @@ for s in $sessions; do
 		timed seed python3 "$shared/seed_pipeline.py" "$dir/session.json" "$dir/seed.mp4" \
 			--width "$width" --height "$height" --preset "$preset" --crf "$crf"
 	done
-	printf '%-8s %9.1f %9.1f %9.1f %12.2f %12.2f %8d %8d %8d %7s\n' "$s" \
+	printf '%-8s %7.1f %9.1f %7.1f %12.2f %9.2f %8.1f %8.1f %8.1f %8d %8d %7s\n' "$s" \
 		"$ours_wall" "$onepass_wall" "$seed_wall" \
 		"$(echo "$ours_wall / $onepass_wall" | bc -l)" "$(echo "$ours_wall / $seed_wall" | bc -l)" \
-		$((ours_rss / 1024)) $((onepass_rss / 1024)) $((seed_rss / 1024)) "$(freezes "$dir/ours.mp4")"
+		"$ours_cpu" "$onepass_cpu" "$seed_cpu" \
+		$((ours_rss / 1024)) $((onepass_rss / 1024)) "$(freezes "$dir/ours.mp4")"
 done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (machines are noisy: compare ratios from one run)"
