@@ -522,17 +522,21 @@ func checkComposition(t *testing.T, m *manifest.Session, sent map[string]markers
 		palette[i] = mediacheck.RGB{R: 255 * g[0], G: 255 * g[1], B: 255 * g[2]}
 	}
 	checkMarkers := func(what, id string, got, sent []time.Duration, from, to time.Duration) int {
-		n := 0
+		var offs []string
 		for _, f := range got {
 			if f < from+edgeMargin || f > to-edgeMargin {
 				continue
 			}
-			n++
-			if want := nearest(sent, f); absDur(f-want) > markerTolerance {
+			want := nearest(sent, f)
+			offs = append(offs, (f - want).Round(time.Millisecond).String())
+			if absDur(f-want) > markerTolerance {
 				t.Errorf("%s %s at %v, sent at %v (tolerance %v)", id, what, f, want, markerTolerance)
 			}
 		}
-		return n
+		if len(offs) > 0 {
+			t.Logf("%s %s times in the output minus send times: %v", id, what, offs)
+		}
+		return len(offs)
 	}
 	flashes := map[string]int{}
 	for _, tl := range tiles {
@@ -581,7 +585,11 @@ func checkComposition(t *testing.T, m *manifest.Session, sent map[string]markers
 		if worst := mediacheck.MaxAbsAV(av); worst > avTolerance {
 			t.Errorf("%s: A/V offset up to %v in the composed output (tolerance %v): %+v", id, worst, avTolerance, av)
 		}
-		t.Logf("%s: %d flashes, %d beeps checked, %d A/V pairs, worst %v", id, flashes[id], n, len(av), mediacheck.MaxAbsAV(av))
+		var avs []string
+		for _, o := range av {
+			avs = append(avs, o.AV.Round(time.Millisecond).String())
+		}
+		t.Logf("%s: %d flashes, %d beeps checked, A/V (beep - flash) %v", id, flashes[id], n, avs)
 		if flashes[id] == 0 && n == 0 {
 			t.Errorf("%s: no marker found in the composed output", id)
 		}
