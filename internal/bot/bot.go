@@ -67,10 +67,12 @@ type Result struct {
 	URL string
 	// Participants is the number of participants who ever joined.
 	Participants int
-	// RecordingEnded is when recording stopped (the last participant left,
-	// the idle timeout passed, or Stop was closed).
+	// RecordingEnded is when recording stopped (the demo's last participant
+	// left, the idle timeout passed after the last leave, the room closed,
+	// or Stop was closed); post-processing is timed from there.
 	RecordingEnded time.Time
-	// Step1 is the time to close the files and write the final manifest;
+	// Step1 is the time to stop the transport, close the files and write
+	// the final manifest;
 	// Composition the time to compose; PostProcessing the total from
 	// RecordingEnded to the end (composition and upload included).
 	Step1, Composition, Upload, PostProcessing time.Duration
@@ -139,8 +141,8 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		return sess.Close(cctx)
 	}
 
-	recErr := record(ctx, cfg, opts, sess, presence, log, out)
-	res.RecordingEnded = time.Now()
+	ended, recErr := record(ctx, cfg, opts, sess, presence, log, out)
+	res.RecordingEnded = ended
 	res.RecordingCPU = cpuTime()
 	res.Participants = presence.everJoined()
 	if err := closeSession(); err != nil {

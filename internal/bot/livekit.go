@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/roomtape/roomtape/recorder"
 	"github.com/roomtape/roomtape/recorder/livekit"
@@ -14,7 +15,7 @@ import (
 // recordLiveKit joins the LiveKit room as a hidden recorder until the room
 // closes, everyone has left for the idle timeout, Stop is closed or ctx
 // is cancelled.
-func recordLiveKit(ctx context.Context, cfg Config, opts Options, sess *recorder.Session, p *presence, log *slog.Logger, out *printer) error {
+func recordLiveKit(ctx context.Context, cfg Config, opts Options, sess *recorder.Session, p *presence, log *slog.Logger, out *printer) (time.Time, error) {
 	fit := timeline.Letterbox
 	if cfg.Crop {
 		fit = timeline.Crop
@@ -39,19 +40,21 @@ func recordLiveKit(ctx context.Context, cfg Config, opts Options, sess *recorder
 	go func() { idle <- p.waitIdle(rctx, opts.Stop, cfg.IdleTimeout) }()
 	select {
 	case err := <-done: // the room ended (or the bot could not join)
+		ended := time.Now()
 		cancel()
 		if ierr := <-idle; ierr != nil { // ctx's error: the room's end decides
 			log.Debug("idle wait ended", "err", ierr)
 		}
 		if err != nil {
-			return fmt.Errorf("bot: LiveKit room: %w", err)
+			return ended, fmt.Errorf("bot: LiveKit room: %w", err)
 		}
-		return ctx.Err()
+		return ended, ctx.Err()
 	case err := <-idle:
+		ended := time.Now()
 		cancel()
 		if rerr := <-done; rerr != nil && !errors.Is(rerr, context.Canceled) {
-			return errors.Join(err, fmt.Errorf("bot: LiveKit room: %w", rerr))
+			return ended, errors.Join(err, fmt.Errorf("bot: LiveKit room: %w", rerr))
 		}
-		return err
+		return ended, err
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/roomtape/roomtape/recorder"
 	"github.com/roomtape/roomtape/recorder/whip"
@@ -12,24 +13,25 @@ import (
 
 // record runs the recording phase of cfg.Mode into sess and returns when
 // it is over: the demo plan finished, the room is idle or closed, Stop was
-// closed, or ctx was cancelled (then ctx.Err()). Every publication has
-// ended when it returns; sess is still open.
-func record(ctx context.Context, cfg Config, opts Options, sess *recorder.Session, p *presence, log *slog.Logger, out *printer) error {
+// closed, or ctx was cancelled (then ctx.Err()). ended is when it decided
+// to stop, before the transport shut down. Every publication has ended
+// when it returns; sess is still open.
+func record(ctx context.Context, cfg Config, opts Options, sess *recorder.Session, p *presence, log *slog.Logger, out *printer) (ended time.Time, err error) {
 	switch cfg.Mode {
 	case ModeDemo, ModeWHIP:
 		return recordWHIP(ctx, cfg, opts, sess, p, log, out)
 	case ModeLiveKit:
 		return recordLiveKit(ctx, cfg, opts, sess, p, log, out)
 	}
-	return fmt.Errorf("%w: mode %v", ErrConfig, cfg.Mode)
+	return time.Now(), fmt.Errorf("%w: mode %v", ErrConfig, cfg.Mode)
 }
 
 // recordWHIP serves the WHIP ingest; in ModeDemo it also runs the demo's
 // synthetic publishers against it.
-func recordWHIP(ctx context.Context, cfg Config, opts Options, sess *recorder.Session, p *presence, log *slog.Logger, out *printer) error {
+func recordWHIP(ctx context.Context, cfg Config, opts Options, sess *recorder.Session, p *presence, log *slog.Logger, out *printer) (time.Time, error) {
 	ln, err := whip.Listen(cfg.WHIPListen)
 	if err != nil {
-		return fmt.Errorf("%w: WHIP on %s: %w", ErrListen, cfg.WHIPListen, err)
+		return time.Now(), fmt.Errorf("%w: WHIP on %s: %w", ErrListen, cfg.WHIPListen, err)
 	}
 	h := whip.NewHandler(sess, whip.Config{
 		PublicICE: cfg.PublicICE,
@@ -62,8 +64,9 @@ func recordWHIP(ctx context.Context, cfg Config, opts Options, sess *recorder.Se
 		out.printf("Recording WHIP publishers at %s (Ctrl-C to finish; ends %v after everyone left)\n", whipURL, cfg.IdleTimeout)
 		recErr = p.waitIdle(ctx, opts.Stop, cfg.IdleTimeout)
 	}
+	ended := time.Now()
 	shutdown()
-	return recErr
+	return ended, recErr
 }
 
 // listenURLHost is the host:port to reach a listener: an unspecified
