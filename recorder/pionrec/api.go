@@ -134,6 +134,11 @@ func NewAPI(cfg APIConfig) (*webrtc.API, error) {
 		se = &webrtc.SettingEngine{}
 	}
 	se.SetIncludeLoopbackCandidate(true)
+	// SRTP's default replay window (64 packets) rejects a NACK
+	// retransmission that comes after more than 64 newer packets, e.g.
+	// behind the burst of a keyframe; accept what the reorder window can
+	// still use.
+	se.SetSRTPReplayProtectionWindow(ringSize)
 	if cfg.LoopbackOnly {
 		se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -113,6 +114,14 @@ func rssBytes(t *testing.T) int64 {
 	return 0
 }
 
+// liveHeap returns the heap in use after a collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
 // cpuTime returns the process's user+system CPU time (children excluded).
 func cpuTime(t *testing.T) time.Duration {
 	t.Helper()
@@ -161,16 +170,19 @@ func TestLoadReplay(t *testing.T) {
 	window := time.Duration(lp.Seconds-2) * time.Second
 	cpu0, wall0 := cpuTime(t), time.Now()
 	var peakRSS, firstRSS, lastRSS int64
+	var heapFirst uint64
 	for time.Since(wall0) < window {
 		time.Sleep(250 * time.Millisecond)
 		lastRSS = rssBytes(t)
 		if firstRSS == 0 {
 			firstRSS = lastRSS
+			heapFirst = liveHeap()
 		}
 		peakRSS = max(peakRSS, lastRSS)
 	}
 	cpu := cpuTime(t) - cpu0
 	elapsed := time.Since(wall0)
+	heapLast := liveHeap()
 
 	res := <-done
 	require.Empty(t, res.Err)
@@ -193,8 +205,9 @@ func TestLoadReplay(t *testing.T) {
 	for _, v := range ts.video() {
 		recorded += v.Frames
 	}
-	t.Logf("video frames sent %d, recorded %d; packets lost %d; RSS over the window %.1f -> %.1f MiB",
-		sentFrames, recorded, lost, float64(firstRSS)/(1<<20), float64(lastRSS)/(1<<20))
+	t.Logf("video frames sent %d, recorded %d; packets lost %d; over the window RSS %.1f -> %.1f MiB, live heap %.1f -> %.1f MiB",
+		sentFrames, recorded, lost, float64(firstRSS)/(1<<20), float64(lastRSS)/(1<<20),
+		float64(heapFirst)/(1<<20), float64(heapLast)/(1<<20))
 	require.Zero(t, lost, "packets lost")
 	// Frames sent in the last instant before the DELETE may not arrive.
 	require.GreaterOrEqual(t, float64(recorded), 0.98*float64(sentFrames), "frames recorded")
