@@ -68,6 +68,29 @@ func Join(ctx context.Context, url, room, identity, name string) (*Publisher, er
 	}, nil
 }
 
+// JoinAndPublish joins like [Join] and publishes the clip's camera (when
+// it has video layers, as track "camera") and microphone (when it has
+// audio, as track "mic").
+func JoinAndPublish(ctx context.Context, url, room, identity, name string, c *Clip) (*Publisher, error) {
+	p, err := Join(ctx, url, room, identity, name)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.Layers) > 0 {
+		if _, err := p.PublishVideo(c, lkproto.TrackSource_CAMERA, "camera"); err != nil {
+			p.Leave()
+			return nil, err
+		}
+	}
+	if len(c.Audio) > 0 {
+		if _, err := p.PublishAudio(c, lkproto.TrackSource_MICROPHONE, "mic"); err != nil {
+			p.Leave()
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
 // Origin is the publisher's media time 0.
 func (p *Publisher) Origin() time.Time { return p.origin }
 

@@ -57,6 +57,8 @@ type Server struct {
 	URL string
 	// HTTPURL is the URL of the room service API.
 	HTTPURL string
+	// Addr is the address it listens on.
+	Addr netip.Addr
 
 	cmd  *exec.Cmd
 	logs *syncBuffer
@@ -127,6 +129,7 @@ room:
 	s := &Server{
 		URL:     "ws://" + net.JoinHostPort(addr.String(), strconv.Itoa(SignalPort)),
 		HTTPURL: "http://" + net.JoinHostPort(addr.String(), strconv.Itoa(SignalPort)),
+		Addr:    addr,
 		logs:    &syncBuffer{},
 		done:    make(chan struct{}),
 	}

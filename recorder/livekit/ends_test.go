@@ -8,7 +8,6 @@ import (
 	lkproto "github.com/livekit/protocol/livekit"
 
 	"github.com/roomtape/roomtape/internal/lktest"
-	"github.com/roomtape/roomtape/internal/netns"
 	"github.com/roomtape/roomtape/recorder"
 	"github.com/roomtape/roomtape/recorder/livekit"
 )
@@ -54,27 +53,16 @@ func TestCleanEnds(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel() // a namespace and a server of its own
-			ns := netns.Enter(t, netns.Config{})
-			if ns == nil {
-				return
-			}
-			srv := lktest.StartServer(t, ns.Addr)
 			const room = "ends"
-			if _, err := srv.RoomService().CreateRoom(t.Context(), &lkproto.CreateRoomRequest{Name: room}); err != nil {
-				t.Fatal(err)
+			srv := inRoom(t, room)
+			if srv == nil {
+				return // the test ran in its namespace child
 			}
-			clip, err := lktest.MakeClip(t.Context(), t.TempDir(), 0, nil, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			alice, err := lktest.Join(t.Context(), srv.URL, room, "alice", "Alice")
+			alice, err := lktest.JoinAndPublish(t.Context(), srv.URL, room, "alice", "Alice", clip(t, 0, false))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer alice.Leave()
-			if _, err := alice.PublishAudio(clip, lkproto.TrackSource_MICROPHONE, "mic"); err != nil {
-				t.Fatal(err)
-			}
 			s, err := recorder.NewSession(recorder.Config{DisableFiles: true})
 			if err != nil {
 				t.Fatal(err)

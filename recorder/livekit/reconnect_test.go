@@ -5,10 +5,7 @@ import (
 	"testing"
 	"time"
 
-	lkproto "github.com/livekit/protocol/livekit"
-
 	"github.com/roomtape/roomtape/internal/lktest"
-	"github.com/roomtape/roomtape/internal/netns"
 	"github.com/roomtape/roomtape/recorder"
 	"github.com/roomtape/roomtape/recorder/livekit"
 	"github.com/roomtape/roomtape/timeline/manifest"
@@ -31,25 +28,17 @@ const (
 // present, and its media has a gap where the server was away.
 func TestReconnect(t *testing.T) {
 	t.Parallel() // a namespace and a server of its own
-	ns := netns.Enter(t, netns.Config{})
-	if ns == nil {
-		return
+	const room = "flaky"
+	srv := inRoom(t, room)
+	if srv == nil {
+		return // the test ran in its namespace child
 	}
 	ctx := t.Context()
-	srv := lktest.StartServer(t, ns.Addr)
-	const room = "flaky"
-	clip, err := lktest.MakeClip(ctx, t.TempDir(), 0, []lktest.Size{{W: 320, H: 180}}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	alice, err := lktest.Join(ctx, srv.URL, room, "alice", "Alice")
+	alice, err := lktest.JoinAndPublish(ctx, srv.URL, room, "alice", "Alice", clip(t, 0, true, lktest.Size{W: 320, H: 180}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer alice.Leave()
-	if _, err := alice.PublishVideo(clip, lkproto.TrackSource_CAMERA, "camera"); err != nil {
-		t.Fatal(err)
-	}
 	s, err := recorder.NewSession(recorder.Config{ID: "flaky", Dir: testDir(t), Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +56,7 @@ func TestReconnect(t *testing.T) {
 	srv.Kill()
 	time.Sleep(outage)
 	up := s.Elapsed()
-	lktest.StartServer(t, ns.Addr)
+	lktest.StartServer(t, srv.Addr) // same address and ports: the clients come back
 	t.Logf("server away %.2fs-%.2fs", down.Seconds(), up.Seconds())
 	time.Sleep(reconnectWithin + 2*time.Second)
 	cancel()

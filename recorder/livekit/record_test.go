@@ -90,6 +90,33 @@ func runPlan(t *testing.T, origin time.Time, steps []step) (start, end []time.Du
 // ones: a publisher's join takes about a second here.
 const stepSlack = 1500 * time.Millisecond
 
+// inRoom makes the calling test run in a network namespace of its own
+// (see internal/netns) with a livekit-server and the given room. It
+// returns nil in the parent process, whose test must then return.
+func inRoom(t *testing.T, room string) *lktest.Server {
+	t.Helper()
+	ns := netns.Enter(t, netns.Config{})
+	if ns == nil {
+		return nil
+	}
+	srv := lktest.StartServer(t, ns.Addr)
+	if _, err := srv.RoomService().CreateRoom(t.Context(), &lkproto.CreateRoomRequest{Name: room}); err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+// clip makes participant i's clip (no audio with noAudio) with the given
+// video layers.
+func clip(t *testing.T, i int, noAudio bool, layers ...lktest.Size) *lktest.Clip {
+	t.Helper()
+	c, err := lktest.MakeClip(t.Context(), t.TempDir(), i, layers, noAudio)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // testLogger logs to t at debug level when ROOMTAPE_TEST_DEBUG=1.
 func testLogger(t *testing.T) *slog.Logger {
 	t.Helper()
@@ -143,31 +170,19 @@ func (l *eventLog) events() []recorder.Event {
 // the room is deleted; then it composes the session and checks the
 // layout and the markers of every window.
 func TestRecordRoom(t *testing.T) {
-	ns := netns.Enter(t, netns.Config{})
-	if ns == nil {
-		return
+	const room = "standup"
+	srv := inRoom(t, room)
+	if srv == nil {
+		return // the test ran in its namespace child
 	}
 	ctx := t.Context()
-	srv := lktest.StartServer(t, ns.Addr)
-	const room = "standup"
-	if _, err := srv.RoomService().CreateRoom(ctx, &lkproto.CreateRoomRequest{Name: room}); err != nil {
-		t.Fatal(err)
-	}
 
 	// Clips: alice's camera in three simulcast layers, bob's camera in
 	// one, carol's microphone only, alice's screen with its own tint.
-	clipDir := t.TempDir()
-	mk := func(i int, sizes []lktest.Size, noAudio bool) *lktest.Clip {
-		c, err := lktest.MakeClip(ctx, clipDir, i, sizes, noAudio)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	aliceClip := mk(0, []lktest.Size{{W: 640, H: 360}, {W: 320, H: 180}, {W: 160, H: 90}}, false)
-	bobClip := mk(1, []lktest.Size{{W: 320, H: 180}}, false)
-	carolClip := mk(2, nil, false)
-	screenClip := mk(3, []lktest.Size{{W: 320, H: 180}}, true)
+	aliceClip := clip(t, 0, false, lktest.Size{W: 640, H: 360}, lktest.Size{W: 320, H: 180}, lktest.Size{W: 160, H: 90})
+	bobClip := clip(t, 1, false, lktest.Size{W: 320, H: 180})
+	carolClip := clip(t, 2, false)
+	screenClip := clip(t, 3, true, lktest.Size{W: 320, H: 180})
 
 	var evs eventLog
 	sess, err := recorder.NewSession(recorder.Config{
@@ -196,20 +211,14 @@ func TestRecordRoom(t *testing.T) {
 	)
 	join := func(id, name string, c *lktest.Clip) func() error {
 		return func() error {
-			p, err := lktest.Join(ctx, srv.URL, room, id, name)
+			p, err := lktest.JoinAndPublish(ctx, srv.URL, room, id, name, c)
 			if err != nil {
 				return err
 			}
 			pubs[id] = p
 			all = append(all, p)
 			byID[id] = append(byID[id], p)
-			if len(c.Layers) > 0 {
-				if _, err := p.PublishVideo(c, lkproto.TrackSource_CAMERA, "camera"); err != nil {
-					return err
-				}
-			}
-			_, err = p.PublishAudio(c, lkproto.TrackSource_MICROPHONE, "mic")
-			return err
+			return nil
 		}
 	}
 	steps := []step{

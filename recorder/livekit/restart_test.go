@@ -13,7 +13,6 @@ import (
 
 	"github.com/roomtape/roomtape/internal/lktest"
 	"github.com/roomtape/roomtape/internal/mediacheck"
-	"github.com/roomtape/roomtape/internal/netns"
 	"github.com/roomtape/roomtape/internal/testmedia"
 	"github.com/roomtape/roomtape/recorder"
 	"github.com/roomtape/roomtape/recorder/livekit"
@@ -68,37 +67,20 @@ const (
 // already there.
 func TestBotRestart(t *testing.T) {
 	t.Parallel() // a namespace and a server of its own
-	ns := netns.Enter(t, netns.Config{})
-	if ns == nil {
-		return
+	const room = "restart"
+	srv := inRoom(t, room)
+	if srv == nil {
+		return // the test ran in its namespace child
 	}
 	ctx := t.Context()
-	srv := lktest.StartServer(t, ns.Addr)
-	const room = "restart"
-	if _, err := srv.RoomService().CreateRoom(ctx, &lkproto.CreateRoomRequest{Name: room}); err != nil {
-		t.Fatal(err)
-	}
-	clipDir := t.TempDir()
-	aliceClip, err := lktest.MakeClip(ctx, clipDir, 0, []lktest.Size{{W: 320, H: 180}}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bobClip, err := lktest.MakeClip(ctx, clipDir, 1, []lktest.Size{{W: 320, H: 180}}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	aliceClip := clip(t, 0, false, lktest.Size{W: 320, H: 180})
+	bobClip := clip(t, 1, false, lktest.Size{W: 320, H: 180})
 	join := func(id, name string, c *lktest.Clip) *lktest.Publisher {
-		p, err := lktest.Join(ctx, srv.URL, room, id, name)
+		p, err := lktest.JoinAndPublish(ctx, srv.URL, room, id, name, c)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(p.Leave)
-		if _, err := p.PublishVideo(c, lkproto.TrackSource_CAMERA, "camera"); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.PublishAudio(c, lkproto.TrackSource_MICROPHONE, "mic"); err != nil {
-			t.Fatal(err)
-		}
 		return p
 	}
 	alice := join("alice", "Alice", aliceClip)

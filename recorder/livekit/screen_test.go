@@ -8,7 +8,6 @@ import (
 	lkproto "github.com/livekit/protocol/livekit"
 
 	"github.com/roomtape/roomtape/internal/lktest"
-	"github.com/roomtape/roomtape/internal/netns"
 	"github.com/roomtape/roomtape/recorder"
 	"github.com/roomtape/roomtape/recorder/livekit"
 )
@@ -18,30 +17,18 @@ import (
 // no screen entry joins the session.
 func TestDisableScreenShare(t *testing.T) {
 	t.Parallel() // a namespace and a server of its own
-	ns := netns.Enter(t, netns.Config{})
-	if ns == nil {
-		return
+	const room = "noscreen"
+	srv := inRoom(t, room)
+	if srv == nil {
+		return // the test ran in its namespace child
 	}
 	ctx := t.Context()
-	srv := lktest.StartServer(t, ns.Addr)
-	const room = "noscreen"
-	cam, err := lktest.MakeClip(ctx, t.TempDir(), 0, []lktest.Size{{W: 160, H: 90}}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	screen, err := lktest.MakeClip(ctx, t.TempDir(), 3, []lktest.Size{{W: 160, H: 90}}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	alice, err := lktest.Join(ctx, srv.URL, room, "alice", "Alice")
+	alice, err := lktest.JoinAndPublish(ctx, srv.URL, room, "alice", "Alice", clip(t, 0, true, lktest.Size{W: 160, H: 90}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer alice.Leave()
-	if _, err := alice.PublishVideo(cam, lkproto.TrackSource_CAMERA, "camera"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := alice.PublishVideo(screen, lkproto.TrackSource_SCREEN_SHARE, "screen"); err != nil {
+	if _, err := alice.PublishVideo(clip(t, 3, true, lktest.Size{W: 160, H: 90}), lkproto.TrackSource_SCREEN_SHARE, "screen"); err != nil {
 		t.Fatal(err)
 	}
 	var evs eventLog
