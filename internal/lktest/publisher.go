@@ -152,7 +152,13 @@ func (p *Publisher) PublishVideo(c *Clip, source lkproto.TrackSource, name strin
 	}
 	const frameDur = time.Second / FPS
 	p.start(pub.SID(), frameDur, func(k int) {
+		marker := k%int(ClipLength/frameDur) == 0
 		for i, t := range tracks {
+			if marker {
+				// A flash is a scene cut: coded as a keyframe its first
+				// frame is fully white whatever the rate control does.
+				encs[i].key.Store(true)
+			}
 			data, err := encs[i].frame(time.Duration(k) * frameDur)
 			if err != nil || len(data) == 0 {
 				continue // a dropped frame
