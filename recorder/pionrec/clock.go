@@ -160,6 +160,8 @@ type trackClock struct {
 	corr     time.Duration
 	lastExt  int64
 	haveLast bool
+	// audioFrame is the duration of the latest audio packet.
+	audioFrame time.Duration
 
 	srMu  sync.Mutex
 	srSet bool
@@ -244,13 +246,29 @@ func (c *trackClock) pts(ext int64) time.Duration {
 }
 
 // stepAudio moves the audio correction to tgt when the error exceeds
-// audioResync (or before the first frame) and publishes what remains.
+// audioResync (or before the first frame) and publishes what remains. A
+// step forward leaves a gap, which readers honour exactly; a step back
+// can only drop whole packets (the writer drops those the step overlaps),
+// so it is rounded to whole packets and the rest stays as the residual.
 func (c *trackClock) stepAudio(tgt time.Duration) {
-	if d := tgt - c.corr; !c.haveLast || d > audioResync || d < -audioResync {
+	d := tgt - c.corr
+	switch {
+	case !c.haveLast || d > audioResync:
 		c.corr = tgt
+	case d < -audioResync:
+		frame := c.audioFrame
+		if frame <= 0 {
+			frame = defaultAudioFrame
+		}
+		n := (-d + frame/2) / frame
+		c.corr -= n * frame
 	}
 	c.group.setResidual(c.corr - tgt)
 }
+
+// defaultAudioFrame is the audio packet duration assumed before one is
+// known: WebRTC's Opus default.
+const defaultAudioFrame = 20 * time.Millisecond
 
 // slewVideo moves the video correction toward tgt by at most maxSlew of
 // the media time since the previous frame (at once before the first).

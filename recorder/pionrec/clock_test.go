@@ -77,10 +77,11 @@ func TestTrackClockSenderReports(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, time.Millisecond, off)
 
-	// Audio is 39 ms late (more than audioResync): it steps at once; the
-	// 40 ms of audio it overlaps are dropped by the writer.
-	require.Equal(t, 1021*time.Millisecond, audio.pts(48000+960))
-	require.Zero(t, g.getResidual())
+	// Audio is 39 ms late (more than audioResync): it steps back at once
+	// by whole 20 ms packets (the writer drops the two it overlaps), and
+	// the remaining millisecond is the residual video follows.
+	require.Equal(t, 1020*time.Millisecond, audio.pts(48000+960))
+	require.Equal(t, -time.Millisecond, g.getResidual())
 	// Video slews by at most 5 % of the media time.
 	got := video.pts(90000 + 3000)
 	frame := c33ms()
@@ -91,7 +92,7 @@ func TestTrackClockSenderReports(t *testing.T) {
 		require.Greater(t, next, pts, "monotonic")
 		pts = next
 	}
-	require.Equal(t, time.Second+time.Millisecond+video.ticks(59*3000), pts, "converged")
+	require.Equal(t, time.Second+video.ticks(59*3000), pts, "converged on the audio")
 }
 
 func TestTrackClockAudioResidual(t *testing.T) {

@@ -321,6 +321,9 @@ func (w *writer) frame(af assembledFrame, now time.Time) {
 		dur = w.frameDur
 	} else {
 		dur = opusDuration(af.data)
+		if dur > 0 {
+			w.clock.audioFrame = dur
+		}
 	}
 	w.pending = append(w.pending, pendingFrame{ext: ext, f: recorder.Frame{Payload: af.data, Duration: dur, Keyframe: key}})
 	if w.clock.hasReport() || w.clock.ticks(ext-w.pending[0].ext) >= settleWindow {
@@ -342,8 +345,8 @@ func (w *writer) flush() {
 			continue
 		}
 		pf.f.PTS = w.clock.pts(pf.ext)
-		if w.written && pf.f.PTS < w.lastPTS {
-			// An audio clock stepped back: drop what it overlaps.
+		if w.written && (pf.f.PTS < w.lastPTS || (!w.video && pf.f.PTS == w.lastPTS)) {
+			// An audio clock stepped back: drop the packets it overlaps.
 			w.stats.DroppedFrames++
 			continue
 		}
