@@ -47,5 +47,6 @@
 // placed by sample count by the readers of the files, so slewing its
 // timestamps would not move it: an audio error under 30 ms is left alone
 // and video follows it (the pair stays in sync), a larger one is corrected
-// by one step (a gap forward, or dropping the packets it overlaps).
+// by one step (a gap forward, or dropping whole packets backward, the
+// remainder of a packet staying in the residual that video follows).
 package pionrec
