@@ -79,15 +79,24 @@ type clockGroup struct {
 }
 
 // observe takes a Sender Report with NTP time ntp that arrived at local
-// time arrival; the least delayed report gives the offset.
+// time arrival. The first report gives the offset; a later one replaces it
+// only when it was less delayed by offsetRevision or more.
 func (g *clockGroup) observe(arrival, ntp time.Time) {
 	d := arrival.Sub(ntp)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !g.have || d < g.offset {
+	if !g.have || d <= g.offset-offsetRevision {
 		g.offset, g.have = d, true
 	}
 }
+
+// offsetRevision is the least improvement that revises a participant's
+// sender-to-local clock offset. Every revision moves its tracks on the
+// session clock, which audio can follow only in whole packets, costing up
+// to half a packet of A/V sync; small revisions (report delays jitter by
+// a few milliseconds, tens under load) are not worth that, large ones
+// (a first report delayed by a stall) are.
+const offsetRevision = 50 * time.Millisecond
 
 // get returns the offset and whether one is known.
 func (g *clockGroup) get() (time.Duration, bool) {

@@ -39,8 +39,9 @@
 // Sender Reports arrive, that arrival-time anchor is the clock. Sender Reports
 // give each SSRC's RTP↔NTP mapping; all tracks of one participant share a
 // single estimate of the offset between the sender's clock and ours (the
-// smallest arrival-minus-NTP seen, i.e. the least delayed report), so audio
-// and video stay in sync with each other even if the sender's clock is off.
+// arrival-minus-NTP of its first report, revised only by a report at least
+// 50 ms less delayed), so audio and video stay in sync with each other even
+// if the sender's clock is off.
 // The switch from arrival time to Sender Report time never makes a jump in
 // video: the difference is slewed in at 5 % of media time, so presentation
 // times stay monotonic and no frame is dropped or duplicated. Audio is
