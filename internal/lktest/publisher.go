@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/livekit/protocol/auth"
@@ -30,8 +31,9 @@ type Publisher struct {
 
 // sender writes one published track.
 type sender struct {
-	stop chan struct{}
-	done chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
+	paused atomic.Bool // muted: frames are not sent
 }
 
 // Token returns an access token for identity in room, with the given
@@ -233,10 +235,32 @@ func (p *Publisher) start(sid string, dur time.Duration, write func(k int), done
 				return
 			case <-timer.C:
 			}
-			write(k)
+			if !s.paused.Load() {
+				write(k)
+			}
 			k++
 		}
 	}()
+}
+
+// Mute mutes or unmutes the track with the given SID, as a browser does:
+// the server is told, and no media is sent while muted.
+func (p *Publisher) Mute(sid string, muted bool) error {
+	p.mu.Lock()
+	s := p.tracks[sid]
+	p.mu.Unlock()
+	var pub *lksdk.LocalTrackPublication
+	for _, tp := range p.room.LocalParticipant.TrackPublications() {
+		if lp, ok := tp.(*lksdk.LocalTrackPublication); ok && tp.SID() == sid {
+			pub = lp
+		}
+	}
+	if s == nil || pub == nil {
+		return fmt.Errorf("lktest: %s has no track %s", p.Identity, sid)
+	}
+	s.paused.Store(muted)
+	pub.SetMuted(muted)
+	return nil
 }
 
 // Unpublish stops and unpublishes the track with the given SID.
