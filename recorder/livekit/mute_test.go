@@ -1,7 +1,6 @@
 package livekit_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -10,7 +9,6 @@ import (
 	"github.com/roomtape/roomtape/internal/lktest"
 	"github.com/roomtape/roomtape/internal/mediacheck"
 	"github.com/roomtape/roomtape/recorder"
-	"github.com/roomtape/roomtape/recorder/livekit"
 	"github.com/roomtape/roomtape/timeline/manifest"
 )
 
@@ -48,14 +46,7 @@ func TestMute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- livekit.Record(rctx, s, livekit.Config{
-			URL: srv.URL, APIKey: lktest.APIKey, APISecret: lktest.APISecret, Room: room, Logger: testLogger(t),
-		})
-	}()
+	done, cancel := startBot(t, srv, room, s)
 	runPlan(t, s.StartedAt(), []step{
 		{muteAt, "alice mutes her camera", func() error { return alice.Mute(cam, true) }},
 		{unmuteAt, "alice unmutes", func() error { return alice.Mute(cam, false) }},

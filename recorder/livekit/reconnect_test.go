@@ -1,13 +1,11 @@
 package livekit_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/roomtape/roomtape/internal/lktest"
 	"github.com/roomtape/roomtape/recorder"
-	"github.com/roomtape/roomtape/recorder/livekit"
 	"github.com/roomtape/roomtape/timeline/manifest"
 )
 
@@ -43,14 +41,7 @@ func TestReconnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- livekit.Record(rctx, s, livekit.Config{
-			URL: srv.URL, APIKey: lktest.APIKey, APISecret: lktest.APISecret, Room: room, Logger: testLogger(t),
-		})
-	}()
+	done, cancel := startBot(t, srv, room, s)
 	time.Sleep(outageAt)
 	down := s.Elapsed()
 	srv.Kill()

@@ -1,6 +1,7 @@
 package livekit_test
 
 import (
+	"context"
 	"log/slog"
 	"maps"
 	"os"
@@ -117,6 +118,22 @@ func clip(t *testing.T, i int, noAudio bool, layers ...lktest.Size) *lktest.Clip
 		t.Fatal(err)
 	}
 	return c
+}
+
+// startBot runs Record for room on srv into s in the background, with the
+// test output size; cancel stops it and done yields its result.
+func startBot(t *testing.T, srv *lktest.Server, room string, s *recorder.Session) (done <-chan error, cancel context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	ch := make(chan error, 1)
+	go func() {
+		ch <- livekit.Record(ctx, s, livekit.Config{
+			URL: srv.URL, APIKey: lktest.APIKey, APISecret: lktest.APISecret, Room: room,
+			Output: livekit.Output{Width: outW, Height: outH}, Logger: testLogger(t),
+		})
+	}()
+	return ch, cancel
 }
 
 // testLogger logs to t at debug level when ROOMTAPE_TEST_DEBUG=1.

@@ -119,13 +119,7 @@ func TestBotRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recDone := make(chan error, 1)
-	go func() {
-		recDone <- livekit.Record(ctx, second, livekit.Config{
-			URL: srv.URL, APIKey: lktest.APIKey, APISecret: lktest.APISecret, Room: room,
-			Output: livekit.Output{Width: outW, Height: outH}, Logger: testLogger(t),
-		})
-	}()
+	recDone, _ := startBot(t, srv, room, second)
 	time.Sleep(3 * time.Second)
 	bobJoin := second.Elapsed()
 	bob := join("bob", "Bob", bobClip)
