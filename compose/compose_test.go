@@ -255,6 +255,8 @@ func check(t *testing.T, sc scenario, s *manifest.Session, out string) {
 			}
 			if m := mediacheck.MaxAbsAV(offs); m > frameTolerance {
 				t.Errorf("%s: A/V offset up to %v: %+v", p.Name, m, offs)
+			} else if len(offs) > 0 {
+				t.Logf("%s [%v, %v): %d flash/beep pairs, max |A/V| %v", p.Name, r.from, r.to, len(offs), m)
 			}
 		}
 	}
