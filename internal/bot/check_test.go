@@ -27,6 +27,12 @@ const (
 	// (up to one frame late), and a beep onset is located within
 	// mediacheck.ToneHop.
 	avTolerance = testFrame + mediacheck.ToneHop
+	// gridTolerance bounds how far a flash may sit from its participant's
+	// 2 s grid: a live synthetic publisher starved of CPU (the race
+	// detector, a busy 2-core machine) sends a late or dropped frame now
+	// and then, which moves a flash (and its beep, checked to one frame
+	// by avTolerance) by a frame or two.
+	gridTolerance = 3 * testFrame
 	// windowEdge keeps colour probes away from layout changes (the layout
 	// of output frame n is that of n/fps, ±1 frame) and from late frames
 	// after a join (the first keyframe may take a moment).
@@ -219,13 +225,26 @@ func checkSynthetic(t *testing.T, out string, m *manifest.Session, w, h int, wan
 		t.Logf("%s window [%v, %v): %d probes, A/V pairs %d, max |A/V| %v", sp.Name, r.window.Start, r.window.End, probes, len(offs), mediacheck.MaxAbsAV(offs))
 	}
 	// Each participant's flashes stay on one 2 s grid across layout
-	// changes: no frame is lost or repeated when its tile moves.
+	// changes: the timeline does not drift or jump when its tile moves.
 	for name, fs := range allFlashes {
-		slices.Sort(fs)
-		for _, f := range fs[1:] {
-			ph := (f - fs[0]) % testmedia.MarkerPeriod
-			if ph > avTolerance && ph < testmedia.MarkerPeriod-avTolerance {
-				t.Errorf("%s: flash at %v is %v off the 2 s grid of its first flash at %v", name, f, ph, fs[0])
+		if len(fs) == 0 {
+			continue
+		}
+		phases := make([]time.Duration, len(fs))
+		for k, f := range fs {
+			phases[k] = f % testmedia.MarkerPeriod
+		}
+		slices.Sort(phases)
+		ref := phases[len(phases)/2]
+		for _, f := range fs {
+			d := (f - ref) % testmedia.MarkerPeriod
+			if d > testmedia.MarkerPeriod/2 {
+				d -= testmedia.MarkerPeriod
+			} else if d < -testmedia.MarkerPeriod/2 {
+				d += testmedia.MarkerPeriod
+			}
+			if d.Abs() > gridTolerance {
+				t.Errorf("%s: flash at %v is %v off its 2 s grid (phase %v)", name, f, d, ref)
 			}
 		}
 	}

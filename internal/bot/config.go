@@ -53,6 +53,9 @@ type Config struct {
 	IdleTimeout time.Duration
 	// DemoDuration is the length of the demo session.
 	DemoDuration time.Duration
+	// DemoReplay makes the demo's publishers replay media encoded once
+	// beforehand instead of encoding live (lighter on the CPU).
+	DemoReplay bool
 	// DemoWidth and DemoHeight are the demo's landscape camera size; the
 	// phone is the portrait transpose. Zero: DefaultDemoWidth x
 	// DefaultDemoHeight.
@@ -240,6 +243,7 @@ func ParseArgs(args []string, env Env, usage io.Writer) (Config, error) {
 	iceLoopback := fs.Bool("ice-loopback", false, "with --whip-listen: offer only 127.0.0.1 ICE candidates (publishers on this machine that use loopback, not browsers)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "end the session when everyone has left for this long")
 	fs.DurationVar(&c.DemoDuration, "demo-duration", DefaultDemoDuration, "length of the demo session (the plan scales with it)")
+	fs.BoolVar(&c.DemoReplay, "demo-replay", false, "demo publishers replay pre-encoded media instead of encoding live (lighter on the CPU)")
 	fs.IntVar(&c.DemoWidth, "demo-width", DefaultDemoWidth, "demo camera width (the phone is portrait: height x width)")
 	fs.IntVar(&c.DemoHeight, "demo-height", DefaultDemoHeight, "demo camera height")
 	fs.StringVar(&c.LiveKit.URL, "room-url", get("LIVEKIT_URL", ""), "LiveKit server URL (ws://...) to join a room")

@@ -59,7 +59,7 @@ func recordWHIP(ctx context.Context, cfg Config, opts Options, sess *recorder.Se
 	var recErr error
 	if cfg.Mode == ModeDemo {
 		out.printf("Demo: %d synthetic participants over WHIP at %s for %v\n", len(demoPlan(cfg)), whipURL, cfg.DemoDuration)
-		recErr = runDemo(ctx, opts.Stop, whipURL, demoPlan(cfg), log)
+		recErr = runDemo(ctx, opts.Stop, whipURL, demoPlan(cfg), PlanOptions{Replay: cfg.DemoReplay, Logger: log})
 	} else {
 		out.printf("Recording WHIP publishers at %s (Ctrl-C to finish; ends %v after everyone left)\n", whipURL, cfg.IdleTimeout)
 		recErr = p.waitIdle(ctx, opts.Stop, cfg.IdleTimeout)

@@ -62,7 +62,7 @@ func listKeys(t *testing.T, srv *s3test.Server, bucket string) []string {
 
 // shortDemo are the arguments of the shortest demo, small and fast.
 var shortDemo = []string{
-	"--env-file", "", "--demo-duration", "10s", "--demo-width", "320", "--demo-height", "180",
+	"--env-file", "", "--demo-duration", "10s", "--demo-replay", "--demo-width", "320", "--demo-height", "180",
 	"--preset", "ultrafast",
 }
 
