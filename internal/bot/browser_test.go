@@ -95,16 +95,8 @@ func TestBrowser(t *testing.T) {
 		t.Fatal("WHIP mode must offer the namespace's veth address")
 	}
 	urls := make(chan string, 1)
-	type result struct {
-		res *Result
-		err error
-	}
-	done := make(chan result, 1)
-	var out bytes.Buffer
-	go func() {
-		res, err := Run(ctx, cfg, Options{Out: &out, Logger: testLogger(t), OnListen: func(u string) { urls <- u }})
-		done <- result{res, err}
-	}()
+	var out syncBuffer
+	done := runAsync(ctx, cfg, Options{Out: &out, Logger: testLogger(t), OnListen: func(u string) { urls <- u }})
 	var whipURL string
 	select {
 	case whipURL = <-urls:

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"slices"
@@ -301,3 +302,19 @@ func (w tWriter) Write(p []byte) (int, error) {
 func noEnv(string) (string, bool) { return "", false }
 
 var _ io.Writer = tWriter{}
+
+// runResult is what Run returned.
+type runResult struct {
+	res *Result
+	err error
+}
+
+// runAsync runs the bot in a goroutine; its result comes on the channel.
+func runAsync(ctx context.Context, cfg Config, opts Options) <-chan runResult {
+	done := make(chan runResult, 1)
+	go func() {
+		res, err := Run(ctx, cfg, opts)
+		done <- runResult{res, err}
+	}()
+	return done
+}

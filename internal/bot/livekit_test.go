@@ -1,7 +1,6 @@
 package bot
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"testing"
@@ -50,16 +49,8 @@ func TestLiveKit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type result struct {
-		res *Result
-		err error
-	}
-	done := make(chan result, 1)
-	var out bytes.Buffer
-	go func() {
-		res, err := Run(ctx, cfg, Options{Out: &out, Logger: testLogger(t)})
-		done <- result{res, err}
-	}()
+	var out syncBuffer
+	done := runAsync(ctx, cfg, Options{Out: &out, Logger: testLogger(t)})
 
 	clip, err := lktest.MakeClip(ctx, t.TempDir(), 0, []lktest.Size{{W: 320, H: 180}}, false)
 	if err != nil {
@@ -72,7 +63,7 @@ func TestLiveKit(t *testing.T) {
 	time.Sleep(lkStay)
 	pub.Leave()
 
-	var r result
+	var r runResult
 	select {
 	case r = <-done:
 	case <-ctx.Done():
