@@ -93,15 +93,14 @@ func Graphs(m *manifest.Session, cfg Config) ([]WindowGraph, error) {
 	}
 	srcs := map[string]*graph.Source{}
 	for _, p := range m.Participants {
-		t, ok := p.VideoTrack()
-		if !ok {
-			continue
-		}
-		v, err := openVideo(p, t, demux.Options{Logger: cfg.Logger})
+		v, err := openVideo(p, p.VideoTracks(), demux.Options{Logger: cfg.Logger})
 		if err != nil {
 			return nil, err
 		}
-		cc := v.dec.CodecContext()
+		if v == nil {
+			continue
+		}
+		cc := v.files[0].dec.CodecContext()
 		srcs[p.Key()] = &graph.Source{Width: cc.Width(), Height: cc.Height(), PixelFormat: cc.PixelFormat().Name()}
 		v.close()
 	}
@@ -168,24 +167,25 @@ func Session(ctx context.Context, m *manifest.Session, out string, cfg Config) (
 	defer c.close()
 	dopts := demux.Options{Logger: cfg.Logger, Threads: decoderThreads(cfg, m)}
 	for _, p := range m.Participants {
-		if t, ok := p.VideoTrack(); ok {
-			v, err := openVideo(p, t, dopts)
-			if err != nil {
-				return err
-			}
+		v, err := openVideo(p, p.VideoTracks(), dopts)
+		if err != nil {
+			return err
+		}
+		if v != nil {
 			v.startDecoding()
 			c.videos = append(c.videos, v)
 			c.byKey[p.Key()] = v
+		} else {
+			cfg.Logger.Info("participant has no video: placeholder tile", "participant", p.Name)
 		}
-		if t, ok := p.AudioTrack(); ok {
+		// One mix source per microphone file: each is placed at its own
+		// start, so a rejoin's audio lands where it was recorded.
+		for _, t := range p.AudioTracks() {
 			a, err := openAudio(p, t, dopts)
 			if err != nil {
 				return err
 			}
 			c.audios = append(c.audios, a)
-		}
-		if _, ok := p.VideoTrack(); !ok {
-			cfg.Logger.Info("participant has no video: placeholder tile", "participant", p.Name)
 		}
 	}
 
@@ -233,7 +233,7 @@ func decoderThreads(cfg Config, m *manifest.Session) int {
 	}
 	n := 0
 	for _, p := range m.Participants {
-		if _, ok := p.VideoTrack(); ok {
+		if len(p.VideoTracks()) > 0 {
 			n++
 		}
 	}

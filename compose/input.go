@@ -28,10 +28,12 @@ const decodeAhead = 2
 
 // videoInput is one participant's video, decoded ahead in a goroutine and
 // held: the current frame is the latest one at or before the output time.
+// A participant who rejoined or restarted their camera has several files;
+// they are decoded one after the other, in the order they started, as one
+// stream on the session clock.
 type videoInput struct {
 	name  string
-	dec   *demux.Decoder
-	start time.Duration // session time of the file's timestamp 0
+	files []videoFile
 
 	frames chan decoded
 	stop   chan struct{}
@@ -63,15 +65,32 @@ func checkFile(who, kind, path string) error {
 	return nil
 }
 
-func openVideo(p manifest.Participant, t manifest.Track, opts demux.Options) (*videoInput, error) {
-	if err := checkFile(p.Name, "video", t.Path); err != nil {
-		return nil, err
+// videoFile is one video file of a participant.
+type videoFile struct {
+	dec   *demux.Decoder
+	start time.Duration // session time of the file's timestamp 0
+}
+
+// openVideo opens every file of tracks (in the order given, which must be
+// the order they started); nil when tracks is empty.
+func openVideo(p manifest.Participant, tracks []manifest.Track, opts demux.Options) (*videoInput, error) {
+	if len(tracks) == 0 {
+		return nil, nil
 	}
-	d, err := demux.Open(t.Path, demux.Video, opts)
-	if err != nil {
-		return nil, fmt.Errorf("%w: participant %q: video file %s: %w", ErrInput, p.Name, t.Path, err)
+	v := &videoInput{name: p.Name}
+	for _, t := range tracks {
+		if err := checkFile(p.Name, "video", t.Path); err != nil {
+			v.close()
+			return nil, err
+		}
+		d, err := demux.Open(t.Path, demux.Video, opts)
+		if err != nil {
+			v.close()
+			return nil, fmt.Errorf("%w: participant %q: video file %s: %w", ErrInput, p.Name, t.Path, err)
+		}
+		v.files = append(v.files, videoFile{dec: d, start: t.Start()})
 	}
-	return &videoInput{name: p.Name, dec: d, start: t.Start()}, nil
+	return v, nil
 }
 
 // startDecoding starts the decoding goroutine.
@@ -86,30 +105,39 @@ func (v *videoInput) decode() {
 	defer close(v.exited)
 	defer close(v.frames)
 	var last time.Duration
-	for {
-		f := astiav.AllocFrame()
-		err := v.dec.Next(f)
-		if err != nil {
-			f.Free()
-			if errors.Is(err, io.EOF) {
+	for _, file := range v.files {
+		for {
+			f := astiav.AllocFrame()
+			err := file.dec.Next(f)
+			if err != nil {
+				f.Free()
+				if errors.Is(err, io.EOF) {
+					break // on to the next file
+				}
+				select {
+				case v.frames <- decoded{err: fmt.Errorf("compose: participant %q: %w", v.name, err)}:
+				case <-v.stop:
+				}
 				return
 			}
-			select {
-			case v.frames <- decoded{err: fmt.Errorf("compose: participant %q: %w", v.name, err)}:
-			case <-v.stop:
+			t := last + time.Millisecond
+			if pts := f.Pts(); pts != astiav.NoPtsValue {
+				t = file.start + file.dec.Time(pts)
 			}
-			return
-		}
-		t := last + time.Millisecond
-		if pts := f.Pts(); pts != astiav.NoPtsValue {
-			t = v.start + v.dec.Time(pts)
-		}
-		last = t
-		select {
-		case v.frames <- decoded{f: f, t: t}:
-		case <-v.stop:
-			f.Free()
-			return
+			// Frames must come in time order for sample and hold; a
+			// later file that overlaps an earlier one (it should not)
+			// loses its overlapping frames rather than rewinding.
+			if t < last {
+				f.Free()
+				continue
+			}
+			last = t
+			select {
+			case v.frames <- decoded{f: f, t: t}:
+			case <-v.stop:
+				f.Free()
+				return
+			}
 		}
 	}
 }
@@ -179,7 +207,9 @@ func (v *videoInput) close() {
 	if v.hasNext {
 		v.next.f.Free()
 	}
-	v.dec.Close()
+	for _, file := range v.files {
+		file.dec.Close()
+	}
 }
 
 // audioSource places a participant's decoded audio on the session clock

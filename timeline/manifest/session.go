@@ -1,12 +1,14 @@
 package manifest
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/roomtape/roomtape/timeline"
@@ -75,6 +77,36 @@ func (p Participant) VideoTrack() (Track, bool) {
 // [Participant.VideoTrack] with AudioPath.
 func (p Participant) AudioTrack() (Track, bool) {
 	return p.mainTrack(KindAudio, SourceMicrophone, p.AudioPath)
+}
+
+// VideoTracks returns every camera track of the participant in the order
+// they started: a participant who left and rejoined, or restarted their
+// camera, has one file per start. Prototype manifests give at most one,
+// as [Participant.VideoTrack] does.
+func (p Participant) VideoTracks() []Track {
+	return p.mainTracks(KindVideo, SourceCamera, p.VideoPath)
+}
+
+// AudioTracks returns every microphone track in the order they started,
+// like [Participant.VideoTracks].
+func (p Participant) AudioTracks() []Track {
+	return p.mainTracks(KindAudio, SourceMicrophone, p.AudioPath)
+}
+
+func (p Participant) mainTracks(kind, source, legacyPath string) []Track {
+	var ts []Track
+	for _, t := range p.Tracks {
+		if t.Kind == kind && (t.Source == source || t.Source == "") {
+			ts = append(ts, t)
+		}
+	}
+	if len(ts) == 0 {
+		if t, ok := p.mainTrack(kind, source, legacyPath); ok {
+			ts = append(ts, t)
+		}
+	}
+	slices.SortStableFunc(ts, func(a, b Track) int { return cmp.Compare(a.StartS, b.StartS) })
+	return ts
 }
 
 func (p Participant) mainTrack(kind, source, legacyPath string) (Track, bool) {
