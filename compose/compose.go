@@ -216,6 +216,11 @@ func Session(ctx context.Context, m *manifest.Session, out string, cfg Config) (
 	}
 	c.out.free()
 	c.out = nil
+	// CreateTemp made the file 0600; the recording is an ordinary output
+	// file, readable like the recorder's files.
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		return fmt.Errorf("compose: %w", err)
+	}
 	if err := os.Rename(tmp, out); err != nil {
 		return fmt.Errorf("compose: %w", err)
 	}

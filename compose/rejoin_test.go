@@ -2,6 +2,7 @@ package compose_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -44,6 +45,9 @@ func TestRejoinFiles(t *testing.T) {
 	out := filepath.Join(dir, "out.mp4")
 	if err := compose.Session(context.Background(), s, out, testConfig); err != nil {
 		t.Fatal(err)
+	}
+	if st, err := os.Stat(out); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("output mode = %v (%v), want -rw-r--r-- like the recorder's files", st.Mode(), err)
 	}
 	// Two tiles side by side while B is present; B is the right one.
 	right := timeline.Tiles(timeline.Columns, 2, testWidth, testHeight)[1]
