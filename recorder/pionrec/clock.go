@@ -8,10 +8,28 @@ import (
 )
 
 // maxSlew is the largest correction applied to video per unit of media
-// time when its clock moves to Sender Report time (or follows a better
-// estimate): 5 % keeps presentation times monotonic and absorbs a typical
-// difference of a few tens of milliseconds within a second.
+// time when its clock moves to Sender Report time on its own (a
+// participant without audio), or follows the audio by less than
+// videoFollow: 5 % keeps presentation times monotonic and absorbs a
+// typical difference of a few tens of milliseconds within a second.
 const maxSlew = 0.05
+
+// videoFollow is how far video may be from the position the audio gives
+// it before it steps there at once instead of slewing. Audio moves in
+// steps (see audioResync), on the first Sender Report and whenever the
+// participant's clock offset is revised; had video slewed after such a
+// step, at 5 % it would lag the audio by up to the whole step for
+// seconds (a 100 ms revision took 2 s, and a marker falling in between
+// was 40 ms or more out of sync). Stepping with the audio keeps the two
+// within a few milliseconds; a step back squeezes the frames it overlaps
+// (see minVideoGap) as audio drops its packets.
+const videoFollow = 5 * time.Millisecond
+
+// minVideoGap separates video frames whose presentation time a step back
+// would put at or before the previous frame's: they stay (dropping them
+// would break decoding up to the next keyframe) but last this long, the
+// resolution of the recorded files' timestamps.
+const minVideoGap = time.Millisecond
 
 // audioResync is the audio error beyond which the audio clock is corrected
 // by a step (a gap forward, or dropped packets backward) rather than left
@@ -75,7 +93,10 @@ type clockGroup struct {
 	offset   time.Duration
 	have     bool
 	residual time.Duration
-	refs     int
+	// audio says whether an audio track has placed itself against Sender
+	// Report time (residual is meaningful): video then follows it.
+	audio bool
+	refs  int
 }
 
 // observe takes a Sender Report with NTP time ntp that arrived at local
@@ -109,14 +130,15 @@ func (g *clockGroup) get() (time.Duration, bool) {
 func (g *clockGroup) setResidual(r time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.residual = r
+	g.residual, g.audio = r, true
 }
 
-// getResidual returns the audio's error against Sender Report time.
-func (g *clockGroup) getResidual() time.Duration {
+// getResidual returns the audio's error against Sender Report time and
+// whether an audio track has set it.
+func (g *clockGroup) getResidual() (time.Duration, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.residual
+	return g.residual, g.audio
 }
 
 // groups maps participants to their clock groups while they have tracks
@@ -169,6 +191,8 @@ type trackClock struct {
 	corr     time.Duration
 	lastExt  int64
 	haveLast bool
+	// lastPTS is the latest presentation time returned (video only).
+	lastPTS time.Duration
 	// audioFrame is the duration of the latest audio packet.
 	audioFrame time.Duration
 
@@ -245,13 +269,20 @@ func (c *trackClock) pts(ext int64) time.Duration {
 		if c.audio {
 			c.stepAudio(tgt)
 		} else {
-			c.slewVideo(ext, tgt+c.group.getResidual())
+			residual, withAudio := c.group.getResidual()
+			c.slewVideo(ext, tgt+residual, withAudio)
 		}
+	}
+	pts := base + c.corr
+	if !c.audio && c.haveLast && pts < c.lastPTS+minVideoGap {
+		// A step back: squeeze this frame after the previous one.
+		pts = c.lastPTS + minVideoGap
 	}
 	if !c.haveLast || ext > c.lastExt {
 		c.lastExt, c.haveLast = ext, true
+		c.lastPTS = pts
 	}
-	return base + c.corr
+	return pts
 }
 
 // stepAudio moves the audio correction to tgt when the error exceeds
@@ -280,9 +311,11 @@ func (c *trackClock) stepAudio(tgt time.Duration) {
 const defaultAudioFrame = 20 * time.Millisecond
 
 // slewVideo moves the video correction toward tgt by at most maxSlew of
-// the media time since the previous frame (at once before the first).
-func (c *trackClock) slewVideo(ext int64, tgt time.Duration) {
-	if !c.haveLast {
+// the media time since the previous frame; at once before the first
+// frame, and, when tgt follows an audio track (withAudio), whenever it is
+// more than videoFollow away, so that video steps when the audio does.
+func (c *trackClock) slewVideo(ext int64, tgt time.Duration, withAudio bool) {
+	if !c.haveLast || (withAudio && (tgt-c.corr > videoFollow || c.corr-tgt > videoFollow)) {
 		c.corr = tgt
 		return
 	}

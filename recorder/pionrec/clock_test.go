@@ -81,18 +81,61 @@ func TestTrackClockSenderReports(t *testing.T) {
 	// by whole 20 ms packets (the writer drops the two it overlaps), and
 	// the remaining millisecond is the residual video follows.
 	require.Equal(t, 1020*time.Millisecond, audio.pts(48000+960))
-	require.Equal(t, -time.Millisecond, g.getResidual())
-	// Video slews by at most 5 % of the media time.
-	got := video.pts(90000 + 3000)
-	frame := c33ms()
-	require.Equal(t, 1040*time.Millisecond+frame-time.Duration(float64(frame)*maxSlew), got)
-	pts := got
-	for i := 2; i < 60; i++ {
+	requireResidual(t, g, -time.Millisecond)
+	// Video steps with the audio: the frame the step puts before the
+	// previous one is squeezed after it, and the next is where the audio
+	// puts the same media time.
+	require.Equal(t, 1040*time.Millisecond+minVideoGap, video.pts(90000+3000))
+	require.Equal(t, time.Second+video.ticks(2*3000), video.pts(90000+2*3000), "with the audio")
+	pts := video.pts(90000 + 2*3000)
+	for i := 3; i < 60; i++ {
 		next := video.pts(90000 + int64(i)*3000)
 		require.Greater(t, next, pts, "monotonic")
 		pts = next
 	}
-	require.Equal(t, time.Second+video.ticks(59*3000), pts, "converged on the audio")
+	require.Equal(t, time.Second+video.ticks(59*3000), pts, "stays on the audio")
+}
+
+// TestTrackClockOffsetRevision revises a participant's clock offset while
+// both tracks run, as when the first Sender Report was delayed by a stall
+// (the e2e failure: audio stepped back 80 ms at once while video slewed
+// for 1.6 s, so a flash 23 ms before its beep). Audio and video must stay
+// within a few milliseconds of each other from the revision on.
+func TestTrackClockOffsetRevision(t *testing.T) {
+	origin := time.Unix(1000, 0)
+	g := &clockGroup{}
+	video := newTestClock(origin, 90000, false, g)
+	audio := newTestClock(origin, 48000, true, g)
+	// Media time m is captured at origin+m; RTP 0 is media time 0.
+	capture := func(m time.Duration) time.Time { return origin.Add(m) }
+	video.arrival(0, capture(0))
+	audio.arrival(0, capture(0))
+	// The first reports arrive 83 ms after they were sent.
+	video.senderReport(0, capture(0), capture(83*time.Millisecond))
+	audio.senderReport(0, capture(0), capture(83*time.Millisecond))
+	var lastVideo, lastAudio time.Duration
+	for m := time.Duration(0); m < 5*time.Second; m += 20 * time.Millisecond {
+		if m == time.Second {
+			// A report that took 2 ms revises the offset by 81 ms.
+			video.senderReport(90000, capture(time.Second), capture(time.Second+2*time.Millisecond))
+			audio.senderReport(48000, capture(time.Second), capture(time.Second+2*time.Millisecond))
+		}
+		v := video.pts(int64(m / (time.Second / 90000)))
+		a := audio.pts(int64(m / (time.Second / 48000)))
+		if m > 0 {
+			require.Greater(t, v, lastVideo, "video monotonic at %v", m)
+		}
+		lastVideo = v
+		if m > 0 && a <= lastAudio {
+			// The step back overlaps this packet: the writer drops it
+			// (and video squeezes the frames of the same span).
+			continue
+		}
+		lastAudio = a
+		require.LessOrEqual(t, max(v-a, a-v), 2*time.Millisecond, "A/V at media time %v", m)
+	}
+	off, _ := g.get()
+	require.Equal(t, 2*time.Millisecond, off)
 }
 
 func TestTrackClockAudioResidual(t *testing.T) {
@@ -109,11 +152,16 @@ func TestTrackClockAudioResidual(t *testing.T) {
 	// 10 ms is within audioResync: audio keeps its clock, and video
 	// follows its error instead of the reports.
 	require.Equal(t, 30*time.Millisecond, audio.pts(960))
-	require.Equal(t, 10*time.Millisecond, g.getResidual())
+	requireResidual(t, g, 10*time.Millisecond)
 	pts := video.pts(90000)
 	require.Greater(t, pts, time.Second)
 	require.LessOrEqual(t, pts, time.Second+10*time.Millisecond)
 }
 
-// c33ms is one frame at 30 fps as the clock computes it from 3000 ticks.
-func c33ms() time.Duration { return time.Duration(3000 * int64(time.Second) / 90000) }
+// requireResidual checks the audio residual published to g.
+func requireResidual(t *testing.T, g *clockGroup, want time.Duration) {
+	t.Helper()
+	r, ok := g.getResidual()
+	require.True(t, ok, "residual set")
+	require.Equal(t, want, r)
+}

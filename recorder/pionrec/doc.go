@@ -42,12 +42,14 @@
 // arrival-minus-NTP of its first report, revised only by a report at least
 // 50 ms less delayed), so audio and video stay in sync with each other even
 // if the sender's clock is off.
-// The switch from arrival time to Sender Report time never makes a jump in
-// video: the difference is slewed in at 5 % of media time, so presentation
-// times stay monotonic and no frame is dropped or duplicated. Audio is
-// placed by sample count by the readers of the files, so slewing its
-// timestamps would not move it: an audio error under 30 ms is left alone
-// and video follows it (the pair stays in sync), a larger one is corrected
-// by one step (a gap forward, or dropping whole packets backward, the
-// remainder of a packet staying in the residual that video follows).
+// Audio is placed by sample count by the readers of the files, so slewing
+// its timestamps would not move it: an audio error under 30 ms is left
+// alone, a larger one (the switch from arrival time to Sender Report time,
+// a revised offset) is corrected by one step (a gap forward, or dropping
+// whole packets backward, the remainder of a packet staying in the
+// residual). Video follows where the audio is: it steps with the audio
+// (a step back squeezes the frames it overlaps 1 ms apart, so presentation
+// times stay monotonic and no frame is dropped), so the pair stays within
+// a few milliseconds, and slews in smaller differences at 5 % of media
+// time. Video without audio slews in every change.
 package pionrec
