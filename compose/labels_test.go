@@ -28,7 +28,7 @@ func TestPlaceholderName(t *testing.T) {
 	}
 	dir := t.TempDir()
 	parts := []testmedia.Participant{
-		{Name: "WWWWWWWW", Leave: 3 * time.Second, Audio: testmedia.NoAudio},
+		{Name: "A", Leave: 3 * time.Second, Audio: testmedia.NoAudio},
 		{Name: "WWWWWWWW", Leave: 3 * time.Second, Video: testmedia.NoVideo, Audio: testmedia.NoAudio},
 	}
 	s, _, err := testmedia.Make(context.Background(), dir, parts, testmedia.Options{})
