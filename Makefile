@@ -4,6 +4,10 @@
 # build/env.mk (PKG_CONFIG_PATH, rpath, tool paths) is included.
 SHELL := bash
 GO ?= go
+# The caller's own values, before build/env.mk overrides them: the set-up
+# must look for FFmpeg with these, not with what its last run wrote.
+CALLER_PKG_CONFIG_PATH := $(PKG_CONFIG_PATH)
+CALLER_CGO_LDFLAGS := $(CGO_LDFLAGS)
 -include build/env.mk
 
 .PHONY: all setup test demo check vet lint test-pure test-race cover bench build examples clean
@@ -11,7 +15,7 @@ GO ?= go
 all: test
 
 setup:
-	@scripts/setup.sh
+	@PKG_CONFIG_PATH='$(CALLER_PKG_CONFIG_PATH)' CGO_LDFLAGS='$(CALLER_CGO_LDFLAGS)' scripts/setup.sh
 
 ## test: set up, then vet, lint and run the whole suite with the race detector.
 test: setup

@@ -61,7 +61,11 @@ if [ -n "${FFMPEG_PREFIX:-}" ]; then
 	prefix=$FFMPEG_PREFIX
 elif [ "$(avcodec_major "${PKG_CONFIG_PATH:-}")" = 61 ]; then
 	prefix=""
-	log "using system FFmpeg $(pkg-config --modversion libavcodec)"
+	log "using system FFmpeg (libavcodec $(pkg-config --modversion libavcodec))"
+	# Pin what pkg-config found here, so that builds through make find the
+	# same FFmpeg whatever their environment.
+	system_pc_path=${PKG_CONFIG_PATH:-}
+	system_libdir=$(pkg-config --variable=libdir libavcodec)
 else
 	prefix=$cache/ffmpeg-$ffmpeg_series-$ffmpeg_build
 	if [ ! -f "$prefix/.complete" ]; then
@@ -119,6 +123,12 @@ tmp=$(mktemp "$here/build/env.mk.XXXXXX")
 		echo "export PKG_CONFIG_PATH := $pc_path"
 		echo "export CGO_LDFLAGS := -Wl,-rpath,$prefix/lib"
 		echo "export ROOMTAPE_FFMPEG := $prefix/bin/ffmpeg"
+	else
+		[ -z "${system_pc_path:-}" ] || echo "export PKG_CONFIG_PATH := $system_pc_path"
+		case ${system_libdir:-} in
+		"" | /usr/lib | /usr/lib64 | /usr/lib/*-linux-gnu) ;;
+		*) echo "export CGO_LDFLAGS := -Wl,-rpath,$system_libdir" ;;
+		esac
 	fi
 	echo "export ROOMTAPE_VERSITYGW := $cache/bin/versitygw"
 	echo "export ROOMTAPE_LIVEKIT_SERVER := $cache/bin/server"
