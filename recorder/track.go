@@ -120,7 +120,7 @@ func (t *Track) writeLocked(f Frame) (changed bool, err error) {
 	video := t.info.Kind == Video
 	// Every Opus packet decodes on its own: Matroska flags audio blocks as
 	// keyframes.
-	key := f.Keyframe || !video || detectKeyframe(t.info.Codec, f.Payload)
+	key := f.Keyframe || !video || t.info.Codec.IsKeyframe(f.Payload)
 	f.Keyframe = key
 	if !video || f.Width <= 0 || f.Height <= 0 || f.Width > maxDimension || f.Height > maxDimension {
 		f.Width, f.Height = 0, 0
@@ -280,8 +280,12 @@ func (t *Track) flush() {
 	}
 }
 
-// detectKeyframe recognises keyframes of codecs whose headers say so.
-func detectKeyframe(c Codec, payload []byte) bool {
+// IsKeyframe reports whether payload, one access unit of codec c (a VP8 or
+// VP9 frame, an Annex-B H.264 access unit, an Opus packet), decodes on its
+// own: a VP8/VP9 key frame, an H.264 access unit with an IDR slice, every
+// non-empty Opus packet. It is false for AV1, whose headers it does not
+// parse, and for unknown codecs.
+func (c Codec) IsKeyframe(payload []byte) bool {
 	switch c {
 	case VP8:
 		return vp8.IsKeyframe(payload)
@@ -289,8 +293,11 @@ func detectKeyframe(c Codec, payload []byte) bool {
 		return vp9.IsKeyframe(payload)
 	case H264:
 		return h264.IsKeyframe(payload)
+	case Opus:
+		return len(payload) > 0
+	default:
+		return false
 	}
-	return false
 }
 
 // pictureSize parses the picture size of a keyframe, 0x0 if unknown.

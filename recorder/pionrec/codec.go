@@ -10,9 +10,6 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/roomtape/roomtape/recorder"
-	"github.com/roomtape/roomtape/recorder/internal/codec/h264"
-	"github.com/roomtape/roomtape/recorder/internal/codec/vp8"
-	"github.com/roomtape/roomtape/recorder/internal/codec/vp9"
 )
 
 // codecFor maps a negotiated MIME type to the recorder's codec and a
@@ -30,25 +27,6 @@ func codecFor(mime string) (recorder.Codec, func() rtp.Depacketizer, error) {
 		return recorder.Opus, func() rtp.Depacketizer { return &codecs.OpusPacket{} }, nil
 	default:
 		return "", nil, fmt.Errorf("%w: %q", ErrUnsupportedCodec, mime)
-	}
-}
-
-// IsKeyframe reports whether an access unit of codec c (a VP8, VP9 or AV1
-// frame, an Annex-B H.264 access unit, an Opus packet) decodes on its
-// own: a VP8/VP9 key frame, an H.264 access unit with an IDR slice, and
-// every Opus packet.
-func IsKeyframe(c recorder.Codec, b []byte) bool {
-	switch c {
-	case recorder.VP8:
-		return vp8.IsKeyframe(b)
-	case recorder.VP9:
-		return vp9.IsKeyframe(b)
-	case recorder.H264:
-		return h264.IsKeyframe(b)
-	case recorder.Opus:
-		return len(b) > 0
-	default:
-		return false
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 
 	"github.com/roomtape/roomtape/internal/synth"
 	"github.com/roomtape/roomtape/recorder"
-	"github.com/roomtape/roomtape/recorder/pionrec"
 )
 
 // TestIsKeyframe checks keyframe detection on frames from the real
@@ -24,19 +23,19 @@ func TestIsKeyframe(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clip, err := synth.EncodeClip(synth.Participant{Width: 64, Height: 48, VideoCodec: tc.name, Video: true}, time.Second)
 			require.NoError(t, err)
-			require.True(t, pionrec.IsKeyframe(tc.codec, clip.Video[0]))
+			require.True(t, tc.codec.IsKeyframe(clip.Video[0]))
 			// libvpx adds keyframes at scene cuts (a flash's start and
 			// end) as it sees fit; most frames must still be inter frames.
 			keys := 0
 			for _, f := range clip.Video[1:] {
-				if pionrec.IsKeyframe(tc.codec, f) {
+				if tc.codec.IsKeyframe(f) {
 					keys++
 				}
 			}
 			require.Less(t, keys, len(clip.Video)/4, "keyframes among %d frames", len(clip.Video))
 		})
 	}
-	require.True(t, pionrec.IsKeyframe(recorder.Opus, []byte{0xf8}))
-	require.False(t, pionrec.IsKeyframe(recorder.Opus, nil))
-	require.False(t, pionrec.IsKeyframe(recorder.AV1, []byte{1, 2, 3}))
+	require.True(t, recorder.Opus.IsKeyframe([]byte{0xf8}))
+	require.False(t, recorder.Opus.IsKeyframe(nil))
+	require.False(t, recorder.AV1.IsKeyframe([]byte{1, 2, 3}))
 }

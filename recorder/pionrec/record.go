@@ -295,7 +295,7 @@ func (w *writer) frame(af assembledFrame, now time.Time) {
 			w.requestKeyframe(now)
 		}
 	}
-	key := IsKeyframe(w.codec, af.data)
+	key := w.codec.IsKeyframe(af.data)
 	if w.video && w.waitKey {
 		if !key {
 			w.stats.DroppedFrames++

@@ -45,7 +45,7 @@ func FuzzSize(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		w, h, ok := Size(b)
-		if ok != IsKeyframe(b) && ok {
+		if ok && !IsKeyframe(b) {
 			t.Fatal("size of a non-keyframe")
 		}
 		if ok && (w <= 0 || h <= 0 || w > 0x3fff || h > 0x3fff) {
