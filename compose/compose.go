@@ -93,12 +93,14 @@ func Graphs(m *manifest.Session, cfg Config) ([]WindowGraph, error) {
 	}
 	srcs := map[string]*graph.Source{}
 	for _, p := range m.Participants {
-		v, err := openVideo(p, p.VideoTracks(), demux.Options{Logger: cfg.Logger})
+		// The graph starts with the first file's size: open only that one.
+		tracks := p.VideoTracks()
+		if len(tracks) == 0 {
+			continue
+		}
+		v, err := openVideo(p, tracks[:1], demux.Options{Logger: cfg.Logger})
 		if err != nil {
 			return nil, err
-		}
-		if v == nil {
-			continue
 		}
 		cc := v.files[0].dec.CodecContext()
 		srcs[p.Key()] = &graph.Source{Width: cc.Width(), Height: cc.Height(), PixelFormat: cc.PixelFormat().Name()}
