@@ -23,6 +23,13 @@ var (
 	ErrSampleRate = errors.New("mix: unsupported sample rate")
 	// ErrChannels is returned for an input with an unsupported channel count.
 	ErrChannels = errors.New("mix: unsupported channel count")
+	// ErrNotYet is returned by a live [Source] that has no chunk yet: its
+	// track is still being recorded and the next chunk has not arrived.
+	// The renderer treats the source as silent for the rest of the current
+	// read and asks again on the next one; frames that arrive later for a
+	// stretch already mixed are dropped and counted in
+	// [Stats.DroppedFrames].
+	ErrNotYet = errors.New("mix: no chunk yet")
 )
 
 // Chunk is a run of contiguous audio samples placed on the session clock.
@@ -68,7 +75,8 @@ func (c Chunk) validate() error {
 // end of one chunk and the Start of the next are silence (a gap: the
 // participant was away, or the sender used DTX). At the end it returns
 // [io.EOF] (a non-empty chunk returned with io.EOF is still mixed); any
-// other error aborts the mix. The returned Samples need only
+// other error aborts the mix, except [ErrNotYet] from a source still being
+// recorded. The returned Samples need only
 // stay valid until the next call to NextChunk: consumers never retain them
 // after that call, so implementations may reuse one buffer.
 //
@@ -152,6 +160,20 @@ func NewMixer(sources []Source, frames int64, opts Options) *Mixer {
 
 // Frames returns the total number of frames the mixer produces.
 func (m *Mixer) Frames() int64 { return m.r.frames }
+
+// SetFrames changes the number of frames the mixer produces (frames < 0 is
+// treated as 0), for a live mix whose length is known only at the end.
+// Frames already read stay read: a value below them ends the mix.
+func (m *Mixer) SetFrames(frames int64) { m.r.frames = max(frames, 0) }
+
+// AddSource adds a source to the mix, for a track that starts while the mix
+// is running; frames of it before the mixer's current position are dropped
+// and counted. A nil source is ignored.
+func (m *Mixer) AddSource(src Source) {
+	if src != nil {
+		m.r.tracks = append(m.r.tracks, &track{src: src, index: len(m.r.tracks)})
+	}
+}
 
 // Stats returns the counters accumulated so far.
 func (m *Mixer) Stats() Stats {
@@ -333,7 +355,11 @@ func (t *track) addTo(dst []float32, pos int64, ch int) error {
 	for !t.eof {
 		cf := int(t.chunk.Frames())
 		if t.off >= cf {
-			if err := t.next(); err != nil {
+			err := t.next()
+			if errors.Is(err, ErrNotYet) {
+				return nil // silent for now; asked again on the next read
+			}
+			if err != nil {
 				return err
 			}
 			continue
@@ -342,7 +368,7 @@ func (t *track) addTo(dst []float32, pos int64, ch int) error {
 		if at >= end {
 			return nil
 		}
-		if at < pos { // only reachable for frames before session frame 0
+		if at < pos { // frames before session frame 0, or that came too late
 			skip := int(min(pos-at, int64(cf-t.off)))
 			t.off += skip
 			t.dropped += int64(skip)
@@ -366,6 +392,9 @@ func (t *track) next() error {
 		return nil
 	}
 	c, err := t.src.NextChunk()
+	if errors.Is(err, ErrNotYet) {
+		return ErrNotYet
+	}
 	if errors.Is(err, io.EOF) {
 		if len(c.Samples) == 0 {
 			t.eof, t.chunk = true, Chunk{}

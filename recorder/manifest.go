@@ -127,8 +127,9 @@ func (t *Track) manifestTrack() manifest.Track {
 		Path:   t.name,
 		Codec:  string(t.info.Codec),
 		StartS: seconds(r.start),
-		Width:  r.width,
-		Height: r.height,
+		Width:    r.width,
+		Height:   r.height,
+		Complete: r.complete,
 	}
 	if r.end >= 0 {
 		end := seconds(r.end)

@@ -44,6 +44,9 @@ type trackRecord struct {
 	start, end    time.Duration // end < 0 while recording
 	width, height int
 	changes       []resolutionChange
+	// complete: the file is closed (or was never created); set by
+	// closeFile under s.mu, after the file's last byte is written.
+	complete bool
 }
 
 type resolutionChange struct {
@@ -257,11 +260,17 @@ func (t *Track) closeFile() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.closed = true
-	if t.w == nil {
-		return nil
+	var err error
+	if t.w != nil {
+		err = t.w.Close()
+		t.w = nil
 	}
-	err := t.w.Close()
-	t.w = nil
+	// Lock order t.mu, then s.mu (as in startLocked).
+	t.s.mu.Lock()
+	if t.rec != nil {
+		t.rec.complete = true
+	}
+	t.s.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("recorder: close %s: %w", t.path, err)
 	}

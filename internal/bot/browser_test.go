@@ -156,7 +156,7 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cm, _, err := forComposition(m)
+	cm, _, err := m.Trim()
 	if err != nil {
 		t.Fatal(err)
 	}

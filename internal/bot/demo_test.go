@@ -81,7 +81,7 @@ func TestDemo(t *testing.T) {
 			t.Errorf("%s video track %+v, want %dx%d", p.Name, vt, dp.Width, dp.Height)
 		}
 	}
-	cm, _, err := forComposition(m)
+	cm, _, err := m.Trim()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -83,7 +83,7 @@ func TestLiveKit(t *testing.T) {
 	if d := m.Participants[0].LeaveTimeS - m.Participants[0].JoinTimeS; d < (lkStay - 2*time.Second).Seconds() {
 		t.Errorf("Alice present %.1fs, want about %v", d, lkStay)
 	}
-	cm, _, err := forComposition(m)
+	cm, _, err := m.Trim()
 	if err != nil {
 		t.Fatal(err)
 	}

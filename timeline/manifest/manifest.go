@@ -73,6 +73,11 @@ type Track struct {
 	Width       int          `json:"width,omitempty"`
 	Height      int          `json:"height,omitempty"`
 	Resolutions []Resolution `json:"resolutions,omitempty"`
+	// Complete says the recorder finished the file (its trailer is
+	// written): nothing more will be appended. It is false while the track
+	// records and for a file cut by a crash; a live composer reads a file
+	// until it is complete.
+	Complete bool `json:"complete,omitempty"`
 }
 
 // Resolution is a change of a video track's picture size at AtS seconds.

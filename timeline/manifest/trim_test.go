@@ -1,4 +1,4 @@
-package bot
+package manifest_test
 
 import (
 	"testing"
@@ -7,18 +7,19 @@ import (
 	"github.com/roomtape/roomtape/timeline/manifest"
 )
 
-func ptr(f float64) *float64 { return &f }
 
-func TestForComposition(t *testing.T) {
+func fptr(f float64) *float64 { return &f }
+
+func TestTrim(t *testing.T) {
 	m := &manifest.Session{
-		SessionID: "s", EndTimeS: ptr(95), // 30 s idle timeout after the last leave
+		SessionID: "s", EndTimeS: fptr(95), // 30 s idle timeout after the last leave
 		Participants: []manifest.Participant{
 			{
 				ID: "a", Name: "A", JoinTimeS: 5, LeaveTimeS: 65,
 				Presence: []manifest.Interval{{JoinS: 5, LeaveS: 20}, {JoinS: 30, LeaveS: 65}},
 				Tracks: []manifest.Track{
 					{
-						Kind: "video", Path: "a.mkv", StartS: 5.1, EndS: ptr(65), Width: 640, Height: 360,
+						Kind: "video", Path: "a.mkv", StartS: 5.1, EndS: fptr(65), Width: 640, Height: 360,
 						Resolutions: []manifest.Resolution{{AtS: 40, Width: 360, Height: 640}},
 					},
 					{Kind: "audio", Path: "a.opus.mkv", StartS: 4.9},
@@ -27,7 +28,7 @@ func TestForComposition(t *testing.T) {
 			{Name: "B", JoinTimeS: 10, LeaveTimeS: 50},
 		},
 	}
-	out, off, err := forComposition(m)
+	out, off, err := m.Trim()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +51,7 @@ func TestForComposition(t *testing.T) {
 		t.Errorf("input modified: %+v", m)
 	}
 	// No participants: nothing to trim.
-	if out, off, err := forComposition(&manifest.Session{SessionID: "e"}); err != nil || off != 0 || len(out.Participants) != 0 {
+	if out, off, err := (&manifest.Session{SessionID: "e"}).Trim(); err != nil || off != 0 || len(out.Participants) != 0 {
 		t.Errorf("empty session: %v %v %v", out, off, err)
 	}
 }
