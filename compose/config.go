@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/roomtape/roomtape/timeline"
+	"github.com/roomtape/roomtape/timeline/manifest"
 )
 
 // Defaults of [Config].
@@ -19,6 +20,11 @@ const (
 	DefaultCRF          = 23
 	DefaultHoldLast     = time.Second
 	DefaultAudioBitrate = 128000
+	// DefaultDelay is how far behind the live edge [Live] composes: longer
+	// than timeline.DefaultMinWindow, so that a quick reconnect is bridged
+	// before its window is drawn, with a second for the recorder's files
+	// to reach the disk.
+	DefaultDelay = 3 * time.Second
 	// SampleRate is the output audio sample rate.
 	SampleRate = 48000
 )
@@ -73,19 +79,38 @@ type Config struct {
 	// holds forever.
 	HoldLast time.Duration
 	// Threads (optional) is the encoder's and decoders' thread count;
-	// defaults to 0, FFmpeg's choice.
+	// defaults to 0, FFmpeg's choice for the encoder and one or two
+	// threads per decoder.
 	Threads int
+	// FullSpan (optional) composes the whole session, from session time 0
+	// to its end. By default the output spans the first join to the last
+	// leave (manifest.Session.Trim), leaving out the wait before anyone
+	// came and the idle time after everyone left.
+	FullSpan bool
+	// Delay (optional) is how far behind the live edge [Live] composes;
+	// defaults to DefaultDelay. It must not be shorter than MinWindow.
+	Delay time.Duration
 	// Logger (optional) defaults to a discard logger.
 	Logger *slog.Logger
 	// Progress (optional) is called about every percent of output with
-	// the progress so far, and once at the end.
+	// the progress so far, and once at the end; while [Live] follows a
+	// session still being recorded, about once a second. It runs in the
+	// composing goroutine: it must return quickly.
 	Progress func(Progress)
 }
 
 // Progress reports how far a composition is.
 type Progress struct {
-	// Done is how much of the output is encoded; Total is its length.
+	// Live says the session is still being recorded: Total and Percent
+	// are not known yet, Lag is set.
+	Live bool
+	// Done is how much of the output is composed; Total is its length.
 	Done, Total time.Duration
+	// Frames is the number of video frames composed.
+	Frames int64
+	// Lag is how far the composition is behind the live edge (about
+	// Config.Delay when it keeps up).
+	Lag time.Duration
 	// Percent is 100 * Done / Total.
 	Percent float64
 	// Elapsed is the wall time since the start.
@@ -137,6 +162,15 @@ func (c Config) withDefaults() (Config, error) {
 	if c.HoldLast == 0 {
 		c.HoldLast = DefaultHoldLast
 	}
+	if c.Delay == 0 {
+		c.Delay = DefaultDelay
+	}
+	if c.Delay < 0 || c.Delay > time.Minute {
+		return c, fmt.Errorf("%w: delay %v: must be 0 to 1m", ErrConfig, c.Delay)
+	}
+	if c.MinWindow == 0 {
+		c.MinWindow = timeline.DefaultMinWindow
+	}
 	if c.Threads < 0 {
 		return c, fmt.Errorf("%w: threads %d", ErrConfig, c.Threads)
 	}
@@ -148,4 +182,13 @@ func (c Config) withDefaults() (Config, error) {
 
 func (c Config) timelineOptions() timeline.Options {
 	return timeline.Options{Layout: c.Layout, MaxTiles: c.MaxTiles, MinWindow: c.MinWindow}
+}
+
+// span is the part of m to compose: m trimmed to first join → last leave,
+// or all of it with FullSpan; offset is the session time of its 0.
+func (c Config) span(m *manifest.Session) (_ *manifest.Session, offset time.Duration, err error) {
+	if c.FullSpan || m == nil {
+		return m, 0, nil
+	}
+	return m.Trim()
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"math"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asticode/go-astiav"
@@ -13,7 +15,6 @@ import (
 	"github.com/roomtape/roomtape/compose/demux"
 	"github.com/roomtape/roomtape/compose/graph"
 	"github.com/roomtape/roomtape/mix"
-	"github.com/roomtape/roomtape/timeline/manifest"
 )
 
 // frameSlack absorbs rounding between a frame's timestamp converted to the
@@ -26,31 +27,9 @@ const frameSlack = time.Millisecond
 // encoding, a few frames ahead.
 const decodeAhead = 2
 
-// videoInput is one participant's video, decoded ahead in a goroutine and
-// held: the current frame is the latest one at or before the output time.
-// A participant who rejoined or restarted their camera has several files;
-// they are decoded one after the other, in the order they started, as one
-// stream on the session clock.
-type videoInput struct {
-	name  string
-	files []videoFile
-
-	frames chan decoded
-	stop   chan struct{}
-	exited chan struct{}
-
-	cur, next       decoded
-	hasCur, hasNext bool
-	eof             bool
-}
-
-// decoded is a frame with its time on the session clock, or the decoder's
-// error.
-type decoded struct {
-	f   *astiav.Frame
-	t   time.Duration
-	err error
-}
+// busyPoll is how long the composer waits at a time for an input whose
+// decoder is busy (not starved) before looking again.
+const busyPoll = 2 * time.Millisecond
 
 // checkFile gives a clear error for a missing or unreadable file before
 // FFmpeg does.
@@ -65,101 +44,267 @@ func checkFile(who, kind, path string) error {
 	return nil
 }
 
-// videoFile is one video file of a participant.
-type videoFile struct {
-	dec   *demux.Decoder
-	start time.Duration // session time of the file's timestamp 0
-}
-
-// openVideo opens every file of tracks (in the order given, which must be
-// the order they started); nil when tracks is empty.
-func openVideo(p manifest.Participant, tracks []manifest.Track, opts demux.Options) (*videoInput, error) {
-	if len(tracks) == 0 {
-		return nil, nil
-	}
-	v := &videoInput{name: p.Name}
-	for _, t := range tracks {
-		if err := checkFile(p.Name, "video", t.Path); err != nil {
-			v.close()
-			return nil, err
-		}
-		d, err := demux.Open(t.Path, demux.Video, opts)
+// openFile opens tf for decoding: a complete file directly (seekable, as
+// an MP4 with its index at the end needs), one still being recorded through
+// a tailReader that follows it as it grows. The tailReader is nil for a
+// complete file.
+func openFile(who string, k demux.Kind, tf *trackFile, stop <-chan struct{}, starved *atomic.Bool, opts demux.Options) (*demux.Decoder, *tailReader, error) {
+	if tf.complete.Load() {
+		d, err := demux.Open(tf.path, k, opts)
 		if err != nil {
-			v.close()
-			return nil, fmt.Errorf("%w: participant %q: video file %s: %w", ErrInput, p.Name, t.Path, err)
+			return nil, nil, fmt.Errorf("%w: participant %q: %s file %s: %w", ErrInput, who, k, tf.path, err)
 		}
-		v.files = append(v.files, videoFile{dec: d, start: t.Start()})
+		return d, nil, nil
 	}
-	return v, nil
+	r, err := openTail(tf, stop, starved)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: participant %q: %s file: %w", ErrInput, who, k, err)
+	}
+	opts.Reader = r
+	d, err := demux.Open(tf.path, k, opts)
+	if err != nil {
+		_ = r.Close()
+		if errors.Is(err, errStopped) {
+			return nil, nil, errStopped
+		}
+		return nil, nil, fmt.Errorf("%w: participant %q: %s file %s: %w", ErrInput, who, k, tf.path, err)
+	}
+	return d, r, nil
 }
 
-// startDecoding starts the decoding goroutine.
-func (v *videoInput) startDecoding() {
-	v.frames = make(chan decoded, decodeAhead)
-	v.stop = make(chan struct{})
-	v.exited = make(chan struct{})
+// inputState is what the composer's owner goroutine knows of an input's
+// decoding goroutine without blocking: starved is set while the goroutine
+// waits for bytes that are not recorded yet (or for the next file), having
+// handed over everything before.
+type inputState struct {
+	stop    chan struct{}
+	exited  chan struct{}
+	starved atomic.Bool
+}
+
+func newInputState() inputState {
+	return inputState{stop: make(chan struct{}), exited: make(chan struct{})}
+}
+
+// recv takes the next item of ch for the owner goroutine: it waits while
+// the producer is busy, and returns ok false, without waiting, when the
+// producer is starved and ch is empty (nothing recorded yet). closed
+// reports a closed ch.
+func recv[T any](ch <-chan T, st *inputState, timer *time.Timer) (v T, ok, closed bool) {
+	for {
+		select {
+		case v, ok := <-ch:
+			return v, ok, !ok
+		default:
+		}
+		if st.starved.Load() {
+			// The producer sends before it starves: with the flag set, an
+			// empty channel means there is nothing more for now.
+			select {
+			case v, ok := <-ch:
+				return v, ok, !ok
+			default:
+				return v, false, false
+			}
+		}
+		timer.Reset(busyPoll)
+		select {
+		case v, ok := <-ch:
+			timer.Stop()
+			return v, ok, !ok
+		case <-timer.C:
+		}
+	}
+}
+
+// videoInput is one participant's video, decoded ahead in a goroutine and
+// held: the current frame is the latest one at or before the output time.
+// A participant who rejoined or restarted their camera has several files;
+// they are decoded one after the other, in the order they started, as one
+// stream on the session clock.
+//
+// Ownership: the composer's owner goroutine calls add, finish, advance,
+// source, frame and close; the decoding goroutine (decode) owns the
+// decoders and sends frames on frames. mu guards files and noMore, the
+// queue between the two; wake (capacity 1) tells the decoder it changed.
+type videoInput struct {
+	name string
+	opts demux.Options
+
+	mu     sync.Mutex
+	files  []*trackFile
+	noMore bool
+	wake   chan struct{}
+
+	st     inputState
+	frames chan decoded
+	timer  *time.Timer
+
+	cur, next       decoded
+	hasCur, hasNext bool
+	eof             bool
+}
+
+// decoded is a frame with its time on the session clock, or the decoder's
+// error.
+type decoded struct {
+	f   *astiav.Frame
+	t   time.Duration
+	err error
+}
+
+func newVideoInput(name string, opts demux.Options) *videoInput {
+	v := &videoInput{
+		name: name, opts: opts, wake: make(chan struct{}, 1),
+		st: newInputState(), frames: make(chan decoded, decodeAhead), timer: time.NewTimer(time.Hour),
+	}
+	v.timer.Stop()
 	go v.decode()
+	return v
+}
+
+// add queues a file; files must be added in the order they start.
+func (v *videoInput) add(tf *trackFile) {
+	v.mu.Lock()
+	v.files = append(v.files, tf)
+	v.mu.Unlock()
+	v.signal()
+}
+
+// finish says no more files will be added.
+func (v *videoInput) finish() {
+	v.mu.Lock()
+	v.noMore = true
+	v.mu.Unlock()
+	v.signal()
+}
+
+func (v *videoInput) signal() {
+	select {
+	case v.wake <- struct{}{}:
+	default:
+	}
+}
+
+// nextFile waits for file i, starved while none is queued; nil after
+// finish (or stop) when there is none.
+func (v *videoInput) nextFile(i int) *trackFile {
+	for {
+		v.mu.Lock()
+		var tf *trackFile
+		if i < len(v.files) {
+			tf = v.files[i]
+		}
+		done := v.noMore
+		v.mu.Unlock()
+		if tf != nil {
+			v.st.starved.Store(false)
+			return tf
+		}
+		if done {
+			return nil
+		}
+		v.st.starved.Store(true)
+		select {
+		case <-v.wake:
+		case <-v.st.stop:
+			return nil
+		}
+	}
 }
 
 func (v *videoInput) decode() {
-	defer close(v.exited)
+	defer close(v.st.exited)
 	defer close(v.frames)
 	var last time.Duration
-	for _, file := range v.files {
-		for {
-			f := astiav.AllocFrame()
-			err := file.dec.Next(f)
-			if err != nil {
-				f.Free()
-				if errors.Is(err, io.EOF) {
-					break // on to the next file
-				}
-				select {
-				case v.frames <- decoded{err: fmt.Errorf("compose: participant %q: %w", v.name, err)}:
-				case <-v.stop:
-				}
-				return
+	send := func(d decoded) bool {
+		select {
+		case v.frames <- d:
+			return true
+		case <-v.st.stop:
+			if d.f != nil {
+				d.f.Free()
 			}
-			t := last + time.Millisecond
-			if pts := f.Pts(); pts != astiav.NoPtsValue {
-				t = file.start + file.dec.Time(pts)
+			return false
+		}
+	}
+	for i := 0; ; i++ {
+		file := v.nextFile(i)
+		if file == nil {
+			return
+		}
+		d, r, err := openFile(v.name, demux.Video, file, v.st.stop, &v.st.starved, v.opts)
+		if err != nil {
+			if !errors.Is(err, errStopped) {
+				send(decoded{err: err})
 			}
-			// Frames must come in time order for sample and hold; a
-			// later file that overlaps an earlier one (it should not)
-			// loses its overlapping frames rather than rewinding.
-			if t < last {
-				f.Free()
-				continue
-			}
-			last = t
-			select {
-			case v.frames <- decoded{f: f, t: t}:
-			case <-v.stop:
-				f.Free()
-				return
-			}
+			return
+		}
+		ok := v.decodeFile(d, file, &last, send)
+		d.Close()
+		if r != nil {
+			_ = r.Close()
+		}
+		if !ok {
+			return
 		}
 	}
 }
 
-// fetch takes the next decoded frame into v.next.
+// decodeFile sends every frame of one file; false means stop.
+func (v *videoInput) decodeFile(d *demux.Decoder, file *trackFile, last *time.Duration, send func(decoded) bool) bool {
+	for {
+		f := astiav.AllocFrame()
+		err := d.Next(f)
+		if err != nil {
+			f.Free()
+			if errors.Is(err, io.EOF) {
+				return true // on to the next file
+			}
+			if errors.Is(err, errStopped) {
+				return false
+			}
+			send(decoded{err: fmt.Errorf("compose: participant %q: %w", v.name, err)})
+			return false
+		}
+		t := *last + time.Millisecond
+		if pts := f.Pts(); pts != astiav.NoPtsValue {
+			t = file.start + d.Time(pts)
+		}
+		// Frames must come in time order for sample and hold; a later file
+		// that overlaps an earlier one (it should not) loses its
+		// overlapping frames rather than rewinding.
+		if t < *last {
+			f.Free()
+			continue
+		}
+		*last = t
+		if !send(decoded{f: f, t: t}) {
+			return false
+		}
+	}
+}
+
+// fetch takes the next decoded frame into v.next, if there is one now.
 func (v *videoInput) fetch() error {
 	if v.eof || v.hasNext {
 		return nil
 	}
-	d, ok := <-v.frames
-	if !ok {
+	d, ok, closed := recv(v.frames, &v.st, v.timer)
+	switch {
+	case closed:
 		v.eof = true
-		return nil
-	}
-	if d.err != nil {
+	case !ok:
+	case d.err != nil:
 		return d.err
+	default:
+		v.next, v.hasNext = d, true
 	}
-	v.next, v.hasNext = d, true
 	return nil
 }
 
-// advance makes cur the latest frame at or before t.
+// advance makes cur the latest frame at or before t that has been
+// recorded.
 func (v *videoInput) advance(t time.Duration) error {
 	for {
 		if err := v.fetch(); err != nil {
@@ -192,59 +337,120 @@ func (v *videoInput) close() {
 	if v == nil {
 		return
 	}
-	if v.stop != nil {
-		close(v.stop)
-		for d := range v.frames {
-			if d.f != nil {
-				d.f.Free()
-			}
+	close(v.st.stop)
+	for d := range v.frames {
+		if d.f != nil {
+			d.f.Free()
 		}
-		<-v.exited
 	}
+	<-v.st.exited
 	if v.hasCur {
 		v.cur.f.Free()
 	}
 	if v.hasNext {
 		v.next.f.Free()
 	}
-	for _, file := range v.files {
-		file.dec.Close()
-	}
 }
 
-// audioSource places a participant's decoded audio on the session clock
-// for mix.
+// audioAhead is how many decoded blocks (about 20 ms each for Opus) an
+// audio input keeps ready.
+const audioAhead = 8
+
+// audioSource places one microphone file's decoded audio on the session
+// clock for mix. A goroutine (decode) decodes and resamples the file,
+// following it while it is recorded, and sends copies of the blocks on
+// chunks; NextChunk runs in the mixing goroutine. A file that starts when
+// the composition is under way is added to the mixer then.
 type audioSource struct {
 	name   string
-	r      *demux.AudioReader
+	file   *trackFile
+	opts   demux.Options
 	offset int64 // session sample frame of the file's timestamp 0
+
+	st     inputState
+	chunks chan audioChunk
+	timer  *time.Timer
 }
 
-func openAudio(p manifest.Participant, t manifest.Track, opts demux.Options) (*audioSource, error) {
-	if err := checkFile(p.Name, "audio", t.Path); err != nil {
-		return nil, err
-	}
-	r, err := demux.OpenAudio(t.Path, mix.SampleRate, 0, opts)
-	if err != nil {
-		return nil, fmt.Errorf("%w: participant %q: audio file %s: %w", ErrInput, p.Name, t.Path, err)
-	}
-	return &audioSource{name: p.Name, r: r, offset: int64(math.Round(t.Start().Seconds() * mix.SampleRate))}, nil
+type audioChunk struct {
+	c   mix.Chunk
+	err error
 }
 
-// NextChunk implements mix.Source.
-func (a *audioSource) NextChunk() (mix.Chunk, error) {
-	start, s, err := a.r.Next()
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return mix.Chunk{}, io.EOF
+func newAudioSource(name string, tf *trackFile, opts demux.Options) *audioSource {
+	a := &audioSource{
+		name: name, file: tf, opts: opts, offset: int64(math.Round(tf.start.Seconds() * mix.SampleRate)),
+		st: newInputState(), chunks: make(chan audioChunk, audioAhead), timer: time.NewTimer(time.Hour),
+	}
+	a.timer.Stop()
+	go a.decode()
+	return a
+}
+
+func (a *audioSource) decode() {
+	defer close(a.st.exited)
+	defer close(a.chunks)
+	send := func(c audioChunk) bool {
+		select {
+		case a.chunks <- c:
+			return true
+		case <-a.st.stop:
+			return false
 		}
-		return mix.Chunk{}, fmt.Errorf("compose: participant %q: %w", a.name, err)
 	}
-	return mix.Chunk{Start: a.offset + start, Samples: s, Channels: a.r.Channels()}, nil
+	opts := a.opts
+	if !a.file.complete.Load() { // follow a file still being recorded
+		tr, err := openTail(a.file, a.st.stop, &a.st.starved)
+		if err != nil {
+			send(audioChunk{err: fmt.Errorf("%w: participant %q: audio file: %w", ErrInput, a.name, err)})
+			return
+		}
+		defer tr.Close()
+		opts.Reader = tr
+	}
+	r, err := demux.OpenAudio(a.file.path, mix.SampleRate, 0, opts)
+	if err != nil {
+		if !errors.Is(err, errStopped) {
+			send(audioChunk{err: fmt.Errorf("%w: participant %q: audio file %s: %w", ErrInput, a.name, a.file.path, err)})
+		}
+		return
+	}
+	defer r.Close()
+	for {
+		start, s, err := r.Next()
+		if errors.Is(err, io.EOF) || errors.Is(err, errStopped) {
+			return
+		}
+		if err != nil {
+			send(audioChunk{err: fmt.Errorf("compose: participant %q: %w", a.name, err)})
+			return
+		}
+		c := mix.Chunk{Start: a.offset + start, Samples: append([]float32(nil), s...), Channels: r.Channels()}
+		if !send(audioChunk{c: c}) {
+			return
+		}
+	}
+}
+
+// NextChunk implements mix.Source: it returns mix.ErrNotYet when the
+// file's next block is not recorded yet.
+func (a *audioSource) NextChunk() (mix.Chunk, error) {
+	c, ok, closed := recv(a.chunks, &a.st, a.timer)
+	switch {
+	case closed:
+		return mix.Chunk{}, io.EOF
+	case !ok:
+		return mix.Chunk{}, mix.ErrNotYet
+	}
+	return c.c, c.err
 }
 
 func (a *audioSource) close() {
-	if a != nil {
-		a.r.Close()
+	if a == nil {
+		return
 	}
+	close(a.st.stop)
+	for range a.chunks { //nolint:revive // drain so that decode can exit
+	}
+	<-a.st.exited
 }

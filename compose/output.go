@@ -6,11 +6,18 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/asticode/go-astiav"
 )
 
-// output is the MP4 being written: H.264 video and AAC audio.
+// fragmentDuration is the longest stretch of the progressive output held
+// in memory: the muxer writes a fragment (moof + mdat) at least this often,
+// so a file cut by a crash plays up to about this long before it.
+const fragmentDuration = time.Second
+
+// output is the progressive (fragmented) MP4 being written: H.264 video and
+// AAC audio. Finalize turns it into the final faststart MP4.
 type output struct {
 	path   string
 	fc     *astiav.FormatContext
@@ -99,9 +106,15 @@ func openOutput(path string, cfg Config) (_ *output, err error) {
 		return nil, fmt.Errorf("compose: creating %s: %w", path, err)
 	}
 	o.fc.SetPb(o.io)
+	// Fragmented MP4: every fragment is complete on its own and reaches
+	// the file when it closes. The moov waits for the first fragment so
+	// that it carries the edit list of the AAC encoder's priming samples
+	// (audio starting before 0), as a plain MP4 would.
+	o.fc.SetFlags(o.fc.Flags().Add(astiav.FormatContextFlagFlushPackets))
 	mo := astiav.NewDictionary()
 	defer mo.Free()
-	_ = mo.Set("movflags", "+faststart", astiav.NewDictionaryFlags())
+	_ = mo.Set("movflags", "+delay_moov+default_base_moof", astiav.NewDictionaryFlags())
+	_ = mo.Set("frag_duration", strconv.FormatInt(fragmentDuration.Microseconds(), 10), astiav.NewDictionaryFlags())
 	if err := o.fc.WriteHeader(mo); err != nil {
 		return nil, fmt.Errorf("compose: writing mp4 header: %w", err)
 	}
@@ -175,8 +188,7 @@ func (o *output) encode(cc *astiav.CodecContext, st *astiav.Stream, f *astiav.Fr
 	}
 }
 
-// finish flushes the encoders and writes the trailer (the faststart pass
-// moves the index to the front).
+// finish flushes the encoders and writes the trailer.
 func (o *output) finish() error {
 	if err := o.writeVideo(nil, 0); err != nil {
 		return err

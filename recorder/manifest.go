@@ -122,11 +122,11 @@ func (s *Session) Manifest() *manifest.Session {
 func (t *Track) manifestTrack() manifest.Track {
 	r := t.rec
 	mt := manifest.Track{
-		Kind:   t.info.Kind.String(),
-		Source: string(t.info.Source),
-		Path:   t.name,
-		Codec:  string(t.info.Codec),
-		StartS: seconds(r.start),
+		Kind:     t.info.Kind.String(),
+		Source:   string(t.info.Source),
+		Path:     t.name,
+		Codec:    string(t.info.Codec),
+		StartS:   seconds(r.start),
 		Width:    r.width,
 		Height:   r.height,
 		Complete: r.complete,

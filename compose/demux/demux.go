@@ -60,7 +60,16 @@ type Options struct {
 	// Logger (optional) receives warnings about skipped packets; defaults to
 	// a discard logger.
 	Logger *slog.Logger
+	// Reader (optional) is read instead of opening the file: path then only
+	// names it in messages. The input is read once from the start, never
+	// seeked, so a Reader that blocks at the end of a file still being
+	// written (until more bytes come or the file is complete) lets the
+	// decoder follow it live.
+	Reader io.Reader
 }
+
+// readerBufferSize is the I/O buffer of a [Options.Reader] input.
+const readerBufferSize = 32 << 10
 
 // Decoder decodes the best stream of one kind of one file.
 type Decoder struct {
@@ -68,6 +77,7 @@ type Decoder struct {
 	kind    Kind
 	log     *slog.Logger
 	fc      *astiav.FormatContext
+	pb      *astiav.IOContext // custom I/O over Options.Reader
 	opened  bool
 	stream  *astiav.Stream
 	cc      *astiav.CodecContext
@@ -92,7 +102,15 @@ func Open(path string, k Kind, opts Options) (_ *Decoder, err error) {
 	if d.fc = astiav.AllocFormatContext(); d.fc == nil {
 		return nil, fmt.Errorf("demux: %s: allocating format context failed", path)
 	}
-	if err = d.fc.OpenInput(path, nil, nil); err != nil {
+	url := path
+	if r := opts.Reader; r != nil {
+		if d.pb, err = astiav.AllocIOContext(readerBufferSize, false, r.Read, nil, nil); err != nil {
+			return nil, fmt.Errorf("demux: %s: %w", path, err)
+		}
+		d.fc.SetPb(d.pb)
+		url = ""
+	}
+	if err = d.fc.OpenInput(url, nil, nil); err != nil {
 		return nil, fmt.Errorf("demux: opening %s: %w", path, err)
 	}
 	d.opened = true
@@ -245,5 +263,8 @@ func (d *Decoder) Close() {
 			d.fc.CloseInput()
 		}
 		d.fc.Free()
+	}
+	if d.pb != nil { // custom I/O: the format context does not own it
+		d.pb.Free()
 	}
 }

@@ -61,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	labels := fs.Bool("labels", false, "draw names on tiles")
 	hold := fs.Duration("hold-last", compose.DefaultHoldLast, "how long a stopped stream's last frame stays")
 	printGraph := fs.Bool("print-graph", false, "print the filter graph of each layout window and exit")
+	fullSpan := fs.Bool("full-span", false, "compose the whole session, not only first join to last leave")
+	finalize := fs.String("finalize", "", "finish the partial composed output (*.part.mp4) a live-composing bot left in this session directory, without re-encoding, and exit")
 	parts := make([]participantFlags, maxParticipants)
 	for i := range parts {
 		n := i + 1
@@ -83,13 +85,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
+	if *finalize != "" {
+		start := time.Now()
+		done, err := compose.FinalizeDir(ctx, *finalize, logger)
+		for _, f := range done {
+			_, _ = fmt.Fprintln(stdout, f)
+		}
+		if err != nil {
+			return err
+		}
+		_, _ = fmt.Fprintf(stdout, "Finalisation done in %.1fs\n", time.Since(start).Seconds())
+		return nil
+	}
+
 	s, out, err := loadSession(*session, *output, parts)
 	if err != nil {
 		return err
 	}
 	cfg := compose.Config{
 		Width: *width, Height: *height, FPS: *fps, Preset: *preset, CRF: *crf,
-		Labels: *labels, HoldLast: *hold, Logger: logger,
+		Labels: *labels, HoldLast: *hold, FullSpan: *fullSpan, Logger: logger,
 	}
 	switch *layout {
 	case "columns":

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/roomtape/roomtape/compose"
 	"github.com/roomtape/roomtape/recorder"
 )
 
@@ -73,7 +74,8 @@ type Result struct {
 	RecordingEnded time.Time
 	// Step1 is the time to stop the transport, close the files and write
 	// the final manifest;
-	// Composition the time to compose; PostProcessing the total from
+	// Composition the time to compose after Step 1 (live, what was left
+	// to compose and the remux); PostProcessing the total from
 	// RecordingEnded to the end (composition and upload included).
 	Step1, Composition, Upload, PostProcessing time.Duration
 	// RecordingCPU and PostProcessingCPU are the process's CPU time (user
@@ -141,6 +143,10 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		return sess.Close(cctx)
 	}
 
+	output := OutputPath(res.SessionDir, res.SessionID)
+	live := startLive(ctx, cfg, sess, output, log, out)
+	defer live.stop()
+
 	ended, recErr := record(ctx, cfg, opts, sess, presence, log, out)
 	res.RecordingEnded = ended
 	res.RecordingCPU = cpuTime()
@@ -164,8 +170,17 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	}
 
 	t := time.Now()
-	res.Output = filepath.Join(res.SessionDir, res.SessionID+"_recording.mp4")
-	if err := composeSession(ctx, cfg, res.ManifestPath, res.Output, log, out); err != nil {
+	res.Output = output
+	if live.done == nil {
+		err = composeSession(ctx, cfg, res.ManifestPath, res.Output, log, out)
+	} else if err = live.wait(); err != nil && ctx.Err() == nil {
+		// Whatever stopped the live composition, the recording is
+		// complete: compose it again from the files.
+		log.Warn("live composition failed; composing after the call", "error", err)
+		out.printf("Live composition failed (%v); composing from the files\n", err)
+		err = composeSession(ctx, cfg, res.ManifestPath, res.Output, log, out)
+	}
+	if err != nil {
 		res.Output = ""
 		out.printf("Composition failed; recording kept in %s\n", res.SessionDir)
 		return res, fmt.Errorf("%w: %s: %w", ErrCompose, res.ManifestPath, err)
@@ -193,6 +208,57 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		out.printf("URL: %s\n", res.URL)
 	}
 	return res, nil
+}
+
+// OutputPath is the composed MP4 of a session: <dir>/<id>_recording.mp4,
+// the prototype's name.
+func OutputPath(dir, id string) string {
+	return filepath.Join(dir, id+"_recording.mp4")
+}
+
+// liveComposer runs compose.Live beside the recording, owned by Run: start
+// it with startLive, then wait for it once recording ended or stop it.
+type liveComposer struct {
+	cancel context.CancelFunc
+	done   chan error // nil: composing after the call
+	err    error
+	waited bool
+}
+
+// startLive starts the live composition of sess into output unless cfg
+// composes after the call or not at all.
+func startLive(ctx context.Context, cfg Config, sess *recorder.Session, output string, log *slog.Logger, out *printer) *liveComposer {
+	l := &liveComposer{cancel: func() {}}
+	if cfg.NoCompose || cfg.Offline {
+		return l
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	l.cancel, l.done = cancel, make(chan error, 1)
+	ccfg := composeConfig(cfg, log, out)
+	go func() { l.done <- compose.Live(lctx, sess, output, ccfg) }()
+	log.Info("composing live", "delay", ccfg.Delay, "output", output)
+	return l
+}
+
+// wait returns the live composition's result once the session has ended.
+func (l *liveComposer) wait() error {
+	if l.waited {
+		return l.err
+	}
+	l.waited = true
+	if l.done != nil {
+		l.err = <-l.done
+	}
+	return l.err
+}
+
+// stop aborts a live composition still running and waits for it.
+func (l *liveComposer) stop() {
+	l.cancel()
+	if l.done != nil && !l.waited {
+		l.waited = true
+		l.err = <-l.done
+	}
 }
 
 // checkWritable makes dir and proves a file can be created in it.

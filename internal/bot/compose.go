@@ -13,28 +13,33 @@ import (
 // progressEvery spaces the composition progress lines.
 const progressEvery = 10.0 // percent
 
-// composeSession composes the session of manifestPath into out.
-func composeSession(ctx context.Context, cfg Config, manifestPath, output string, log *slog.Logger, out *printer) error {
-	loaded, err := manifest.Load(manifestPath)
-	if err != nil {
-		return err
-	}
-	m, offset, err := forComposition(loaded)
-	if err != nil {
-		return err
-	}
-	log.Info("composing", "from_session_time", offset, "length", m.End())
+// liveProgressEvery spaces the live composition's progress lines.
+const liveProgressEvery = 10 * time.Second
+
+// composeConfig is the composition cfg asks for; progress lines go to out.
+func composeConfig(cfg Config, log *slog.Logger, out *printer) compose.Config {
 	fit := timeline.Letterbox
 	if cfg.Crop {
 		fit = timeline.Crop
 	}
 	next := progressEvery
-	return compose.Session(ctx, m, output, compose.Config{
+	var lastLive time.Time
+	return compose.Config{
 		Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS,
 		Layout: cfg.Layout, Fit: fit, Labels: cfg.Labels,
 		Preset: cfg.Preset, CRF: cfg.CRF,
+		FullSpan: cfg.FullSpan, Delay: cfg.LiveDelay,
 		Logger: log.With("component", "compose"),
 		Progress: func(p compose.Progress) {
+			if p.Live {
+				if time.Since(lastLive) < liveProgressEvery {
+					return
+				}
+				lastLive = time.Now()
+				out.printf("  composing live  %v composed  %d frames  lag %.1fs\n",
+					p.Done.Round(time.Second), p.Frames, p.Lag.Seconds())
+				return
+			}
 			if p.Percent < next && p.Done < p.Total {
 				return
 			}
@@ -44,5 +49,16 @@ func composeSession(ctx context.Context, cfg Config, manifestPath, output string
 			out.printf("  composing %5.1f%%  %v/%v  speed %.1fx  eta %v\n", p.Percent,
 				p.Done.Round(time.Second), p.Total.Round(time.Second), p.Speed, p.ETA.Round(time.Second))
 		},
-	})
+	}
+}
+
+// composeSession composes the recorded session of manifestPath into
+// output, after the call.
+func composeSession(ctx context.Context, cfg Config, manifestPath, output string, log *slog.Logger, out *printer) error {
+	m, err := manifest.Load(manifestPath)
+	if err != nil {
+		return err
+	}
+	log.Info("composing", "length", m.End())
+	return compose.Session(ctx, m, output, composeConfig(cfg, log, out))
 }

@@ -80,6 +80,14 @@ type Config struct {
 	// NoCompose stops after recording (session.json and per-participant
 	// files only).
 	NoCompose bool
+	// Offline composes after the call instead of live while recording.
+	Offline bool
+	// LiveDelay is how far behind the live edge the live composition runs;
+	// 0 is compose.DefaultDelay.
+	LiveDelay time.Duration
+	// FullSpan composes the whole session instead of first join → last
+	// leave.
+	FullSpan bool
 
 	// S3 is the upload target; an empty bucket keeps results local.
 	S3 S3Config
@@ -263,6 +271,9 @@ func ParseArgs(args []string, env Env, usage io.Writer) (Config, error) {
 	fs.StringVar(&c.Preset, "preset", compose.DefaultPreset, "libx264 preset")
 	fs.IntVar(&c.CRF, "crf", compose.DefaultCRF, "libx264 CRF (1-51)")
 	fs.BoolVar(&c.NoCompose, "no-compose", false, "record only; compose later with examples/compose")
+	fs.BoolVar(&c.Offline, "offline", false, "compose after the call instead of live while recording")
+	fs.DurationVar(&c.LiveDelay, "live-delay", compose.DefaultDelay, "how far behind the live edge the live composition runs (at least the 2s minimum window)")
+	fs.BoolVar(&c.FullSpan, "full-span", false, "compose the whole session, not only first join to last leave")
 	fs.BoolVar(&c.UploadAll, "upload-all", false, "also upload session.json and per-participant files")
 	fs.StringVar(&c.S3.Endpoint, "s3-endpoint", get("S3_ENDPOINT", ""), "S3-compatible endpoint URL (env S3_ENDPOINT)")
 	fs.StringVar(&c.S3.Prefix, "s3-prefix", get("S3_PREFIX", ""), "key prefix for uploads (env S3_PREFIX)")
@@ -344,6 +355,9 @@ func (c *Config) validate() []error {
 	}
 	if c.CRF < 1 || c.CRF > 51 {
 		errs = append(errs, fmt.Errorf("%w: crf %d: want 1..51", ErrConfig, c.CRF))
+	}
+	if !c.Offline && (c.LiveDelay < timeline.DefaultMinWindow || c.LiveDelay > time.Minute) {
+		errs = append(errs, fmt.Errorf("%w: live-delay %v: want %v to 1m (at least the layout's minimum window)", ErrConfig, c.LiveDelay, timeline.DefaultMinWindow))
 	}
 	if c.IdleTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("%w: idle-timeout %v must be positive", ErrConfig, c.IdleTimeout))

@@ -45,6 +45,9 @@ func (s *Session) Clone() *Session {
 // last leave. A session without participants is returned as a copy with
 // offset 0.
 func (s *Session) Trim() (out *Session, offset time.Duration, err error) {
+	if err := s.Validate(); err != nil {
+		return nil, 0, err
+	}
 	out = s.Clone()
 	if len(out.Participants) == 0 {
 		return out, 0, nil

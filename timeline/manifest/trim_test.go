@@ -7,7 +7,6 @@ import (
 	"github.com/roomtape/roomtape/timeline/manifest"
 )
 
-
 func fptr(f float64) *float64 { return &f }
 
 func TestTrim(t *testing.T) {
