@@ -21,7 +21,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${ROOMTAPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/roomtape}
 ffmpeg_series=7.1
 # Bump when the configure line changes so cached builds are redone.
-ffmpeg_build=2
+ffmpeg_build=3
 golangci_version=v2.15.0
 versitygw_version=v1.8.0
 livekit_version=v1.13.5
@@ -37,7 +37,7 @@ as_root() {
 
 # --- 1. system packages -----------------------------------------------------
 packages=(build-essential nasm pkg-config xz-utils dpkg-dev
-	libx264-dev libvpx-dev libopus-dev libfreetype-dev libfontconfig-dev libharfbuzz-dev
+	libx264-dev libvpx-dev libopus-dev libdav1d-dev libsvtav1enc-dev libfreetype-dev libfontconfig-dev libharfbuzz-dev
 	fonts-dejavu-core fontconfig iproute2 python3 chromium chromium-driver)
 if [ "${SKIP_APT:-0}" != 1 ]; then
 	missing=()
@@ -83,7 +83,7 @@ else
 		mkdir -p "$src/tree" && tar -C "$src/tree" --strip-components=1 -xJf "$orig"
 		(cd "$src/tree" &&
 			./configure --prefix="$prefix" --enable-gpl --enable-shared --disable-static \
-				--enable-libx264 --enable-libvpx --enable-libopus --enable-libfreetype --enable-libharfbuzz --enable-libfontconfig \
+				--enable-libx264 --enable-libvpx --enable-libopus --enable-libdav1d --enable-libsvtav1 --enable-libfreetype --enable-libharfbuzz --enable-libfontconfig \
 				--disable-doc --disable-debug --extra-ldflags="-Wl,-rpath,$prefix/lib" >"$src/configure.log" &&
 			make -j"$(nproc)" >"$src/make.log" 2>&1 && make install >"$src/install.log" 2>&1) || {
 			log "FFmpeg build failed; see logs in $src"; exit 1; }
