@@ -16,6 +16,7 @@ import (
 
 	"github.com/roomtape/roomtape/compose/demux"
 	"github.com/roomtape/roomtape/compose/graph"
+	"github.com/roomtape/roomtape/internal/testhook"
 	"github.com/roomtape/roomtape/mix"
 	"github.com/roomtape/roomtape/timeline"
 	"github.com/roomtape/roomtape/timeline/manifest"
@@ -131,6 +132,7 @@ type live struct{ rec Recording }
 
 func (l *live) snapshot() (*manifest.Session, bool) {
 	m := l.rec.Manifest()
+	m.Resolve(m.SessionDir) // the recorder names files relative to it
 	return m, m.EndTimeS != nil
 }
 func (l *live) edge() time.Duration { return l.rec.Elapsed() }
@@ -421,6 +423,9 @@ func (c *composition) encodeLoop() error {
 				c.mixer.SetFrames(it.frames)
 			}
 			if it.frame != nil {
+				if d := testhook.EncodeDelay.Load(); d > 0 {
+					time.Sleep(time.Duration(d))
+				}
 				err = c.out.writeVideo(it.frame, c.nextOut)
 				c.nextOut++
 				if err == nil {

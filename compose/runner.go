@@ -21,6 +21,10 @@ type runner struct {
 
 func newRunner(plan graph.Plan) (_ *runner, err error) {
 	r := &runner{plan: plan, fg: astiav.AllocFilterGraph(), out: astiav.AllocFrame()}
+	// One thread: decoding and encoding run in goroutines of their own
+	// beside the graph, and a machine composing several rooms is better
+	// served by one thread per graph than by slice threads contending.
+	r.fg.SetThreadCount(1)
 	defer func() {
 		if err != nil {
 			r.free()

@@ -3,6 +3,7 @@ package bot
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -317,4 +318,54 @@ func runAsync(ctx context.Context, cfg Config, opts Options) <-chan runResult {
 		done <- runResult{res, err}
 	}()
 	return done
+}
+
+func mustWindows(t *testing.T, m *manifest.Session) []timeline.Window {
+	t.Helper()
+	ws, err := m.Windows(timeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ws
+}
+
+// minSamePairs is how many flash and beep onsets a live/offline comparison
+// must match per participant: the demo plans a marker every 2 s of each
+// participant's presence, so even its shortest (the phone's) holds three.
+const minSamePairs = 3
+
+// checkSameComposition compares two compositions of one session (live and
+// offline): the same length, and every flash of every tile region and
+// every beep of every participant at the same time, within one frame.
+func checkSameComposition(t *testing.T, a, b *mediacheck.Report, fps, regions int, want []synthParticipant) {
+	t.Helper()
+	frame := time.Second / time.Duration(fps)
+	if d := a.Duration - b.Duration; d > frame || d < -frame {
+		t.Errorf("durations %v (live) and %v (offline) differ by more than a frame", a.Duration, b.Duration)
+	}
+	same := func(what string, x, y []time.Duration) int {
+		if len(x) != len(y) {
+			t.Errorf("%s: %d onsets live, %d offline: %v vs %v", what, len(x), len(y), x, y)
+			return 0
+		}
+		for k := range x {
+			if d := x[k] - y[k]; d > frame || d < -frame {
+				t.Errorf("%s: onset %d at %v live, %v offline", what, k, x[k], y[k])
+			}
+		}
+		return len(x)
+	}
+	flashes := 0
+	for i := range regions {
+		flashes += same(fmt.Sprintf("region %d flashes", i), a.FlashOnsets(i), b.FlashOnsets(i))
+	}
+	if flashes < minSamePairs*len(want) {
+		t.Errorf("only %d flashes matched between live and offline, want at least %d", flashes, minSamePairs*len(want))
+	}
+	for _, sp := range want {
+		f := testmedia.Freqs[sp.Index%len(testmedia.Freqs)]
+		if n := same(sp.Name+" beeps", a.BeepOnsets(f), b.BeepOnsets(f)); n < minSamePairs {
+			t.Errorf("%s: only %d beeps matched between live and offline, want at least %d", sp.Name, n, minSamePairs)
+		}
+	}
 }

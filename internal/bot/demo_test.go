@@ -2,6 +2,7 @@ package bot
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,12 @@ import (
 // joins once connected, which takes up to a second or more on a loaded
 // 2-core machine under the race detector.
 const joinSlack = 3 * time.Second
+
+// maxPostCall bounds the composition after a live-composed call: what is
+// left is the last minimum window (2 s of output, which waits for the end
+// of the call) and a remux, measured at 0.4 s; the bound leaves the live
+// composer 5 s of lag on a loaded 2-core machine under the race detector.
+const maxPostCall = 8 * time.Second
 
 // TestDemo runs the bot's demo, shortened and small, with replaying
 // publishers (the same synthetic media, encoded once, so that live
@@ -81,9 +88,25 @@ func TestDemo(t *testing.T) {
 			t.Errorf("%s video track %+v, want %dx%d", p.Name, vt, dp.Width, dp.Height)
 		}
 	}
+	if strings.Contains(out.String(), "Live composition failed") {
+		t.Errorf("the demo did not compose live")
+	}
+	if res.Composition > maxPostCall {
+		t.Errorf("composition took %v after the call, want at most %v", res.Composition, maxPostCall)
+	}
 	cm, _, err := m.Trim()
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkSynthetic(t, res.Output, cm, w, h, []synthParticipant{{"Aditya", 0}, {"iPhone", 1}})
+	want := []synthParticipant{{"Aditya", 0}, {"iPhone", 1}}
+	liveRep := checkSynthetic(t, res.Output, cm, w, h, want)
+
+	// The same session composed offline from its files: the same layout,
+	// markers, A/V and length, within a frame.
+	offline := filepath.Join(t.TempDir(), "offline.mp4")
+	if err := composeSession(t.Context(), cfg, res.ManifestPath, offline, testLogger(t), &printer{w: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	offRep := checkSynthetic(t, offline, cm, w, h, want)
+	checkSameComposition(t, liveRep, offRep, cfg.FPS, len(regions(t, cm, mustWindows(t, cm), w, h)), want)
 }
