@@ -1,6 +1,7 @@
 // Package compose turns a recorded session into one MP4 whose layout follows
 // who is present: H.264 (libx264, yuv420p, constant frame rate) and AAC
-// 48 kHz stereo, written in a single pass in-process through go-astiav.
+// 48 kHz stereo, written in a single pass in-process through go-astiav,
+// after the call ([Session]) or while it is recorded ([Live]).
 //
 // # How it works
 //
@@ -31,14 +32,31 @@
 // start on the session clock and mixed by package mix, then encoded AAC,
 // interleaved with the video.
 //
-// The output is written to a temporary file next to the final name and
-// renamed when complete; inputs are only read.
+// The output is written progressively, as a fragmented MP4 (a fragment at
+// least every second), then remuxed without re-encoding into the final
+// faststart MP4 ([Finalize]) under a temporary name and renamed; inputs are
+// only read. By default the output spans the first join to the last leave
+// (manifest.Session.Trim); Config.FullSpan keeps the whole session.
+//
+// # Live
+//
+// [Live] runs the same engine while the session is recorded: it rereads the
+// recording's manifest every 200 ms for new participants, tracks and
+// finished files, and draws output frame n once the live edge has passed
+// its time by Config.Delay (and never into the last minimum window before
+// an empty room's end, which a rejoin could still change). Its inputs
+// follow the recorder's Matroska files as they grow (a reader that waits at
+// the end of a file not yet complete): a frame not recorded by then is
+// held (video) or left silent (audio, counted as dropped). The recording
+// never waits for the composition; a composition that falls behind catches
+// up after the call.
 //
 // # Threads and memory
 //
-// Each video input decodes in its own goroutine a couple of frames ahead,
-// the filter graph runs in the calling goroutine and encoding, audio mixing
-// and muxing run in a third, so decoding, filtering and encoding overlap.
+// Each video and audio input decodes in its own goroutine a couple of
+// frames ahead, the filter graph runs (one thread) in the calling
+// goroutine and encoding, audio mixing and muxing run in another, so
+// decoding, filtering and encoding overlap.
 // With several video inputs each decoder gets one thread (a frame-threaded
 // decoder keeps a picture pool per thread); libx264 picks its own thread
 // count. Four 720p inputs composed at 1280x720 peak at about 290 MB RSS.

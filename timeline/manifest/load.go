@@ -115,6 +115,11 @@ func (s *Session) normalize() {
 	}
 }
 
+// Resolve makes the relative paths of s (media files, SessionDir)
+// relative to dir, as [Load] does with the manifest's directory; e.g. for
+// a recorder's in-memory manifest, Resolve(s.SessionDir).
+func (s *Session) Resolve(dir string) { s.resolve(dir) }
+
 // resolve makes the relative paths of s relative to dir.
 func (s *Session) resolve(dir string) {
 	abs := func(p string) string {

@@ -1,6 +1,8 @@
 package manifest_test
 
 import (
+	"bytes"
+	"math"
 	"testing"
 	"time"
 
@@ -53,4 +55,51 @@ func TestTrim(t *testing.T) {
 	if out, off, err := (&manifest.Session{SessionID: "e"}).Trim(); err != nil || off != 0 || len(out.Participants) != 0 {
 		t.Errorf("empty session: %v %v %v", out, off, err)
 	}
+}
+
+// FuzzTrim: a valid session trims into a valid one starting at 0, with
+// every presence interval kept (shifted, the same length), and an
+// invalid one is refused.
+func FuzzTrim(f *testing.F) {
+	f.Add([]byte(`{"participants":[{"id":"a","name":"A","join_time_s":5,"leave_time_s":65,"presence":[{"join_s":5,"leave_s":20},{"join_s":30,"leave_s":65}],"tracks":[{"kind":"video","path":"a.mkv","start_s":4.9,"end_s":65}]},{"name":"B","join_time_s":10,"leave_time_s":50}],"end_time_s":95}`))
+	f.Add([]byte(`{"participants":[{"name":"a","join_time_s":-1,"leave_time_s":2}]}`))
+	f.Add([]byte(`{"participants":[]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := manifest.Parse(bytes.NewReader(data), "")
+		if err != nil {
+			return
+		}
+		out, off, err := s.Trim()
+		if err != nil {
+			if s.Validate() == nil {
+				t.Fatalf("valid session refused: %v", err)
+			}
+			return
+		}
+		if len(s.Participants) == 0 {
+			return
+		}
+		if err := out.Validate(); err != nil {
+			t.Fatalf("trimmed session invalid: %v", err)
+		}
+		first := math.Inf(1)
+		for pi, p := range out.Participants {
+			in, got := s.Participants[pi].Intervals(), p.Intervals()
+			if len(in) != len(got) {
+				t.Fatalf("participant %d: %d intervals, want %d", pi, len(got), len(in))
+			}
+			for k := range got {
+				first = min(first, got[k].JoinS)
+				if d := (got[k].LeaveS - got[k].JoinS) - (in[k].LeaveS - in[k].JoinS); math.Abs(d) > 1e-6 {
+					t.Fatalf("participant %d interval %d: length changed by %v", pi, k, d)
+				}
+				if d := got[k].JoinS + manifest.ToSeconds(off) - in[k].JoinS; math.Abs(d) > 1e-6 {
+					t.Fatalf("participant %d interval %d: shifted by %v, want the offset %v", pi, k, d, off)
+				}
+			}
+		}
+		if first != 0 {
+			t.Fatalf("first join at %v, want 0", first)
+		}
+	})
 }
