@@ -78,7 +78,9 @@ func Session(ctx context.Context, m *manifest.Session, out string, cfg Config) e
 // Live never holds up recording: it reads the recorder's files. When the
 // CPU cannot keep up it falls behind (Progress.Lag grows, a warning is
 // logged when the lag passes Config.Delay plus [LagWarning]) and catches up
-// after the call; no recorded media is lost either way.
+// after the call; no recorded media is lost either way. It does not switch
+// to a faster preset when it lags: the encoding stays the same over the
+// whole output, and a lag costs only post-call time.
 func Live(ctx context.Context, rec Recording, out string, cfg Config) error {
 	cfg, err := cfg.withDefaults()
 	if err != nil {

@@ -405,7 +405,7 @@ func (a *audioSource) decode() {
 			send(audioChunk{err: fmt.Errorf("%w: participant %q: audio file: %w", ErrInput, a.name, err)})
 			return
 		}
-		defer tr.Close()
+		defer func() { _ = tr.Close() }()
 		opts.Reader = tr
 	}
 	r, err := demux.OpenAudio(a.file.path, mix.SampleRate, 0, opts)
@@ -450,7 +450,7 @@ func (a *audioSource) close() {
 		return
 	}
 	close(a.st.stop)
-	for range a.chunks { //nolint:revive // drain so that decode can exit
+	for range a.chunks { // drain so that decode can exit
 	}
 	<-a.st.exited
 }

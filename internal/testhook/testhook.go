@@ -5,6 +5,6 @@ package testhook
 
 import "sync/atomic"
 
-// EncodeDelay, when positive, is slept by compose's encoder before each
+// EncodeDelay is slept, when positive, by compose's encoder before each
 // video frame, in nanoseconds: a starved composer for tests.
 var EncodeDelay atomic.Int64
