@@ -64,8 +64,11 @@ func openOutput(path string, cfg Config) (_ *output, err error) {
 	defer vopts.Free()
 	_ = vopts.Set("preset", cfg.Preset, astiav.NewDictionaryFlags())
 	_ = vopts.Set("crf", strconv.Itoa(cfg.CRF), astiav.NewDictionaryFlags())
+	if cfg.X264Params != "" {
+		_ = vopts.Set("x264-params", cfg.X264Params, astiav.NewDictionaryFlags())
+	}
 	if err := o.venc.Open(vc, vopts); err != nil {
-		return nil, fmt.Errorf("compose: opening libx264 (preset %s, crf %d): %w", cfg.Preset, cfg.CRF, err)
+		return nil, fmt.Errorf("compose: opening libx264 (preset %s, crf %d, x264-params %q): %w", cfg.Preset, cfg.CRF, cfg.X264Params, err)
 	}
 	if o.vst = o.fc.NewStream(nil); o.vst == nil {
 		return nil, errors.New("compose: creating video stream failed")
