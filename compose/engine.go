@@ -73,7 +73,8 @@ func Session(ctx context.Context, m *manifest.Session, out string, cfg Config) e
 // The output is written progressively to [PartialPath](out), a fragmented
 // MP4 that plays up to about a second before a crash; [Finalize] turns such
 // a file into out. At the end Live does the same (a remux, no re-encoding)
-// and removes it.
+// and removes it. Cancelled through ctx, Live keeps it for Finalize; after
+// another error it removes it.
 //
 // Live never holds up recording: it reads the recorder's files. When the
 // CPU cannot keep up it falls behind (Progress.Lag grows, a warning is
@@ -90,6 +91,14 @@ func Live(ctx context.Context, rec Recording, out string, cfg Config) error {
 		return fmt.Errorf("%w: delay %v is shorter than the minimum window %v: the layout could change after it is drawn", ErrConfig, cfg.Delay, cfg.MinWindow)
 	}
 	return compose(ctx, &live{rec: rec}, out, PartialPath(out), cfg)
+}
+
+// keepPartial says whether a composition that failed with err keeps its
+// partial output: a live one aborted through its context does, so that
+// [Finalize] can finish what was composed, as after a crash.
+func keepPartial(src source, err error) bool {
+	_, isLive := src.(*live)
+	return isLive && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
 }
 
 // LagWarning is how far past Config.Delay a live composition may fall
@@ -206,7 +215,7 @@ func compose(ctx context.Context, src source, out, part string, cfg Config) (err
 	}
 	defer c.close()
 	defer func() {
-		if err != nil {
+		if err != nil && !keepPartial(src, err) {
 			_ = os.Remove(part)
 		}
 	}()
@@ -522,7 +531,10 @@ func (c *composition) wait(ctx context.Context, n int64, t time.Duration) (done 
 			return false, nil
 		}
 		if t >= c.horizon {
-			if err := sleep(ctx, tailPoll); err != nil {
+			// The horizon moves with the live edge: sleep until it
+			// passes t, rereading the recording at least every
+			// refreshEvery (someone may join an empty room).
+			if err := sleep(ctx, max(tailPoll, min(t-c.horizon, refreshEvery))); err != nil {
 				return false, err
 			}
 		}
