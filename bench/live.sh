@@ -20,8 +20,10 @@
 #   bench/live.sh SHARED_BENCH_DIR [MINUTES]
 #
 # Environment: SESSIONS (default "demo long example four"), BENCH_OUT
-# (results directory, default a new /tmp/roomtape-livebench.*). The machine
-# is noisy: compare the columns of one run.
+# (results directory, default a new /tmp/roomtape-livebench.*), REUSE=1
+# (with BENCH_OUT of an earlier run: report its measurements again instead
+# of re-running the offline compositions). The machine is noisy: compare
+# the columns of one run.
 set -euo pipefail
 
 shared=${1:?usage: bench/live.sh SHARED_BENCH_DIR [MINUTES]}
@@ -51,9 +53,9 @@ field() { awk -v n="$1" -v f="$2" '$1 == n { v = $f } END { print v }' "$out/tim
 cpu() { awk -v u="$(field "$1" 3)" -v s="$(field "$1" 4)" 'BEGIN { printf "%.1f", u + s }'; }
 ssim() { "$FFMPEG" -hide_banner -nostats -i "$1" -i "$2" -lavfi '[0:v][1:v]ssim' -f null - 2>&1 | grep -o 'All:[0-9.]*' | cut -d: -f2; }
 mb() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.2f", b / 1e6 }'; }
-length_s() { "$FFMPEG" -hide_banner -i "$1" 2>&1 | awk '/Duration/ { split($2, t, ":"); sub(",", "", t[3]); print t[1] * 3600 + t[2] * 60 + t[3] }'; }
-: >"$out/times"
-: >"$out/results.txt"
+length_s() { { "$FFMPEG" -hide_banner -i "$1" 2>&1 || true; } | awk '/Duration/ { split($2, t, ":"); sub(",", "", t[3]); print t[1] * 3600 + t[2] * 60 + t[3] }'; }
+if [ "${REUSE:-0}" != 1 ]; then : >"$out/times"; fi
+touch "$out/times" "$out/results.txt"
 
 # sample_rss PID FILE: the process's RSS (MB) every 10 s while it runs.
 sample_rss() {
@@ -70,12 +72,29 @@ sample_rss() {
 offline() {
 	local name=$1 json=$2 live=${3:-}
 	local d=$out/$name
+	if [ "${REUSE:-0}" = 1 ] && [ -n "$(field "$name-seed" 2)" ]; then
+		log "$name: reusing the measurements in $out/times"
+	else
+		offline_runs "$name" "$json"
+	fi
+	report "$name" "$live"
+}
+
+offline_runs() {
+	local name=$1 json=$2
+	local d=$out/$name
 	log "$name: offline composition, reference, preset fast, seed_pipeline"
 	timed "$name-offline" "$out/compose" --session "$json" --output "$d/offline.mp4" >/dev/null 2>"$d/offline.err"
 	timed "$name-ref" "$out/compose" --session "$json" --output "$d/ref.mp4" --preset ultrafast --crf 1 >/dev/null 2>&1
 	timed "$name-fast" "$out/compose" --session "$json" --output "$d/fast23.mp4" --preset fast --crf 23 >/dev/null 2>&1
 	(cd "$(dirname "$json")" && timed "$name-seed" python3 "$shared/seed_pipeline.py" "$json" "$d/seed.mp4" \
 		--workdir "$d/seed-work" >"$d/seed.out" 2>&1)
+}
+
+# report NAME [live]: the result rows of one session.
+report() {
+	local name=$1 live=${2:-}
+	local d=$out/$name
 	local len min
 	len=$(length_s "$d/offline.mp4")
 	min=$(awk -v l="$len" 'BEGIN { print l / 60 }')
@@ -140,6 +159,10 @@ finish_live() {
 }
 
 for s in $sessions; do
+	if [ "${REUSE:-0}" = 1 ] && [ -f "$out/$s/live.mp4" ]; then
+		offline "$s" "$(ls "$out/$s"/rec/*/session.json)" live
+		continue
+	fi
 	case $s in
 	demo)
 		log "demo session (30 s), live"

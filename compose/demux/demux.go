@@ -114,8 +114,14 @@ func Open(path string, k Kind, opts Options) (_ *Decoder, err error) {
 		return nil, fmt.Errorf("demux: opening %s: %w", path, err)
 	}
 	d.opened = true
-	if err = d.fc.FindStreamInfo(nil); err != nil {
-		return nil, fmt.Errorf("demux: reading stream info of %s: %w", path, err)
+	// A file followed live is not probed: probing reads packets ahead
+	// (about 20 video frames, 0.7 s) and would hold its first pictures
+	// back while they are being recorded. The recorder's Matroska header
+	// carries every parameter the decoder needs.
+	if opts.Reader == nil {
+		if err = d.fc.FindStreamInfo(nil); err != nil {
+			return nil, fmt.Errorf("demux: reading stream info of %s: %w", path, err)
+		}
 	}
 	s, codec, err := d.fc.FindBestStream(k.mediaType(), -1, -1)
 	if err != nil || s == nil {

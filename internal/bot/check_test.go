@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"io"
 	"log/slog"
 	"slices"
@@ -334,6 +335,16 @@ func mustWindows(t *testing.T, m *manifest.Session) []timeline.Window {
 // participant's presence, so even its shortest (the phone's) holds three.
 const minSamePairs = 3
 
+// sameColourTolerance is how far (Euclidean, 0-255 per channel) a tile's
+// mean colour may differ between two encodings of the same composition:
+// the encoder is deterministic for the same frames, so this only absorbs
+// rounding; a placeholder instead of a picture differs by more than 50.
+const sameColourTolerance = 6.0
+
+func colourDistance(x, y mediacheck.RGB) float64 {
+	return math.Sqrt((x.R-y.R)*(x.R-y.R) + (x.G-y.G)*(x.G-y.G) + (x.B-y.B)*(x.B-y.B))
+}
+
 // checkSameComposition compares two compositions of one session (live and
 // offline): the same length, and every flash of every tile region and
 // every beep of every participant at the same time, within one frame.
@@ -354,6 +365,25 @@ func checkSameComposition(t *testing.T, a, b *mediacheck.Report, fps, regions in
 			}
 		}
 		return len(x)
+	}
+	// Every frame's tile colours alike: a live composition that showed a
+	// picture late (or a placeholder instead) differs in some frames.
+	if len(a.Frames) != len(b.Frames) {
+		t.Errorf("%d frames live, %d offline", len(a.Frames), len(b.Frames))
+	}
+	differ := 0
+	for k := range min(len(a.Frames), len(b.Frames)) {
+		for i := range regions {
+			if d := colourDistance(a.Frames[k].Means[i], b.Frames[k].Means[i]); d > sameColourTolerance {
+				if differ < 5 {
+					t.Errorf("frame %d at %v, region %d: %v live, %v offline", k, a.Frames[k].T, i, a.Frames[k].Means[i], b.Frames[k].Means[i])
+				}
+				differ++
+			}
+		}
+	}
+	if differ > 0 {
+		t.Errorf("%d frame regions differ between live and offline", differ)
 	}
 	flashes := 0
 	for i := range regions {
