@@ -291,3 +291,60 @@ func TestServeConnections(t *testing.T) {
 	require.Contains(t, string(buf[:n]), "204 No Content")
 	require.True(t, closedWithin(c, lim.IdleTimeout+closeSlack), "idle keep-alive still open")
 }
+
+// TestLimitsEffect measures what the limits save: the live heap of 200
+// unconnected resources with MaxResources removed and with the default,
+// and the cost of 200 offers of 1,000 m-sections (refused before any
+// peer connection). Rates are removed so that every POST reaches the
+// limit under test.
+func TestLimitsEffect(t *testing.T) {
+	if testing.Short() {
+		t.Skip("creates 264 peer connections")
+	}
+	const posts = 200
+	offer := pionOffer(t)
+	for _, tc := range []struct {
+		name    string
+		max     int
+		created int
+	}{
+		{"default", 0, whip.DefaultMaxResources},
+		{"unlimited", -1, posts},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, whip.Config{Limits: whip.Limits{
+				MaxResources: tc.max, MaxResourcesPerClient: -1, PostRate: -1, TotalPostRate: -1,
+			}})
+			heap0, rss0 := liveHeap(), rssBytes(t)
+			counts := map[int]int{}
+			for i := range posts {
+				resp, body := do(t, http.MethodPost, fmt.Sprintf("%s?id=p%d", r.url, i), "application/sdp", offer, nil)
+				counts[resp.StatusCode]++
+				if resp.StatusCode != http.StatusCreated {
+					require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, body)
+				}
+			}
+			heap := liveHeap()
+			t.Logf("MaxResources %s: %d POSTs: %d created, %d refused 429; live heap +%.1f MiB, RSS +%.1f MiB (%d resources live)",
+				tc.name, posts, counts[http.StatusCreated], counts[http.StatusTooManyRequests],
+				float64(heap-heap0)/(1<<20), float64(rssBytes(t)-rss0)/(1<<20), r.h.Resources())
+			require.Equal(t, tc.created, counts[http.StatusCreated])
+		})
+	}
+	t.Run("1000 m-sections", func(t *testing.T) {
+		r := newRig(t, whip.Config{Limits: whip.Limits{PostRate: -1, TotalPostRate: -1}})
+		base := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
+		m := "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 127.0.0.1\r\na=rtpmap:96 VP8/90000\r\na=sendonly\r\n"
+		huge := base + strings.Repeat(m, 1000)
+		heap0, cpu0, wall0 := liveHeap(), cpuTime(t), time.Now()
+		for range posts {
+			resp, body := do(t, http.MethodPost, r.url, "application/sdp", huge, nil)
+			require.Equal(t, http.StatusBadRequest, resp.StatusCode, body)
+			require.Contains(t, body, "1000 media sections")
+		}
+		t.Logf("%d offers of 1000 m-sections (%d kB each): all 400 in %v, CPU %v, live heap after %+.1f MiB",
+			posts, len(huge)/1000, time.Since(wall0).Round(time.Millisecond), (cpuTime(t) - cpu0).Round(time.Millisecond),
+			(float64(liveHeap())-float64(heap0))/(1<<20))
+		require.Zero(t, r.h.Resources())
+	})
+}
