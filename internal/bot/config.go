@@ -62,7 +62,12 @@ type Config struct {
 	// default).
 	WHIPMaxPublishers int
 	// IdleTimeout ends a ModeWHIP session when everyone has left and
-	// nobody has come back for this long (see [presence.waitIdle]).
+	// nobody has come back for this long. The rule: the timer starts only
+	// once someone has joined, at the leave that empties the room, and
+	// restarts in full at the next such leave; a join stops it. Only
+	// admitted publishers join (a valid token, within the limits, an ID
+	// of their own), so a refused request never starts or shortens it,
+	// and a guest leaving while others are present does not start it.
 	IdleTimeout time.Duration
 	// DemoDuration is the length of the demo session.
 	DemoDuration time.Duration
