@@ -83,8 +83,15 @@ func TestBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), browserLimit)
 	defer cancel()
 	const w, h = 320, 180
+	// The publishing page, on 127.0.0.1 (a secure context, for
+	// getUserMedia); its origin is allowed to publish.
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(publishPage)
+	}))
+	defer page.Close()
 	cfg, err := ParseArgs([]string{
-		"--whip-listen", "127.0.0.1:0", "--idle-timeout", browserIdle.String(),
+		"--whip-listen", "127.0.0.1:0", "--idle-timeout", browserIdle.String(), "--whip-origin", page.URL,
 		"--width", "320", "--height", "180", "--preset", "ultrafast",
 		"--recordings-dir", t.TempDir(), "--env-file", "",
 	}, noEnv, io.Discard)
@@ -117,13 +124,7 @@ func TestBrowser(t *testing.T) {
 	}
 	synthStart := time.Now()
 
-	// Then the browser, from a page on 127.0.0.1 (a secure context, for
-	// getUserMedia); the WHIP endpoint allows cross-origin requests.
-	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write(publishPage)
-	}))
-	defer page.Close()
+	// Then the browser, from the page.
 	bctx, stopBrowser := startChromium(ctx, t)
 	defer stopBrowser()
 	if err := chromedp.Do(bctx, chromedp.Navigate(page.URL)); err != nil {

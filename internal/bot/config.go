@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"github.com/joho/godotenv"
 
 	"github.com/roomtape/roomtape/compose"
+	"github.com/roomtape/roomtape/recorder/whip"
 	"github.com/roomtape/roomtape/timeline"
 )
 
@@ -48,8 +50,24 @@ type Config struct {
 	// PublicICE offers every interface's ICE candidates (ModeWHIP unless
 	// --ice-loopback); false offers 127.0.0.1 only (the demo).
 	PublicICE bool
+	// WHIPToken (ModeWHIP) is the shared bearer token publishers send;
+	// required unless WHIPListen is a loopback address. A secret: never
+	// logged.
+	WHIPToken string
+	// WHIPOrigins are the origins whose pages may publish (CORS; default
+	// none); WHIPHosts the host names the Host header may carry besides
+	// the listen address.
+	WHIPOrigins, WHIPHosts []string
+	// WHIPMaxPublishers bounds the publishers at once (0: the whip
+	// default).
+	WHIPMaxPublishers int
 	// IdleTimeout ends a ModeWHIP session when everyone has left and
-	// nobody has come back for this long.
+	// nobody has come back for this long. The rule: the timer starts only
+	// once someone has joined, at the leave that empties the room, and
+	// restarts in full at the next such leave; a join stops it. Only
+	// admitted publishers join (a valid token, within the limits, an ID
+	// of their own), so a refused request never starts or shortens it,
+	// and a guest leaving while others are present does not start it.
 	IdleTimeout time.Duration
 	// DemoDuration is the length of the demo session.
 	DemoDuration time.Duration
@@ -152,21 +170,21 @@ type S3Config struct {
 	Prefix string
 }
 
-// LogValue keeps secrets out of logs.
+// LogValue keeps secrets out of logs (URLs lose user info and query).
 func (c S3Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("bucket", c.Bucket),
 		slog.String("region", c.Region),
-		slog.String("endpoint", c.Endpoint),
-		slog.String("base_cdn_url", c.BaseCDNURL),
+		slog.String("endpoint", RedactURL(c.Endpoint)),
+		slog.String("base_cdn_url", RedactURL(c.BaseCDNURL)),
 		slog.Bool("credentials", c.AccessKeyID != ""),
 	)
 }
 
-// LogValue keeps secrets out of logs.
+// LogValue keeps secrets out of logs (the URL loses user info and query).
 func (c LiveKitConfig) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("url", c.URL),
+		slog.String("url", RedactURL(c.URL)),
 		slog.String("room", c.Room),
 		slog.String("identity", c.Identity),
 		slog.Bool("token", c.Token != ""),
@@ -182,17 +200,29 @@ var OSEnv Env = os.LookupEnv
 
 // WithDotEnv returns env backed by the KEY=VALUE file at path when it
 // exists: variables already set in env win over the file. A missing file
-// is not an error; an unreadable or malformed one is.
+// is not an error; an unreadable or malformed one is (the error names the
+// line, never its content). Secrets (WHIP_TOKEN, LIVEKIT_TOKEN,
+// LIVEKIT_API_SECRET, AWS_SECRET_ACCESS_KEY) belong in the environment
+// or this file, not in flags, which every user sees in ps.
 func WithDotEnv(env Env, path string) (Env, error) {
 	if path == "" {
 		return env, nil
 	}
-	vals, err := godotenv.Read(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return env, nil
 		}
 		return nil, fmt.Errorf("%w: env file %s: %w", ErrConfig, path, err)
+	}
+	vals, err := godotenv.UnmarshalBytes(data)
+	if err != nil {
+		// godotenv's message quotes the file from the bad line on: it
+		// may hold secrets, so only the line and the reason are told.
+		if lerr := checkDotEnv(string(data)); lerr != nil {
+			return nil, fmt.Errorf("%w: env file %s: %w", ErrConfig, path, lerr)
+		}
+		return nil, fmt.Errorf("%w: env file %s is malformed (its values are not shown)", ErrConfig, path)
 	}
 	return func(key string) (string, bool) {
 		if v, ok := env(key); ok {
@@ -248,6 +278,10 @@ func ParseArgs(args []string, env Env, usage io.Writer) (Config, error) {
 	var c Config
 	fs.String("env-file", envFile, "read KEY=VALUE settings from this file when it exists")
 	fs.StringVar(&c.WHIPListen, "whip-listen", "", "record external WHIP publishers on this address (e.g. 127.0.0.1:8080); without it (and without --room-url) the bot runs its demo")
+	fs.StringVar(&c.WHIPToken, "whip-token", get("WHIP_TOKEN", ""), "shared bearer token WHIP publishers must send; required off loopback (prefer env WHIP_TOKEN: flags show in ps)")
+	origins := fs.String("whip-origin", get("WHIP_ALLOW_ORIGINS", ""), "comma-separated origins whose web pages may publish (CORS; default none; env WHIP_ALLOW_ORIGINS)")
+	hosts := fs.String("whip-host", get("WHIP_ALLOW_HOSTS", ""), "comma-separated host names publishers may use to reach the bot besides its IP address (env WHIP_ALLOW_HOSTS)")
+	fs.IntVar(&c.WHIPMaxPublishers, "whip-max-publishers", getInt("WHIP_MAX_PUBLISHERS", whip.DefaultMaxResources), "most WHIP publishers at once (env WHIP_MAX_PUBLISHERS)")
 	iceLoopback := fs.Bool("ice-loopback", false, "with --whip-listen: offer only 127.0.0.1 ICE candidates (publishers on this machine that use loopback, not browsers)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "end the session when everyone has left for this long")
 	fs.DurationVar(&c.DemoDuration, "demo-duration", DefaultDemoDuration, "length of the demo session (the plan scales with it)")
@@ -285,6 +319,8 @@ func ParseArgs(args []string, env Env, usage io.Writer) (Config, error) {
 	if fs.NArg() > 0 {
 		errs = append(errs, fmt.Errorf("%w: unexpected argument %q", ErrConfig, fs.Arg(0)))
 	}
+	warnSecretFlags(fs, usage)
+	c.WHIPOrigins, c.WHIPHosts = splitList(*origins), splitList(*hosts)
 	c.S3.AccessKeyID = get("AWS_ACCESS_KEY_ID", "")
 	c.S3.SecretAccessKey = get("AWS_SECRET_ACCESS_KEY", "")
 	c.S3.Region = get("AWS_REGION", "")
@@ -320,6 +356,9 @@ func ParseArgs(args []string, env Env, usage io.Writer) (Config, error) {
 	case c.WHIPListen != "":
 		c.Mode = ModeWHIP
 		c.PublicICE = !*iceLoopback
+		if c.WHIPToken == "" && !loopbackAddr(c.WHIPListen) {
+			errs = append(errs, fmt.Errorf("%w: --whip-listen %s is reachable from other machines: set WHIP_TOKEN (environment or .env; a --whip-token flag shows in ps)", ErrConfig, c.WHIPListen))
+		}
 	default:
 		c.Mode = ModeDemo
 		c.WHIPListen = "127.0.0.1:0"
@@ -368,8 +407,55 @@ func (c *Config) validate() []error {
 	if c.RecordingsDir == "" {
 		errs = append(errs, fmt.Errorf("%w: empty RECORDINGS_DIR", ErrConfig))
 	}
+	if c.WHIPToken != "" && len(c.WHIPToken) < whip.MinTokenBytes {
+		errs = append(errs, fmt.Errorf("%w: WHIP_TOKEN is %d bytes: want at least %d (e.g. openssl rand -hex 16)", ErrConfig, len(c.WHIPToken), whip.MinTokenBytes))
+	}
+	if c.WHIPMaxPublishers < 1 {
+		errs = append(errs, fmt.Errorf("%w: whip-max-publishers %d: want at least 1", ErrConfig, c.WHIPMaxPublishers))
+	}
 	if c.S3.Bucket == "" && (c.S3.Endpoint != "" || c.UploadAll) {
 		errs = append(errs, fmt.Errorf("%w: --s3-endpoint/--upload-all without S3_BUCKET", ErrConfig))
 	}
 	return errs
+}
+
+// secretFlags are the flags that carry secrets, with the variable to use
+// instead: a command line is visible to every user (ps, /proc).
+var secretFlags = map[string]string{
+	"token": "LIVEKIT_TOKEN", "api-secret": "LIVEKIT_API_SECRET", "whip-token": "WHIP_TOKEN",
+}
+
+// warnSecretFlags writes a warning for each secret given as a flag.
+func warnSecretFlags(fs *flag.FlagSet, w io.Writer) {
+	fs.Visit(func(f *flag.Flag) {
+		if env, ok := secretFlags[f.Name]; ok {
+			_, _ = fmt.Fprintf(w, "bot: warning: --%s on the command line is visible to other users (ps); set %s in the environment or .env instead\n", f.Name, env)
+		}
+	})
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// loopbackAddr reports whether a listen address is reachable from this
+// machine only: a loopback IP, "localhost", or no host (whip.Listen
+// listens on 127.0.0.1 then).
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "" || strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -2,14 +2,18 @@ package bot
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/roomtape/roomtape/recorder/whip"
 	"github.com/roomtape/roomtape/timeline"
 )
 
@@ -103,6 +107,23 @@ func TestParseArgs(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "whip off loopback with WHIP_TOKEN",
+			args: []string{"--whip-listen", "0.0.0.0:8080", "--whip-origin", "https://a.example, https://b.example", "--whip-host", "rec.example"},
+			env:  map[string]string{"WHIP_TOKEN": "0123456789abcdef0123"},
+			check: func(t *testing.T, c Config) {
+				t.Helper()
+				if c.WHIPToken != "0123456789abcdef0123" || len(c.WHIPOrigins) != 2 || c.WHIPOrigins[1] != "https://b.example" ||
+					len(c.WHIPHosts) != 1 || c.WHIPMaxPublishers != whip.DefaultMaxResources {
+					t.Errorf("%+v", c)
+				}
+			},
+		},
+		{name: "whip on 0.0.0.0 without token", args: []string{"--whip-listen", "0.0.0.0:8080"}, err: "reachable from other machines: set WHIP_TOKEN"},
+		{name: "whip on a LAN address without token", args: []string{"--whip-listen", "192.168.1.5:8080"}, err: "reachable from other machines"},
+		{name: "whip on a host name without token", args: []string{"--whip-listen", "rec.example:8080"}, err: "reachable from other machines"},
+		{name: "short whip token", args: []string{"--whip-listen", "127.0.0.1:8080"}, env: map[string]string{"WHIP_TOKEN": "short"}, err: "WHIP_TOKEN is 5 bytes"},
+		{name: "no publishers", args: []string{"--whip-max-publishers", "0"}, err: "whip-max-publishers 0"},
 		{name: "unknown layout", args: []string{"--layout", "diagonal"}, err: `unknown layout "diagonal"`},
 		{name: "unknown fit", args: []string{"--fit", "stretch"}, err: `unknown fit "stretch"`},
 		{name: "odd width", env: map[string]string{"OUTPUT_WIDTH": "641"}, err: "output width (OUTPUT_WIDTH) 641"},
@@ -161,10 +182,13 @@ func TestDotEnv(t *testing.T) {
 // TestSecretsNotLogged checks that the configuration's log values leave
 // credentials out.
 func TestSecretsNotLogged(t *testing.T) {
-	secrets := []string{"AKIDSECRETVALUE", "wJalrXUtnFEMI/K7MDENG", "lk-token-value", "lk-api-secret"}
+	secrets := []string{"AKIDSECRETVALUE", "wJalrXUtnFEMI/K7MDENG", "lk-token-value", "lk-api-secret", "urlpass", "urltok", "cdnsig"}
 	c := Config{
-		S3:      S3Config{AccessKeyID: secrets[0], SecretAccessKey: secrets[1], Bucket: "b"},
-		LiveKit: LiveKitConfig{URL: "ws://x", Token: secrets[2], APIKey: "key", APISecret: secrets[3]},
+		S3: S3Config{
+			AccessKeyID: secrets[0], SecretAccessKey: secrets[1], Bucket: "b",
+			Endpoint: "http://user:" + secrets[4] + "@127.0.0.1:7070", BaseCDNURL: "https://cdn.example/p?sig=" + secrets[6],
+		},
+		LiveKit: LiveKitConfig{URL: "ws://x/rtc?access_token=" + secrets[5], Token: secrets[2], APIKey: "key", APISecret: secrets[3]},
 	}
 	var b strings.Builder
 	for _, json := range []bool{false, true} {
@@ -200,4 +224,100 @@ func FuzzParseArgs(f *testing.F) {
 			t.Fatalf("accepted invalid config %+v", c)
 		}
 	})
+}
+
+// redactCases are shared by the table test and the fuzz seeds.
+var redactCases = []struct{ in, out string }{
+	{"", ""},
+	{"https://cdn.example/base/", "https://cdn.example/base/"},
+	{"http://user:pass@127.0.0.1:7070", "http://REDACTED@127.0.0.1:7070"},
+	{"https://cdn.example/p?X-Amz-Signature=abc&k=v#frag", "https://cdn.example/p?REDACTED"},
+	{"ws://127.0.0.1:7880?access_token=tok", "ws://127.0.0.1:7880?REDACTED"},
+	{"not a url with secret", "REDACTED-URL"},
+	{"http://[::1", "REDACTED-URL"},
+	{"mailto:secret@example.com", "REDACTED-URL"},
+}
+
+func TestRedactURL(t *testing.T) {
+	for _, tc := range redactCases {
+		if got := RedactURL(tc.in); got != tc.out {
+			t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.out)
+		}
+	}
+}
+
+// FuzzRedactURL: the password, the query and the fragment of a URL never
+// survive redaction.
+func FuzzRedactURL(f *testing.F) {
+	for _, tc := range redactCases {
+		f.Add(tc.in)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		got := RedactURL(raw)
+		u, err := url.Parse(raw)
+		if err != nil {
+			if raw != "" && got != "REDACTED-URL" {
+				t.Fatalf("unparseable %q gave %q", raw, got)
+			}
+			return
+		}
+		for _, secret := range []string{u.RawQuery, u.Fragment, func() string { p, _ := u.User.Password(); return p }(), u.User.Username()} {
+			if len(secret) >= 4 && secret != "REDACTED" && strings.Contains(got, secret) && !strings.Contains(u.Host+u.Path+u.Scheme, secret) {
+				t.Fatalf("RedactURL(%q) = %q keeps %q", raw, got, secret)
+			}
+		}
+	})
+}
+
+// dotEnvCases are malformed files: the error names the line and never
+// holds the secret.
+var dotEnvCases = []struct{ content, line string }{
+	{"A=1\nS3CRET-VALUE-1\n", "line 2"},
+	{"A=1\nBAD-NAME=S3CRET-VALUE-2\n", "line 2"},
+	{"# c\nA=\"S3CRET-VALUE-3\nB=2\n", "line 2"},
+	{"WHIP_TOKEN='S3CRET-VALUE-4\n", "line 1"},
+}
+
+func TestDotEnvErrorHidesValues(t *testing.T) {
+	dir := t.TempDir()
+	for i, tc := range dotEnvCases {
+		file := filepath.Join(dir, fmt.Sprintf("env%d", i))
+		if err := os.WriteFile(file, []byte(tc.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ParseArgs([]string{"--env-file", file}, noEnv, io.Discard)
+		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.line) || strings.Contains(err.Error(), "S3CRET") {
+			t.Errorf("%q: err %v, want ErrConfig naming %s without the value", tc.content, err, tc.line)
+		}
+	}
+}
+
+// FuzzCheckDotEnv: the error is one of the fixed reasons with a line
+// number, whatever the file holds.
+func FuzzCheckDotEnv(f *testing.F) {
+	for _, tc := range dotEnvCases {
+		f.Add(tc.content)
+	}
+	f.Add("A=1\nexport B=\"x\\\"y\"\n")
+	re := regexp.MustCompile(`^line [0-9]+: (` + regexp.QuoteMeta(errEnvName.Error()) + `|` +
+		regexp.QuoteMeta(errEnvNoEquals.Error()) + `|` + regexp.QuoteMeta(errEnvQuote.Error()) + `)$`)
+	f.Fuzz(func(t *testing.T, content string) {
+		err := checkDotEnv(content)
+		if err != nil && !re.MatchString(err.Error()) {
+			t.Fatalf("error %q", err)
+		}
+	})
+}
+
+// TestSecretFlagWarning: a secret on the command line is accepted with a
+// warning that does not repeat it.
+func TestSecretFlagWarning(t *testing.T) {
+	var usage strings.Builder
+	const tok = "flag-token-0123456789"
+	if _, err := ParseArgs([]string{"--env-file", "", "--whip-listen", "127.0.0.1:0", "--whip-token", tok}, noEnv, &usage); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(usage.String(), "set WHIP_TOKEN in the environment") || strings.Contains(usage.String(), tok) {
+		t.Errorf("usage output %q", usage.String())
+	}
 }

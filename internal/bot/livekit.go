@@ -35,7 +35,7 @@ func recordLiveKit(ctx context.Context, cfg Config, opts Options, sess *recorder
 			Logger:    log.With("component", "livekit"),
 		})
 	}()
-	out.printf("Recording LiveKit room at %s (Ctrl-C to finish; ends when the room closes or %v after everyone left)\n", cfg.LiveKit.URL, cfg.IdleTimeout)
+	out.printf("Recording LiveKit room at %s (Ctrl-C to finish; ends when the room closes or %v after everyone left)\n", RedactURL(cfg.LiveKit.URL), cfg.IdleTimeout)
 	idle := make(chan error, 1)
 	go func() { idle <- p.waitIdle(rctx, opts.Stop, cfg.IdleTimeout) }()
 	select {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 
 	"github.com/asticode/go-astiav"
 )
@@ -43,4 +44,26 @@ func setFFmpegLogLevel(level slog.Level) {
 		return
 	}
 	astiav.SetLogLevel(astiav.LogLevelError)
+}
+
+// RedactURL returns raw fit for logs: user info and query are replaced by
+// "REDACTED" and the fragment dropped (they may hold passwords, tokens or
+// signatures); a value that does not parse as an absolute URL is replaced
+// whole. Empty stays empty.
+func RedactURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" || u.Opaque != "" {
+		return "REDACTED-URL"
+	}
+	if u.User != nil {
+		u.User = url.User("REDACTED")
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		u.RawQuery, u.ForceQuery = "REDACTED", false
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u.String()
 }

@@ -34,8 +34,12 @@ func recordWHIP(ctx context.Context, cfg Config, opts Options, sess *recorder.Se
 		return time.Now(), fmt.Errorf("%w: WHIP on %s: %w", ErrListen, cfg.WHIPListen, err)
 	}
 	h := whip.NewHandler(sess, whip.Config{
-		PublicICE: cfg.PublicICE,
-		Logger:    log.With("component", "whip"),
+		PublicICE:    cfg.PublicICE,
+		Token:        cfg.WHIPToken,
+		AllowOrigins: cfg.WHIPOrigins,
+		AllowHosts:   cfg.WHIPHosts,
+		Limits:       whip.Limits{MaxResources: cfg.WHIPMaxPublishers},
+		Logger:       log.With("component", "whip"),
 	})
 	serveCtx, stopServe := context.WithCancel(context.WithoutCancel(ctx))
 	served := make(chan error, 1)
@@ -51,7 +55,7 @@ func recordWHIP(ctx context.Context, cfg Config, opts Options, sess *recorder.Se
 	}
 
 	whipURL := "http://" + listenURLHost(ln.Addr()) + "/whip"
-	log.Info("WHIP ingest ready", "url", whipURL, "public_ice", cfg.PublicICE)
+	log.Info("WHIP ingest ready", "url", whipURL, "public_ice", cfg.PublicICE, "token", cfg.WHIPToken != "")
 	if opts.OnListen != nil {
 		opts.OnListen(whipURL)
 	}

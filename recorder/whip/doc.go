@@ -12,18 +12,55 @@
 //
 // The participant joins the session when its peer connection connects
 // (media can flow from then on) and each incoming track is recorded with
-// [pionrec.Record]. Its display name comes from the ?name= query parameter
-// or, with [Config.Authenticate], from the host's own mapping of the
-// request (typically a bearer token); its ID comes from the same place or
-// ?id=, and is otherwise generated per resource. Tokens are never logged.
+// [pionrec.Record].
+//
+// # Authentication and identity
+//
+// Publishers authenticate as RFC 9725 section 4.5 says, with
+// "Authorization: Bearer <token>" on the POST (and on the DELETE):
+//   - a per-participant token from [Handler.IssueToken] binds the
+//     participant ID and display name; a ?id= or ?name= that differs is
+//     refused 400. The participant may leave and come back with it.
+//   - the shared [Config.Token] admits anyone holding it under a generated
+//     ID (?id= is refused 400) with ?name= as display name.
+//   - [Config.Authenticate] replaces both with the host's own mapping.
+//   - with none of them (nor [Config.RequireToken]), anyone who reaches
+//     the endpoint publishes under ?id= and ?name=; [Serve] allows that on
+//     loopback addresses only.
+//
+// Tokens are kept as SHA-256 digests, compared in constant time, and never
+// logged. A participant has at most one live resource: a second POST for
+// it gets 409 up front. Only the publisher that created a resource may
+// PATCH or DELETE it: the same Authorization header is required (401
+// without, 403 with another); a resource created without one is reached by
+// its URL alone, which holds 128 random bits.
+//
+// # Browsers and DNS rebinding
+//
+// No origin may publish from a web page unless listed in
+// [Config.AllowOrigins] (a request with another Origin gets 403; there is
+// no "*"). The Host header must be the address the connection arrived on
+// ("localhost" or any loopback address on loopback) or a name in
+// [Config.AllowHosts], else 421: a page whose DNS name was rebound to the
+// recorder's address cannot reach it.
+//
+// # Limits
+//
+// [Limits] bound live resources overall and per client (remote IP), the
+// participants a session records, tracks per publication, m-sections per
+// offer, ID and name length, and the POST rate per client and overall;
+// [Serve] adds a connection limit and server timeouts. The zero value
+// gives the Default limits. Every check runs before a peer connection
+// exists.
 //
 // Errors: 415 for a body that is not application/sdp, 400 for an SDP that
-// does not parse or negotiate, 406 for an offer without VP8, VP9, H.264 or
-// Opus, 413 for an offer larger than [Config.MaxOfferBytes], 401 when
-// Authenticate refuses, 409 when the participant is already present, 404
-// for an unknown resource, 405 for other methods, 503 after Close. Every
-// response carries CORS headers and OPTIONS answers preflights, so a
-// browser page can publish.
+// does not parse or negotiate, an offer, ID or name beyond its limit, or a
+// query that contradicts the token, 406 for an offer without VP8, VP9,
+// H.264 or Opus, 413 for an offer larger than [Config.MaxOfferBytes], 401
+// for a missing or unknown token, 403 for another origin or publisher, 421
+// for a foreign Host, 409 when the participant is already present or
+// publishing, 429 (with Retry-After) beyond a rate or count, 404 for an
+// unknown resource, 405 for other methods, 503 after Close.
 //
 // [ListenAndServe] serves a handler on 127.0.0.1 unless told otherwise.
 package whip

@@ -8,15 +8,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
+	"net"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+	"golang.org/x/time/rate"
 
 	"github.com/roomtape/roomtape/recorder"
 	"github.com/roomtape/roomtape/recorder/pionrec"
@@ -42,7 +46,8 @@ const (
 // error it returns is answered 401 Unauthorized.
 var ErrUnauthorized = errors.New("whip: unauthorized")
 
-// Config configures a [Handler]. The zero value works.
+// Config configures a [Handler]. The zero value works: it admits anyone
+// who can reach it, which [Serve] allows on loopback addresses only.
 type Config struct {
 	// API (optional) builds the peer connections; defaults to
 	// pionrec.NewAPI with ICE restricted to 127.0.0.1 (unless PublicICE)
@@ -53,14 +58,34 @@ type Config struct {
 	// True offers every interface; a host that needs finer control passes
 	// its own API built with pionrec.NewAPI and a SettingEngine filter.
 	PublicICE bool
-	// Authenticate (optional) maps a request (e.g. its bearer token) to a
-	// participant ID and display name; an error answers 401. An empty ID
-	// is generated, an empty name falls back to ?name=. Defaults to
-	// taking ?id= and ?name= from the query.
+	// Token (optional) is a shared secret of at least MinTokenBytes: a
+	// publisher must send "Authorization: Bearer <Token>" (RFC 9725
+	// section 4.5). Its participant ID is generated per publication
+	// (?id= is refused) and ?name= is its display name. Per-participant
+	// tokens from [Handler.IssueToken] are accepted beside it.
+	Token string
+	// RequireToken (optional) refuses publishers without a valid token
+	// even when Token is empty, for a host that only issues
+	// per-participant tokens.
+	RequireToken bool
+	// Authenticate (optional) replaces the token check: it maps a request
+	// (e.g. its bearer token) to a participant ID and display name; an
+	// error answers 401. An empty ID is generated, an empty name falls
+	// back to ?name=.
 	Authenticate func(r *http.Request) (id, name string, err error)
-	// AllowOrigin (optional) is the CORS Access-Control-Allow-Origin value;
-	// defaults to "*".
-	AllowOrigin string
+	// AllowOrigins (optional) are the origins ("https://app.example")
+	// whose pages may publish; the default is none: a request carrying an
+	// Origin header (every browser POST) not in the list is refused 403.
+	// "*" is refused by NewHandler.
+	AllowOrigins []string
+	// AllowHosts (optional) are host names (e.g. "rec.example.com") a
+	// request's Host header may carry besides this server's own IP
+	// address (and "localhost" on loopback); others get 421, which stops
+	// DNS-rebinding pages.
+	AllowHosts []string
+	// Limits (optional) bound resources, rates and sizes; the zero value
+	// gives the Default limits.
+	Limits Limits
 	// MaxOfferBytes (optional) defaults to DefaultMaxOfferBytes.
 	MaxOfferBytes int64
 	// ConnectTimeout (optional) defaults to DefaultConnectTimeout.
@@ -72,24 +97,44 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Handler is the WHIP endpoint. It is safe for concurrent use.
+// Handler is the WHIP endpoint. It is safe for concurrent use: mu guards
+// the maps, counters and flags below it; it is never held while calling
+// into the session, pion or user code (Authenticate), and resource.mu is
+// never taken while holding it.
 type Handler struct {
-	s   *recorder.Session
-	cfg Config
-	api *webrtc.API
-	log *slog.Logger
-	err error // from building the default API
+	s           *recorder.Session
+	cfg         Config
+	lim         Limits
+	api         *webrtc.API
+	log         *slog.Logger
+	err         error   // a configuration error, or from building the default API
+	sharedToken *digest // of Config.Token
+	origins     map[string]bool
+	total       *rate.Limiter // every client's POSTs
 
-	mu        sync.Mutex
-	closed    bool
-	resources map[string]*resource
-	wg        sync.WaitGroup
+	mu            sync.Mutex
+	closed        bool
+	requireToken  bool
+	tokens        map[digest]identity  // issued per-participant tokens
+	resources     map[string]*resource // by resource ID
+	byParticipant map[string]*resource // the live resource of each participant
+	admitted      map[string]bool      // participants ever admitted (MaxParticipants)
+	clients       map[string]*client   // by remote IP
+	wg            sync.WaitGroup
 }
 
 // NewHandler returns a WHIP endpoint recording into s. Call
-// [Handler.Close] to end every publication.
+// [Handler.Close] to end every publication. A configuration error (a
+// short Token, a "*" origin) makes every POST fail with 500 and [Serve]
+// return it.
 func NewHandler(s *recorder.Session, cfg Config) *Handler {
-	h := &Handler{s: s, cfg: cfg, api: cfg.API, log: cfg.Logger, resources: map[string]*resource{}}
+	h := &Handler{
+		s: s, cfg: cfg, api: cfg.API, log: cfg.Logger, lim: cfg.Limits.withDefaults(),
+		origins: map[string]bool{}, tokens: map[digest]identity{}, resources: map[string]*resource{},
+		byParticipant: map[string]*resource{}, admitted: map[string]bool{}, clients: map[string]*client{},
+		requireToken: cfg.RequireToken || cfg.Token != "",
+	}
+	h.total = newLimiter(h.lim.TotalPostRate, h.lim.TotalPostBurst)
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -99,14 +144,24 @@ func NewHandler(s *recorder.Session, cfg Config) *Handler {
 	if h.cfg.ConnectTimeout <= 0 {
 		h.cfg.ConnectTimeout = DefaultConnectTimeout
 	}
-	if h.cfg.AllowOrigin == "" {
-		h.cfg.AllowOrigin = "*"
+	if cfg.Token != "" {
+		if len(cfg.Token) < MinTokenBytes {
+			h.err = fmt.Errorf("%w: the token is %d bytes, want at least %d", ErrConfig, len(cfg.Token), MinTokenBytes)
+		}
+		d := digestOf(cfg.Token)
+		h.sharedToken = &d
+	}
+	for _, o := range cfg.AllowOrigins {
+		if o == "*" || o == "" {
+			h.err = errors.Join(h.err, fmt.Errorf("%w: origin %q: list each allowed origin (scheme://host[:port])", ErrConfig, o))
+		}
+		h.origins[strings.TrimSuffix(o, "/")] = true
 	}
 	h.cfg.Record.Session = s
 	if h.cfg.Record.Logger == nil {
 		h.cfg.Record.Logger = h.log
 	}
-	if h.api == nil {
+	if h.api == nil && h.err == nil {
 		h.api, h.err = pionrec.NewAPI(pionrec.APIConfig{
 			LoopbackOnly:           !cfg.PublicICE,
 			ICEDisconnectedTimeout: DefaultICEDisconnectedTimeout,
@@ -116,9 +171,22 @@ func NewHandler(s *recorder.Session, cfg Config) *Handler {
 	return h
 }
 
-// resource is one publication.
+// authenticated reports whether the handler admits only publishers with
+// a token (or the host's Authenticate).
+func (h *Handler) authenticated() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.requireToken || h.cfg.Authenticate != nil
+}
+
+// resource is one publication. Its identity fields are set before it is
+// shared; mu guards the rest.
 type resource struct {
 	id, participantID, name string
+	client                  string // remote IP, for MaxResourcesPerClient
+	auth                    digest // of the POST's Authorization header
+	hasAuth                 bool
+	newParticipant          bool // admitted for the first time by this POST
 	pc                      *webrtc.PeerConnection
 	cancel                  context.CancelFunc // ends the publication's Record calls
 
@@ -129,17 +197,28 @@ type resource struct {
 	joinOnce  sync.Once
 	endOnce   sync.Once
 	connected bool
+	ended     bool
+	tracks    int
 }
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	hdr := w.Header()
-	hdr.Set("Access-Control-Allow-Origin", h.cfg.AllowOrigin)
-	hdr.Set("Access-Control-Expose-Headers", "Location, ETag, Accept-Post")
-	if h.cfg.AllowOrigin != "*" {
-		hdr.Add("Vary", "Origin")
+	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if err := checkHost(r.Host, local, h.cfg.AllowHosts); err != nil {
+		http.Error(w, err.Error(), http.StatusMisdirectedRequest)
+		return
 	}
-	id, isResource := h.resourceID(r.URL.Path)
+	hdr := w.Header()
+	if origin := r.Header.Get("Origin"); origin != "" {
+		if !h.origins[origin] {
+			http.Error(w, fmt.Sprintf("whip: origin %q may not publish here (Config.AllowOrigins)", truncate(origin, 100)), http.StatusForbidden)
+			return
+		}
+		hdr.Set("Access-Control-Allow-Origin", origin)
+		hdr.Set("Access-Control-Expose-Headers", "Location, ETag, Accept-Post, Retry-After")
+	}
+	hdr.Add("Vary", "Origin")
+	id, isResource := resourceID(r.URL.Path)
 	switch {
 	case r.Method == http.MethodOptions:
 		hdr.Set("Access-Control-Allow-Methods", "POST, DELETE, PATCH, OPTIONS")
@@ -149,11 +228,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			hdr.Set("Accept-Post", "application/sdp")
 		}
 		w.WriteHeader(http.StatusNoContent)
-	case isResource && r.Method == http.MethodDelete:
-		h.serveDelete(w, id)
+	case isResource && (r.Method == http.MethodDelete || r.Method == http.MethodPatch):
+		h.serveResource(w, r, id)
 	case isResource:
 		hdr.Set("Allow", "DELETE, OPTIONS")
-		http.Error(w, "whip: trickle ICE and ICE restarts are not supported; only DELETE ends a resource", http.StatusMethodNotAllowed)
+		http.Error(w, "whip: only DELETE ends a resource", http.StatusMethodNotAllowed)
 	case r.Method == http.MethodPost:
 		h.servePost(w, r)
 	default:
@@ -163,30 +242,44 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // resourceID returns the resource a path names, if it names one: its
-// last element is the ID of a live resource.
-func (h *Handler) resourceID(p string) (string, bool) {
+// last element starts with resourcePrefix.
+func resourceID(p string) (string, bool) {
 	id := path.Base(p)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	_, ok := h.resources[id]
-	if !ok && strings.HasPrefix(id, resourcePrefix) {
-		// A former or unknown resource: answered 404 by serveDelete.
-		return id, true
-	}
-	return id, ok
+	return id, strings.HasPrefix(id, resourcePrefix)
 }
 
-// resourcePrefix starts every resource ID, so that unknown resources are
-// told apart from the endpoint itself.
+// resourcePrefix starts every resource ID, so that resources are told
+// apart from the endpoint itself.
 const resourcePrefix = "r-"
 
-// serveDelete ends a resource.
-func (h *Handler) serveDelete(w http.ResponseWriter, id string) {
+// serveResource answers a DELETE (the publication ends) or a PATCH (405:
+// trickle ICE and ICE restarts are not supported) of a resource, from
+// its publisher only: a resource created with an Authorization header
+// needs the same header; one created without is reached by its URL,
+// which holds 128 random bits.
+func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request, id string) {
 	h.mu.Lock()
 	res := h.resources[id]
 	h.mu.Unlock()
 	if res == nil {
-		http.Error(w, fmt.Sprintf("whip: no resource %q", id), http.StatusNotFound)
+		http.Error(w, fmt.Sprintf("whip: no resource %q", truncate(id, 100)), http.StatusNotFound)
+		return
+	}
+	if res.hasAuth {
+		got := r.Header.Get("Authorization")
+		if got == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="whip"`)
+			http.Error(w, "whip: this resource needs its publisher's token", http.StatusUnauthorized)
+			return
+		}
+		if !digestOf(got).equal(res.auth) {
+			http.Error(w, "whip: only the publisher that created this resource may change or end it", http.StatusForbidden)
+			return
+		}
+	}
+	if r.Method == http.MethodPatch {
+		w.Header().Set("Allow", "DELETE, OPTIONS")
+		http.Error(w, "whip: trickle ICE and ICE restarts are not supported; only DELETE ends a resource", http.StatusMethodNotAllowed)
 		return
 	}
 	h.log.Info("whip resource deleted", "resource", id, "participant", res.participantID)
@@ -194,15 +287,88 @@ func (h *Handler) serveDelete(w http.ResponseWriter, id string) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// servePost creates a resource from an SDP offer.
+// refusal is an HTTP error answer.
+type refusal struct {
+	status     int
+	msg        string
+	retryAfter time.Duration
+}
+
+func (f *refusal) write(w http.ResponseWriter) {
+	if f.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(f.retryAfter.Seconds()))))
+	}
+	http.Error(w, f.msg, f.status)
+}
+
+// remoteIP is the client key of a request.
+func remoteIP(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+// allowPost spends a POST from the client's and the overall rate.
+func (h *Handler) allowPost(key string) *refusal {
+	now := time.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return &refusal{status: http.StatusServiceUnavailable, msg: "whip: endpoint closed"}
+	}
+	c := h.clientLocked(key, now)
+	if rv := c.posts.ReserveN(now, 1); !rv.OK() || rv.DelayFrom(now) > 0 {
+		d := rv.DelayFrom(now)
+		rv.CancelAt(now)
+		return &refusal{
+			status: http.StatusTooManyRequests, retryAfter: max(d, time.Second),
+			msg: fmt.Sprintf("whip: too many POSTs from %s (limit %g per second, burst %d)", key, h.lim.PostRate, h.lim.PostBurst),
+		}
+	}
+	if rv := h.total.ReserveN(now, 1); !rv.OK() || rv.DelayFrom(now) > 0 {
+		d := rv.DelayFrom(now)
+		rv.CancelAt(now)
+		return &refusal{
+			status: http.StatusTooManyRequests, retryAfter: max(d, time.Second),
+			msg: fmt.Sprintf("whip: too many POSTs overall (limit %g per second, burst %d)", h.lim.TotalPostRate, h.lim.TotalPostBurst),
+		}
+	}
+	return nil
+}
+
+// servePost creates a resource from an SDP offer. Every check that can
+// refuse it runs before a peer connection exists.
 func (h *Handler) servePost(w http.ResponseWriter, r *http.Request) {
 	if h.err != nil {
 		http.Error(w, "whip: "+h.err.Error(), http.StatusInternalServerError)
 		return
 	}
+	key := remoteIP(r)
+	if f := h.allowPost(key); f != nil {
+		h.log.Debug("whip publish refused", "remote", r.RemoteAddr, "status", f.status)
+		f.write(w)
+		return
+	}
+	who, mode, err := h.identify(r)
+	if errors.Is(err, errBadQuery) {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="whip"`)
+		msg := "whip: unauthorized"
+		if errors.Is(err, errNoToken) || errors.Is(err, errBadToken) {
+			msg = err.Error()
+		}
+		http.Error(w, msg, http.StatusUnauthorized)
+		// The error is not logged: a host's message may quote the token.
+		h.log.Info("whip publish refused", "remote", r.RemoteAddr, "reason", "unauthorized")
+		return
+	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/sdp" {
-		http.Error(w, fmt.Sprintf("whip: Content-Type must be application/sdp, got %q", r.Header.Get("Content-Type")),
+		http.Error(w, fmt.Sprintf("whip: Content-Type must be application/sdp, got %q", truncate(r.Header.Get("Content-Type"), 100)),
 			http.StatusUnsupportedMediaType)
 		return
 	}
@@ -216,32 +382,38 @@ func (h *Handler) servePost(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "whip: read offer: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	pid, name, err := h.identify(r)
-	if err != nil {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="whip"`)
-		http.Error(w, "whip: unauthorized", http.StatusUnauthorized)
-		// The error is not logged: a host's message may quote the token.
-		h.log.Info("whip publish refused", "remote", r.RemoteAddr)
+	if err := checkIdentity(who.id, who.name, h.lim, true); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	if status, err := checkOffer(body); err != nil {
+	if status, err := checkOffer(body, h.lim); err != nil {
 		http.Error(w, err.Error(), status)
 		return
 	}
-	resID := resourcePrefix + randomID()
-	if pid == "" {
-		pid = "whip-" + randomID()
+	if who.id == "" {
+		who.id = "whip-" + randomID()
 	}
-	if p, ok := h.s.Participant(pid); ok && p.Present() {
-		http.Error(w, fmt.Sprintf("whip: participant %q is already present", pid), http.StatusConflict)
+	if p, ok := h.s.Participant(who.id); ok && p.Present() {
+		http.Error(w, fmt.Sprintf("whip: participant %q is already present", who.id), http.StatusConflict)
 		return
 	}
-	res, answer, status, err := h.create(r.Context(), resID, pid, name, string(body))
+	res := &resource{id: resourcePrefix + randomID(), participantID: who.id, name: who.name, client: key, joined: make(chan struct{})}
+	if a := r.Header.Get("Authorization"); a != "" {
+		res.auth, res.hasAuth = digestOf(a), true
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	res.cancel = cancel
+	if f := h.reserve(res); f != nil {
+		cancel()
+		f.write(w)
+		return
+	}
+	answer, status, err := h.create(r.Context(), rctx, res, string(body))
 	if err != nil {
 		http.Error(w, err.Error(), status)
 		return
 	}
-	h.log.Info("whip resource created", "resource", res.id, "participant", pid, "name", name)
+	h.log.Info("whip resource created", "resource", res.id, "participant", res.participantID, "name", res.name, "auth", mode.String())
 	loc := strings.TrimSuffix(r.URL.Path, "/") + "/" + res.id
 	w.Header().Set("Location", loc)
 	w.Header().Set("ETag", `"`+res.id+`"`)
@@ -250,31 +422,113 @@ func (h *Handler) servePost(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, answer)
 }
 
-// identify returns the participant ID and name of a request.
-func (h *Handler) identify(r *http.Request) (id, name string, err error) {
-	q := r.URL.Query()
-	if h.cfg.Authenticate == nil {
-		return q.Get("id"), q.Get("name"), nil
+// String names an authentication mode in logs.
+func (m authMode) String() string {
+	switch m {
+	case authShared:
+		return "shared-token"
+	case authParticipant:
+		return "participant-token"
+	case authHost:
+		return "host"
 	}
-	id, name, err = h.cfg.Authenticate(r)
-	if err != nil {
-		return "", "", err
-	}
-	if name == "" {
-		name = q.Get("name")
-	}
-	return id, name, nil
+	return "none"
 }
 
-// checkOffer parses an offer and checks that it carries a codec the
-// recorder stores; it returns the HTTP status for a refusal.
-func checkOffer(body []byte) (int, error) {
+// identify returns the participant ID (empty: to be generated) and name
+// of a request and how it was admitted.
+func (h *Handler) identify(r *http.Request) (identity, authMode, error) {
+	q := r.URL.Query()
+	if h.cfg.Authenticate != nil {
+		id, name, err := h.cfg.Authenticate(r)
+		if err != nil {
+			return identity{}, 0, err
+		}
+		if name == "" {
+			name = q.Get("name")
+		}
+		return identity{id: id, name: name}, authHost, nil
+	}
+	who, mode, err := h.authenticate(r)
+	if err != nil {
+		return identity{}, 0, err
+	}
+	switch mode {
+	case authParticipant:
+		// The token binds both; a query that says otherwise is refused.
+		if q.Has("id") && q.Get("id") != who.id {
+			return identity{}, 0, fmt.Errorf("%w: ?id= differs from the token's participant", errBadQuery)
+		}
+		if q.Has("name") && q.Get("name") != who.name {
+			return identity{}, 0, fmt.Errorf("%w: ?name= differs from the token's display name", errBadQuery)
+		}
+	case authShared:
+		if q.Has("id") {
+			return identity{}, 0, fmt.Errorf("%w: ?id= is not accepted with the shared token (IDs are generated); ask the host for a per-participant token", errBadQuery)
+		}
+		who.name = q.Get("name")
+	default:
+		who = identity{id: q.Get("id"), name: q.Get("name")}
+	}
+	return who, mode, nil
+}
+
+// errBadQuery is a query that contradicts the token: 400, not 401.
+var errBadQuery = errors.New("whip: bad query")
+
+// reserve registers res, its participant and its client, within the
+// limits; it refuses a participant that already has a live resource.
+func (h *Handler) reserve(res *resource) *refusal {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.clientLocked(res.client, time.Now())
+	switch {
+	case h.closed:
+		return &refusal{status: http.StatusServiceUnavailable, msg: "whip: endpoint closed"}
+	case h.byParticipant[res.participantID] != nil:
+		return &refusal{status: http.StatusConflict, msg: fmt.Sprintf("whip: participant %q is already publishing", res.participantID)}
+	case len(h.resources) >= h.lim.MaxResources:
+		return &refusal{
+			status: http.StatusTooManyRequests, retryAfter: 10 * time.Second,
+			msg: fmt.Sprintf("whip: %d resources are live, the limit (Limits.MaxResources)", len(h.resources)),
+		}
+	case c.resources >= h.lim.MaxResourcesPerClient:
+		return &refusal{
+			status: http.StatusTooManyRequests, retryAfter: 10 * time.Second,
+			msg: fmt.Sprintf("whip: %s has %d live resources, the limit per client (Limits.MaxResourcesPerClient)", res.client, c.resources),
+		}
+	case !h.admitted[res.participantID] && len(h.admitted) >= h.lim.MaxParticipants:
+		return &refusal{
+			status: http.StatusTooManyRequests,
+			msg:    fmt.Sprintf("whip: the session has had %d participants, the limit (Limits.MaxParticipants)", len(h.admitted)),
+		}
+	}
+	if !h.admitted[res.participantID] {
+		h.admitted[res.participantID] = true
+		res.newParticipant = true
+	}
+	c.resources++
+	h.resources[res.id] = res
+	h.byParticipant[res.participantID] = res
+	h.wg.Add(1)
+	return nil
+}
+
+// checkOffer parses an offer and checks it against the limits and for a
+// codec the recorder stores; it returns the HTTP status for a refusal.
+func checkOffer(body []byte, lim Limits) (int, error) {
 	var sd sdp.SessionDescription
 	if err := sd.Unmarshal(body); err != nil {
 		return http.StatusBadRequest, fmt.Errorf("whip: offer is not valid SDP: %w", err)
 	}
 	if len(sd.MediaDescriptions) == 0 {
 		return http.StatusBadRequest, errors.New("whip: offer has no media section")
+	}
+	if n := len(sd.MediaDescriptions); n > lim.MaxMediaSections {
+		return http.StatusBadRequest, fmt.Errorf("whip: offer has %d media sections, more than the limit of %d (Limits.MaxMediaSections)", n, lim.MaxMediaSections)
+	}
+	if n := sentTracks(&sd); n > lim.MaxTracks {
+		return http.StatusBadRequest, fmt.Errorf("whip: offer sends %d tracks, more than the limit of %d (Limits.MaxTracks)", n, lim.MaxTracks)
 	}
 	var seen []string
 	for _, md := range sd.MediaDescriptions {
@@ -298,6 +552,36 @@ func checkOffer(body []byte) (int, error) {
 		strings.Join(dedupe(seen), ", "))
 }
 
+// sentTracks counts the tracks an offer may send: one per audio or video
+// m-section that is not rejected (port 0), inactive or receive-only, or
+// one per simulcast layer (a=rid ... send).
+func sentTracks(sd *sdp.SessionDescription) int {
+	n := 0
+	for _, md := range sd.MediaDescriptions {
+		if md.MediaName.Media != "audio" && md.MediaName.Media != "video" {
+			continue
+		}
+		if md.MediaName.Port.Value == 0 {
+			continue
+		}
+		sending, rids := true, 0
+		for _, a := range md.Attributes {
+			switch a.Key {
+			case "inactive", "recvonly":
+				sending = false
+			case "rid":
+				if f := strings.Fields(a.Value); len(f) >= 2 && f[1] == "send" {
+					rids++
+				}
+			}
+		}
+		if sending {
+			n += max(1, rids)
+		}
+	}
+	return n
+}
+
 // dedupe returns s without repeated values, in first-seen order.
 func dedupe(s []string) []string {
 	var out []string
@@ -314,37 +598,36 @@ func dedupe(s []string) []string {
 	return out
 }
 
-// randomID returns 16 random hex digits.
+// randomID returns 32 random hex digits (128 bits: a resource URL is its
+// own capability when the publisher sent no token).
 func randomID() string {
-	var b [8]byte
+	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
 
-// create sets up a peer connection for an offer and returns the answer
-// once ICE gathering completes.
-func (h *Handler) create(ctx context.Context, resID, pid, name, offer string) (*resource, string, int, error) {
+// create sets up a peer connection for a reserved resource's offer and
+// returns the answer once ICE gathering completes; on failure the
+// resource is ended. ctx is the request's; rctx bounds the recording.
+func (h *Handler) create(ctx, rctx context.Context, res *resource, offer string) (string, int, error) {
+	resID, pid := res.id, res.participantID
 	pc, err := h.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
-		return nil, "", http.StatusInternalServerError, fmt.Errorf("whip: peer connection: %w", err)
-	}
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	res := &resource{
-		id: resID, participantID: pid, name: name, pc: pc,
-		cancel: cancel, joined: make(chan struct{}),
-	}
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		cancel()
-		return nil, "", http.StatusServiceUnavailable, errors.Join(errors.New("whip: endpoint closed"), pc.Close())
-	}
-	h.resources[resID] = res
-	h.wg.Add(1)
-	h.mu.Unlock()
-	fail := func(status int, err error) (*resource, string, int, error) {
 		h.end(res)
-		return nil, "", status, err
+		return "", http.StatusInternalServerError, fmt.Errorf("whip: peer connection: %w", err)
+	}
+	res.mu.Lock()
+	ended := res.ended
+	if !ended {
+		res.pc = pc
+	}
+	res.mu.Unlock()
+	if ended { // Close ran meanwhile
+		return "", http.StatusServiceUnavailable, errors.Join(errors.New("whip: endpoint closed"), pc.Close())
+	}
+	fail := func(status int, err error) (string, int, error) {
+		h.end(res)
+		return "", status, err
 	}
 
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
@@ -361,6 +644,15 @@ func (h *Handler) create(ctx context.Context, resID, pid, name, offer string) (*
 		}
 	})
 	pc.OnTrack(func(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
+		res.mu.Lock()
+		res.tracks++
+		n := res.tracks
+		res.mu.Unlock()
+		if n > h.lim.MaxTracks {
+			h.log.Warn("whip track not recorded: too many tracks", "resource", resID, "participant", pid,
+				"track", track.ID(), "limit", h.lim.MaxTracks)
+			return
+		}
 		h.mu.Lock()
 		if h.closed {
 			h.mu.Unlock()
@@ -409,7 +701,7 @@ func (h *Handler) create(ctx context.Context, resID, pid, name, offer string) (*
 			h.end(res)
 		}
 	})
-	return res, pc.LocalDescription().SDP, 0, nil
+	return pc.LocalDescription().SDP, 0, nil
 }
 
 // join makes the resource's participant join once; it returns nil if the
@@ -435,18 +727,29 @@ func (h *Handler) join(res *resource) *recorder.Participant {
 }
 
 // end tears a resource down once: the participant leaves, recording stops
-// and the peer connection closes.
+// and the peer connection closes; the participant's and the client's
+// places are freed.
 func (h *Handler) end(res *resource) {
 	res.endOnce.Do(func() {
-		h.mu.Lock()
-		delete(h.resources, res.id)
-		h.mu.Unlock()
 		defer h.wg.Done()
 		// Make a join racing with the end fail rather than join late.
 		res.joinOnce.Do(func() { close(res.joined) })
 		res.mu.Lock()
-		p := res.p
+		p, pc := res.p, res.pc
+		res.ended = true
 		res.mu.Unlock()
+		h.mu.Lock()
+		delete(h.resources, res.id)
+		if h.byParticipant[res.participantID] == res {
+			delete(h.byParticipant, res.participantID)
+		}
+		if res.newParticipant && p == nil {
+			delete(h.admitted, res.participantID) // never joined: not counted
+		}
+		if c := h.clients[res.client]; c != nil {
+			c.resources--
+		}
+		h.mu.Unlock()
 		if p != nil {
 			if err := p.Leave(); err != nil {
 				h.log.Warn("whip participant leave", "participant", res.participantID, "err", err)
@@ -454,8 +757,10 @@ func (h *Handler) end(res *resource) {
 			h.log.Info("whip participant left", "resource", res.id, "participant", res.participantID)
 		}
 		res.cancel()
-		if err := res.pc.Close(); err != nil {
-			h.log.Debug("whip close peer connection", "resource", res.id, "err", err)
+		if pc != nil {
+			if err := pc.Close(); err != nil {
+				h.log.Debug("whip close peer connection", "resource", res.id, "err", err)
+			}
 		}
 	})
 }

@@ -60,7 +60,8 @@ func (r reply) Location() (*url.URL, error) {
 	return url.Parse(r.loc)
 }
 
-// do sends a request and returns the response and its body.
+// do sends a request and returns the response and its body; a "Host"
+// entry of hdr sets the Host header.
 func do(t *testing.T, method, target, ctype, body string, hdr map[string]string) (reply, string) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, target, strings.NewReader(body))
@@ -69,6 +70,10 @@ func do(t *testing.T, method, target, ctype, body string, hdr map[string]string)
 		req.Header.Set("Content-Type", ctype)
 	}
 	for k, v := range hdr {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
 		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
@@ -142,19 +147,20 @@ func TestHTTPStatuses(t *testing.T) {
 		{"bad token", http.MethodPost, "", "application/sdp", offer, map[string]string{"Authorization": "Bearer wrong-" + token}, http.StatusUnauthorized, "unauthorized"},
 		{"already present", http.MethodPost, "", "application/sdp", offer, map[string]string{"Authorization": "Bearer dup-token"}, http.StatusConflict, "dup"},
 		{"unknown resource", http.MethodDelete, "/r-0000000000000000", "", "", nil, http.StatusNotFound, "no resource"},
-		{"patch", http.MethodPatch, "/r-0000000000000000", "application/trickle-ice-sdpfrag", "a=x", nil, http.StatusMethodNotAllowed, "trickle"},
+		{"patch unknown", http.MethodPatch, "/r-0000000000000000", "application/trickle-ice-sdpfrag", "a=x", nil, http.StatusNotFound, "no resource"},
+		{"get resource", http.MethodGet, "/r-0000000000000000", "", "", nil, http.StatusMethodNotAllowed, "only DELETE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, body := do(t, tc.method, r.url+tc.path, tc.ctype, tc.body, tc.hdr)
 			require.Equal(t, tc.status, resp.StatusCode, body)
 			require.Contains(t, strings.ToLower(body), strings.ToLower(tc.msg))
-			require.Equal(t, "*", resp.Header.Get("Access-Control-Allow-Origin"))
+			require.Empty(t, resp.Header.Get("Access-Control-Allow-Origin"), "no origin is allowed by default")
 		})
 	}
 
 	t.Run("preflight", func(t *testing.T) {
 		resp, _ := do(t, http.MethodOptions, r.url, "", "", map[string]string{
-			"Origin": "http://127.0.0.1:1234", "Access-Control-Request-Method": "POST",
+			"Access-Control-Request-Method": "POST",
 		})
 		require.Equal(t, http.StatusNoContent, resp.StatusCode)
 		require.Contains(t, resp.Header.Get("Access-Control-Allow-Methods"), "POST")
@@ -174,10 +180,14 @@ func TestHTTPStatuses(t *testing.T) {
 		require.NotEmpty(t, resp.Header.Get("ETag"))
 		require.Equal(t, 1, r.h.Resources())
 
+		auth := map[string]string{"Authorization": "Bearer " + token}
 		resp, body := do(t, http.MethodDelete, loc.String(), "", "", nil)
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, body)
+		require.Equal(t, 1, r.h.Resources(), "a DELETE without the token ended the resource")
+		resp, body = do(t, http.MethodDelete, loc.String(), "", "", auth)
 		require.Equal(t, http.StatusOK, resp.StatusCode, body)
 		require.Equal(t, 0, r.h.Resources())
-		resp, _ = do(t, http.MethodDelete, loc.String(), "", "", nil)
+		resp, _ = do(t, http.MethodDelete, loc.String(), "", "", auth)
 		require.Equal(t, http.StatusNotFound, resp.StatusCode)
 	})
 

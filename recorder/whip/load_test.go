@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomtape/roomtape/internal/synth"
+	"github.com/roomtape/roomtape/recorder/whip"
 )
 
 // Environment of the load test. ROOMTAPE_LOAD_N, _W, _H, _KBPS and
@@ -140,7 +141,10 @@ func cpuTime(t *testing.T) time.Duration {
 func TestLoadReplay(t *testing.T) {
 	lp := loadParamsFromEnv()
 	var ts trackStats
-	r := newRig(t, ts.config(t))
+	cfg := ts.config(t)
+	// Every publisher comes from the one child process on 127.0.0.1.
+	cfg.Limits = whip.Limits{PostRate: -1, TotalPostRate: -1, MaxResourcesPerClient: -1}
+	r := newRig(t, cfg)
 	rss0 := rssBytes(t)
 
 	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
