@@ -43,10 +43,11 @@ build:
 test-pure:
 	CGO_ENABLED=0 $(GO) test -count=1 ./timeline/... ./mix/...
 
-# Tests that need a network namespace, Chromium or livekit-server fail
-# instead of skipping when their part is missing: the set-up installs them.
+# Tests that need a network or mount namespace, Chromium, livekit-server or
+# versitygw fail instead of skipping when their part is missing: the set-up
+# installs them.
 test-race:
-	ROOMTAPE_REQUIRE_NETNS=1 ROOMTAPE_REQUIRE_BROWSER=1 ROOMTAPE_REQUIRE_LIVEKIT=1 \
+	ROOMTAPE_REQUIRE_NETNS=1 ROOMTAPE_REQUIRE_BROWSER=1 ROOMTAPE_REQUIRE_LIVEKIT=1 ROOMTAPE_REQUIRE_S3=1 \
 		scripts/gotest.sh -race -count=1 -timeout 30m ./...
 
 cover:

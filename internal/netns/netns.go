@@ -1,7 +1,8 @@
 // Package netns runs a test inside a private network namespace of its own,
 // so that WebRTC stacks that leave loopback out of ICE (Chromium, the
 // LiveKit SDK) still have a non-loopback address to use, and no packet
-// reaches the machine's real interfaces.
+// reaches the machine's real interfaces. [EnterTmpfs] likewise runs a test
+// in a private mount namespace with a small file system, to fill a disk.
 //
 // [Enter] re-executes the test binary, restricted to the calling test,
 // under `unshare -rn` (a user namespace mapping the caller to root, plus a
@@ -149,8 +150,74 @@ func Enter(tb testing.TB, cfg Config) *Namespace {
 		}
 		t.Skipf("%v", err)
 	}
-	reexec(t)
+	reexec(t, "-rn")
 	return nil
+}
+
+// mountAvail caches whether `unshare -rm` can mount a tmpfs.
+var (
+	mountOnce sync.Once
+	mountErr  error
+)
+
+// availableMount reports whether `unshare -rm` can mount a tmpfs here.
+func availableMount() error {
+	mountOnce.Do(func() {
+		for _, bin := range []string{"unshare", "mount", "umount"} {
+			if _, err := exec.LookPath(bin); err != nil {
+				mountErr = fmt.Errorf("%w: %w", ErrUnavailable, err)
+				return
+			}
+		}
+		out, err := exec.Command("unshare", "-rm", "mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", os.TempDir()).CombinedOutput()
+		if err != nil {
+			mountErr = fmt.Errorf("%w: unshare -rm mount -t tmpfs: %w: %s", ErrUnavailable, err, bytes.TrimSpace(out))
+		}
+	})
+	return mountErr
+}
+
+// EnterTmpfs makes the calling test run inside a private mount namespace
+// with a file system of its own that holds at most size bytes: a test of
+// what happens when the disk is full (ENOSPC).
+//
+// Like [Enter], called in the parent test process it re-executes the test
+// binary, here under `unshare -rm` (a user namespace mapping the caller to
+// root, plus a new mount namespace), relays the child's result and returns
+// "": the caller must then return at once. Called in that child, it mounts
+// a tmpfs of size bytes on a new temporary directory, unmounted when the
+// test ends, and returns that directory. The machine's file systems are
+// untouched; the network is the machine's (nothing here needs one).
+//
+// When mount namespaces are unavailable the test is skipped, or failed when
+// ROOMTAPE_REQUIRE_NETNS=1 is set.
+func EnterTmpfs(tb testing.TB, size int64) string {
+	tb.Helper()
+	t := tb
+	if Inside() {
+		if got := os.Getenv(childEnv); got != t.Name() {
+			t.Fatalf("netns: child made for %q but EnterTmpfs called by %q", got, t.Name())
+		}
+		dir := t.TempDir()
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput(); err != nil {
+			t.Fatalf("netns: mount tmpfs on %s: %v: %s", dir, err, bytes.TrimSpace(out))
+		}
+		// Registered after TempDir's removal, so it runs before it.
+		t.Cleanup(func() {
+			if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+				t.Errorf("netns: umount %s: %v: %s", dir, err, bytes.TrimSpace(out))
+			}
+		})
+		return dir
+	}
+	if err := availableMount(); err != nil {
+		if os.Getenv(requireEnv) == "1" {
+			t.Fatalf("%v (%s=1)", err, requireEnv)
+		}
+		t.Skipf("%v", err)
+	}
+	reexec(t, "-rm")
+	return ""
 }
 
 // runPattern is a -test.run pattern that matches exactly the test name
@@ -167,17 +234,19 @@ func runPattern(name string) string {
 // deadline before it is killed: enough to print its failure.
 const killGrace = 5 * time.Second
 
-func reexec(tb testing.TB) {
+// reexec runs t alone in a child test process under `unshare flags` and
+// makes t's result the child's: failed if it failed or ran nothing,
+// skipped (with the child's reason) if it skipped.
+func reexec(tb testing.TB, flags string) {
 	tb.Helper()
 	t := tb
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatalf("netns: %v", err)
 	}
-	args := []string{"-rn", exe, "-test.run", runPattern(t.Name()), "-test.count", "1"}
-	if testing.Verbose() {
-		args = append(args, "-test.v")
-	}
+	// -test.v always: the child's "--- SKIP" line tells a skip from a
+	// pass, which its exit status does not.
+	args := []string{flags, exe, "-test.run", runPattern(t.Name()), "-test.count", "1", "-test.v"}
 	ctx := t.Context()
 	if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
 		if dl, ok := d.Deadline(); ok {
@@ -193,6 +262,8 @@ func reexec(tb testing.TB) {
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	runErr := cmd.Run()
+	// Read before the scanner below drains the buffer.
+	childOut := out.String()
 	// Prefix the child's lines so that test2json does not take its
 	// "--- PASS" lines for ours.
 	var b strings.Builder
@@ -207,9 +278,39 @@ func reexec(tb testing.TB) {
 	if runErr != nil {
 		t.Fatalf("netns: child test failed: %v", runErr)
 	}
-	if strings.Contains(out.String(), "testing: warning: no tests to run") {
+	if strings.Contains(childOut, "testing: warning: no tests to run") {
 		t.Fatalf("netns: child ran no test for pattern %q", runPattern(t.Name()))
 	}
+	if reason, skipped := childSkipped(childOut, t.Name()); skipped {
+		t.Skipf("netns: child test skipped: %s", reason)
+	}
+}
+
+// childSkipped reports whether the verbose test output out says that the
+// test named name skipped, and the reason it logged: go test -v streams a
+// test's log lines, indented under it, before its "--- SKIP" line.
+func childSkipped(out, name string) (reason string, skipped bool) {
+	lines := strings.Split(out, "\n")
+	indentOf := func(l string) int { return len(l) - len(strings.TrimLeft(l, " ")) }
+	for i, l := range lines {
+		tl := strings.TrimSpace(l)
+		if tl != "--- SKIP: "+name && !strings.HasPrefix(tl, "--- SKIP: "+name+" (") {
+			continue
+		}
+		var r []string
+		for j := i - 1; j >= 0; j-- {
+			m := lines[j]
+			if indentOf(m) <= indentOf(l) || strings.HasPrefix(strings.TrimSpace(m), "=== ") {
+				break
+			}
+			r = append([]string{strings.TrimSpace(m)}, r...)
+		}
+		if len(r) == 0 {
+			r = []string{"no reason given"}
+		}
+		return strings.Join(r, "; "), true
+	}
+	return "", false
 }
 
 // setup brings up lo and the veth pair; it runs inside the namespace.

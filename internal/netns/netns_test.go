@@ -1,9 +1,15 @@
 package netns
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -81,4 +87,102 @@ func roundTrip(t *testing.T, addr netip.Addr) {
 	if _, err := io.ReadFull(c, buf); err != nil {
 		t.Fatalf("echo via %v: %v", addr, err)
 	}
+}
+
+func TestChildSkipped(t *testing.T) {
+	cases := []struct {
+		name, out, test, reason string
+		skipped                 bool
+	}{
+		{"pass", "=== RUN   TestA\n--- PASS: TestA (0.01s)\nPASS\n", "TestA", "", false},
+		{"skip", "=== RUN   TestA\n    a_test.go:9: no server\n--- SKIP: TestA (0.00s)\nPASS\n", "TestA", "a_test.go:9: no server", true},
+		{"skip without reason", "--- SKIP: TestA (0.00s)\nPASS\n", "TestA", "no reason given", true},
+		{"subtest skipped only", "=== RUN   TestA/x\n        a_test.go:9: later\n    --- SKIP: TestA/x (0.00s)\n--- PASS: TestA (0.00s)\n", "TestA", "", false},
+		{"subtest's own skip", "=== RUN   TestA/x\n        a_test.go:9: later\n    --- SKIP: TestA/x (0.00s)\n--- PASS: TestA (0.00s)\n", "TestA/x", "a_test.go:9: later", true},
+		{"other test", "    why\n--- SKIP: TestAB (0.00s)\n", "TestA", "", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			reason, skipped := childSkipped(c.out, c.test)
+			if skipped != c.skipped || reason != c.reason {
+				t.Fatalf("childSkipped = %q, %v; want %q, %v", reason, skipped, c.reason, c.skipped)
+			}
+		})
+	}
+}
+
+// skipperEnv makes TestSkipper's namespace child skip.
+const skipperEnv = "ROOMTAPE_NETNS_TEST_SKIPPER"
+
+// TestSkipper is run by TestEnterChildSkipIsSkip as a helper process.
+func TestSkipper(t *testing.T) {
+	if os.Getenv(skipperEnv) == "" {
+		t.Skip("helper process of TestEnterChildSkipIsSkip")
+	}
+	if Enter(t, Config{}) == nil {
+		return
+	}
+	t.Skip("the part this test needs is missing")
+}
+
+// TestEnterChildSkipIsSkip checks that a test whose namespace child skipped
+// is reported as skipped, with the child's reason, not as passed.
+func TestEnterChildSkipIsSkip(t *testing.T) {
+	if err := Available(); err != nil {
+		requireOrSkip(t, err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), exe, "-test.run", "^TestSkipper$", "-test.v", "-test.count", "1")
+	cmd.Env = append(os.Environ(), skipperEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "--- SKIP: TestSkipper") || !strings.Contains(string(out), "the part this test needs is missing") {
+		t.Fatalf("the parent did not report the child's skip:\n%s", out)
+	}
+	if strings.Contains(string(out), "--- PASS: TestSkipper") {
+		t.Fatalf("the parent passed although its child skipped:\n%s", out)
+	}
+}
+
+// requireOrSkip fails t under ROOMTAPE_REQUIRE_NETNS=1, else skips it.
+func requireOrSkip(t *testing.T, err error) {
+	t.Helper()
+	if os.Getenv(requireEnv) == "1" {
+		t.Fatalf("%v (%s=1)", err, requireEnv)
+	}
+	t.Skipf("%v", err)
+}
+
+func TestEnterTmpfs(t *testing.T) {
+	const size = 256 << 10
+	dir := EnterTmpfs(t, size)
+	if dir == "" {
+		return
+	}
+	f, err := os.Create(filepath.Join(dir, "fill"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	buf := make([]byte, 32<<10)
+	written := 0
+	for written <= 2*size {
+		n, err := f.Write(buf)
+		written += n
+		if err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("write: %v, want ENOSPC", err)
+			}
+			if written > size {
+				t.Fatalf("wrote %d bytes into a %d-byte file system", written, size)
+			}
+			return
+		}
+	}
+	t.Fatalf("wrote %d bytes without ENOSPC", written)
 }

@@ -31,6 +31,10 @@ import (
 // EnvBinary names the versitygw binary to run.
 const EnvBinary = "ROOMTAPE_VERSITYGW"
 
+// EnvRequire names the variable that, set to 1 (as `make test` does), fails tests that need
+// versitygw when it is missing instead of skipping them.
+const EnvRequire = "ROOMTAPE_REQUIRE_S3"
+
 // Test server parameters.
 const (
 	Region = "us-east-1"
@@ -71,6 +75,9 @@ func Binary(tb testing.TB) string {
 		return bin
 	}
 	bin, err := exec.LookPath("versitygw")
+	if err != nil && os.Getenv(EnvRequire) == "1" {
+		tb.Fatalf("s3test: versitygw is not installed (%s is empty and versitygw is not on PATH; %s=1); run scripts/setup.sh", EnvBinary, EnvRequire)
+	}
 	if err != nil {
 		tb.Skipf("s3test: SKIPPING S3 TESTS: versitygw is not installed (%s is empty and versitygw is not on PATH); "+
 			"run scripts/setup.sh or `make test`, which set %s", EnvBinary, EnvBinary)
