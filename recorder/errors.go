@@ -28,4 +28,10 @@ var (
 	ErrEmptyFrame = errors.New("recorder: empty frame")
 	// ErrBadConfig is returned by NewSession for an unusable Config.
 	ErrBadConfig = errors.New("recorder: bad config")
+	// ErrStorage wraps the error of a file or session.json that could not
+	// be written (a full disk: test the cause with errors.Is(err,
+	// syscall.ENOSPC)). A track whose file failed stops writing it: the
+	// file stays playable up to the failure, its frames still reach the
+	// sinks, and WriteFrame returns this error. See [Session.Err].
+	ErrStorage = errors.New("recorder: storage failed")
 )

@@ -12,6 +12,8 @@ type fileWriter interface {
 	WritePacket(data []byte, pts, dur time.Duration, key bool) error
 	Flush() error
 	Close() error
+	// Abort closes the file as it is, after a write failed.
+	Abort()
 }
 
 // mkvCodecs maps codecs to the Matroska writer's.

@@ -141,12 +141,29 @@ func (t *Track) manifestTrack() manifest.Track {
 	return mt
 }
 
-// checkpoint rewrites session.json from the current state, atomically.
+// checkpoint rewrites session.json from the current state, atomically: a
+// failed write (a full disk) leaves the previous version in place. The
+// first of a run of failures is recorded as a storage failure (queuing a
+// StorageFailed event the caller delivers) and logged as an error; the
+// next success ends the run.
 func (s *Session) checkpoint() error {
 	s.manifestMu.Lock()
 	defer s.manifestMu.Unlock()
-	if err := s.Manifest().WriteFile(s.ManifestPath()); err != nil {
-		return fmt.Errorf("recorder: session %q: %w", s.id, err)
+	err := s.Manifest().WriteFile(s.ManifestPath())
+	if err == nil {
+		if s.manifestFailed {
+			s.log.Info("session.json written again", "file", s.ManifestPath())
+		}
+		s.manifestFailed = false
+		return nil
 	}
-	return nil
+	err = fmt.Errorf("%w: session %q: %w", ErrStorage, s.id, err)
+	if !s.manifestFailed {
+		s.manifestFailed = true
+		s.mu.Lock()
+		s.failLocked(nil, nil, err)
+		s.mu.Unlock()
+		s.log.Error("cannot write session.json; its last version stays", "file", s.ManifestPath(), "err", err)
+	}
+	return err
 }

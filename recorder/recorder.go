@@ -156,6 +156,12 @@ const (
 	ResolutionChanged
 	// SessionEnded is the last event of a session.
 	SessionEnded
+	// StorageFailed is emitted when a track's file (Track set) or
+	// session.json (Track nil) cannot be written; Err says why (it wraps
+	// ErrStorage). A track's file stops there, once; session.json keeps
+	// its last good version and is retried at every change, this event
+	// being emitted for its first failure only.
+	StorageFailed
 )
 
 // String returns the kind's name, e.g. "participant_joined".
@@ -173,6 +179,8 @@ func (k EventKind) String() string {
 		return "resolution_changed"
 	case SessionEnded:
 		return "session_ended"
+	case StorageFailed:
+		return "storage_failed"
 	default:
 		return fmt.Sprintf("event_kind(%d)", int(k))
 	}
@@ -190,6 +198,8 @@ type Event struct {
 	Track *TrackInfo
 	// Width and Height are set for ResolutionChanged.
 	Width, Height int
+	// Err is set for StorageFailed.
+	Err error
 }
 
 // Sink receives a session's events and frames, e.g. to forward them to a

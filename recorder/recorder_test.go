@@ -609,11 +609,21 @@ func TestFileError(t *testing.T) {
 	require.NoError(t, os.Mkdir(tr.Path(), 0o755), "a directory where the file should go")
 	for i := range 3 {
 		err := tr.WriteFrame(recorder.Frame{Payload: []byte{0xf8}, PTS: time.Duration(i) * 20 * time.Millisecond})
-		assert.Error(t, err, "the file cannot be created")
+		assert.ErrorIs(t, err, recorder.ErrStorage, "the file cannot be created")
 		assert.Contains(t, err.Error(), `participant "a"`)
 	}
 	assert.Equal(t, 3, f.log.frames["a/microphone"], "sinks still get the frames")
-	require.NoError(t, f.s.Close(context.Background()))
+	require.ErrorIs(t, f.s.Err(), recorder.ErrStorage)
+	require.ErrorIs(t, f.s.Close(context.Background()), recorder.ErrStorage, "Close reports the incomplete recording")
+	n := 0
+	for _, e := range f.log.events {
+		if e.Kind == recorder.StorageFailed {
+			n++
+			assert.Equal(t, "a", e.ParticipantID)
+			assert.ErrorIs(t, e.Err, recorder.ErrStorage)
+		}
+	}
+	assert.Equal(t, 1, n, "one StorageFailed event for the track")
 }
 
 // TestAV1 records AV1 temporal units: the file starts at the first

@@ -78,9 +78,13 @@ type Session struct {
 	pending      []Event
 	closeDone    chan struct{}
 	closeErr     error
+	storageErr   error // the first storage failure
 
 	emitMu     sync.Mutex // serialises delivery of pending events
 	manifestMu sync.Mutex // serialises snapshots and writes of session.json
+	// manifestFailed says the last write of session.json failed; guarded
+	// by manifestMu (lock order manifestMu, then mu).
+	manifestFailed bool
 
 	stopTicker chan struct{}
 	tickerDone chan struct{}
@@ -277,7 +281,35 @@ func (s *Session) afterChange() error {
 	if !s.files {
 		return nil
 	}
-	return s.checkpoint()
+	err := s.checkpoint()
+	if err != nil {
+		s.flushEvents() // StorageFailed
+	}
+	return err
+}
+
+// failLocked records a storage failure of participant p's track ti (both
+// nil for session.json) and queues its StorageFailed event; s.mu must be
+// held.
+func (s *Session) failLocked(p *Participant, ti *TrackInfo, err error) {
+	if s.storageErr == nil {
+		s.storageErr = err
+	}
+	e := Event{Kind: StorageFailed, At: s.Elapsed(), Track: ti, Err: err}
+	if p != nil {
+		e.ParticipantID, e.Name = p.id, p.name
+	}
+	s.emitLocked(e)
+}
+
+// Err returns the session's first storage failure (wrapping ErrStorage and
+// its cause, e.g. syscall.ENOSPC), nil if every write so far succeeded. A
+// host can poll it, or watch for StorageFailed events, to end a recording
+// whose disk is full; Close returns it too.
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.storageErr
 }
 
 // emitLocked queues an event for delivery; s.mu must be held.
@@ -305,7 +337,9 @@ func (s *Session) flushEvents() {
 }
 
 // Close leaves everyone, stops all tracks, finishes the files, writes the
-// final session.json with end_time_s and closes the sinks. It is
+// final session.json with end_time_s and closes the sinks. Its error
+// includes the session's first storage failure (see [Session.Err]): a
+// recording whose files stopped early is not reported as complete. It is
 // idempotent: later calls wait for the first to finish and return its
 // error. Closing is bounded by file I/O; ctx is only checked before it
 // starts, and the session is closed even if ctx is done.
@@ -339,6 +373,9 @@ func (s *Session) Close(ctx context.Context) error {
 	s.emitLocked(Event{Kind: SessionEnded, At: s.endAt})
 	s.mu.Unlock()
 	errs = append(errs, s.afterChange())
+	if err := s.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("recorder: session %q is incomplete: %w", s.id, err))
+	}
 	for i, sk := range s.sinks {
 		if err := sk.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("recorder: close sink %d: %w", i, err))
@@ -361,9 +398,10 @@ func (s *Session) runTicker() {
 			return
 		case <-t.C:
 			s.flushTracks()
-			if err := s.checkpoint(); err != nil {
-				s.log.Warn("checkpoint failed", "err", err)
-			}
+			// Failures are logged, recorded and announced by checkpoint
+			// and failLocked.
+			_ = s.checkpoint()
+			s.flushEvents()
 		}
 	}
 }

@@ -149,7 +149,8 @@ func (t *Track) writeLocked(f Frame) (changed bool, err error) {
 	t.lastPTS = f.PTS
 	if t.w != nil {
 		if werr := t.w.WritePacket(f.Payload, f.PTS-t.startPTS, f.Duration, key); werr != nil {
-			err = fmt.Errorf("recorder: write %s: %w", t.path, werr)
+			err = t.failLocked(werr)
+			changed = true
 		}
 	} else if t.fileErr != nil {
 		err = t.fileErr
@@ -189,8 +190,13 @@ func (t *Track) startLocked(f Frame) (ok bool, err error) {
 	if t.s.files {
 		fw, err := newFileWriter(t.path, t.info, f.Width, f.Height, extradata)
 		if err != nil {
-			t.fileErr = fmt.Errorf("recorder: participant %q track %q: %w", t.p.id, t.info.ID, err)
-			t.s.log.Warn("cannot create track file", "participant", t.p.id, "file", t.path, "err", err)
+			t.fileErr = fmt.Errorf("%w: participant %q track %q: %w", ErrStorage, t.p.id, t.info.ID, err)
+			s := t.s
+			s.mu.Lock()
+			ti := t.info
+			s.failLocked(t.p, &ti, t.fileErr)
+			s.mu.Unlock()
+			s.log.Error("cannot create track file", "participant", t.p.id, "file", t.path, "err", err)
 			return true, t.fileErr
 		}
 		t.w = fw
@@ -265,16 +271,20 @@ func (t *Track) closeFile() error {
 		err = t.w.Close()
 		t.w = nil
 	}
+	if err != nil {
+		err = fmt.Errorf("%w: participant %q track %q: close %s: %w", ErrStorage, t.p.id, t.info.ID, t.path, err)
+	}
 	// Lock order t.mu, then s.mu (as in startLocked).
 	t.s.mu.Lock()
 	if t.rec != nil {
 		t.rec.complete = true
 	}
-	t.s.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("recorder: close %s: %w", t.path, err)
+		ti := t.info
+		t.s.failLocked(t.p, &ti, err)
 	}
-	return nil
+	t.s.mu.Unlock()
+	return err
 }
 
 // flush writes out what the file buffers.
@@ -285,8 +295,32 @@ func (t *Track) flush() {
 		return
 	}
 	if err := t.w.Flush(); err != nil {
-		t.s.log.Warn("flush failed", "file", t.path, "err", err)
+		_ = t.failLocked(err)
 	}
+}
+
+// failLocked gives up the track's file after writing to it failed (a full
+// disk): the file is closed as it is, playable up to the failure like a
+// file cut by a crash, nothing more is written to it, later frames still
+// reach the sinks, and the session records the failure (an event, a log,
+// Session.Err). It returns the error WriteFrame returns from now on.
+// t.mu must be held.
+func (t *Track) failLocked(cause error) error {
+	t.w.Abort()
+	t.w = nil
+	t.fileErr = fmt.Errorf("%w: participant %q track %q: %s: %w", ErrStorage, t.p.id, t.info.ID, t.path, cause)
+	s := t.s
+	// Lock order t.mu, then s.mu.
+	s.mu.Lock()
+	if t.rec != nil {
+		// The file will not grow again.
+		t.rec.complete = true
+	}
+	ti := t.info
+	s.failLocked(t.p, &ti, t.fileErr)
+	s.mu.Unlock()
+	s.log.Error("track file failed; no more media is written to it", "participant", t.p.id, "track", t.info.ID, "file", t.path, "err", cause)
+	return t.fileErr
 }
 
 // IsKeyframe reports whether payload, one access unit of codec c (a VP8 or

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/asticode/go-astiav"
@@ -186,10 +187,34 @@ func (w *Writer) WritePacket(data []byte, pts, dur time.Duration, key bool) erro
 	}
 	w.pkt.SetStreamIndex(w.st.Index())
 	if err := w.fc.WriteFrame(w.pkt); err != nil {
-		return fmt.Errorf("mkv: %s: write packet at %v: %w", w.path, pts, err)
+		return fmt.Errorf("mkv: %s: write packet at %v: %w", w.path, pts, osError(err))
 	}
 	return nil
 }
+
+// osError makes an FFmpeg error that carries an OS error number (FFmpeg's
+// AVERROR(e) is -e) match that number too, so that callers can test a full
+// disk with errors.Is(err, syscall.ENOSPC).
+func osError(err error) error {
+	var av astiav.Error
+	if !errors.As(err, &av) || av >= 0 || av < -maxErrno {
+		return err
+	}
+	return errnoError{err: err, errno: syscall.Errno(-av)}
+}
+
+// maxErrno bounds the OS error numbers (Linux's MAX_ERRNO); FFmpeg's own
+// error codes are far larger tags.
+const maxErrno = 4095
+
+// errnoError is an FFmpeg error matching its OS error number as well.
+type errnoError struct {
+	err   error
+	errno syscall.Errno
+}
+
+func (e errnoError) Error() string   { return e.err.Error() }
+func (e errnoError) Unwrap() []error { return []error{e.err, e.errno} }
 
 // ticks converts d to the stream time base, rounding to nearest.
 func (w *Writer) ticks(d time.Duration) int64 {
@@ -208,7 +233,7 @@ func (w *Writer) Flush() error {
 		return fmt.Errorf("mkv: %s: %w", w.path, ErrClosed)
 	}
 	if err := w.fc.WriteFrame(nil); err != nil {
-		return fmt.Errorf("mkv: %s: flush: %w", w.path, err)
+		return fmt.Errorf("mkv: %s: flush: %w", w.path, osError(err))
 	}
 	w.pb.Flush()
 	return nil
@@ -222,14 +247,22 @@ func (w *Writer) Close() error {
 	}
 	err := w.fc.WriteTrailer()
 	if err != nil {
-		err = fmt.Errorf("mkv: %s: write trailer: %w", w.path, err)
+		err = fmt.Errorf("mkv: %s: write trailer: %w", w.path, osError(err))
 	}
 	if cerr := w.pb.Close(); cerr != nil {
-		err = errors.Join(err, fmt.Errorf("mkv: %s: close: %w", w.path, cerr))
+		err = errors.Join(err, fmt.Errorf("mkv: %s: close: %w", w.path, osError(cerr)))
 	}
 	w.pb = nil
 	w.free()
 	return err
+}
+
+// Abort closes the file without the trailer, after a write failed (a full
+// disk): what reached the file stays there, playable up to its last
+// complete cluster like a file cut by a crash, and nothing more is
+// written. Calling it, or Close, again returns nil.
+func (w *Writer) Abort() {
+	w.free()
 }
 
 // free releases the C objects.
