@@ -1,6 +1,7 @@
 package mediacheck_test
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -30,4 +31,18 @@ func ExampleNearest() {
 	fmt.Printf("%d %.2f\n", k, sim)
 	// Output:
 	// 1 0.99
+}
+
+// Check A/V sync where three markers were sent: two pairs at least, each
+// within 20 ms; a check that finds no pair fails.
+func ExampleCheckAV() {
+	flashes := []time.Duration{2 * time.Second, 4 * time.Second, 6 * time.Second}
+	beeps := []time.Duration{2010 * time.Millisecond, 3990 * time.Millisecond}
+	offs, err := mediacheck.CheckAV(flashes, beeps, mediacheck.MinPairs(3), 20*time.Millisecond)
+	fmt.Println(len(offs), err)
+	_, err = mediacheck.CheckAV(nil, nil, mediacheck.MinPairs(0), 20*time.Millisecond)
+	fmt.Println(errors.Is(err, mediacheck.ErrTooFewPairs))
+	// Output:
+	// 2 <nil>
+	// true
 }

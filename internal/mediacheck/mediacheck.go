@@ -462,7 +462,44 @@ func Offsets(flashes, beeps []time.Duration, window time.Duration) []Offset {
 	return out
 }
 
-// MaxAbsAV is the largest |AV| among offsets, 0 for none.
+// ErrTooFewPairs is returned by [CheckAV] when fewer flashes than required
+// have their beep: a check that finds nothing must fail.
+var ErrTooFewPairs = errors.New("mediacheck: too few flash/beep pairs")
+
+// ErrAVOffset is returned by [CheckAV] when a flash and its beep are
+// further apart than allowed.
+var ErrAVOffset = errors.New("mediacheck: A/V offset out of bounds")
+
+// MinPairs is the number of flash/beep pairs a check must find when sent
+// markers were sent in the span it looks at: all of them but one, since
+// one marker may fall on an edge of a track or a tile's window (a flash in
+// a picture that is not shown yet, a beep cut by the audio's start or a
+// resync step); at least one, so that an empty list never passes.
+func MinPairs(sent int) int { return max(1, sent-1) }
+
+// CheckAV pairs flashes with beeps as [Offsets] does and checks the pairs:
+// at least minPairs of them (a value under 1 counts as 1: finding nothing
+// fails), each with |AV| <= maxAV. It returns the pairs either way, and an
+// error wrapping [ErrTooFewPairs] or [ErrAVOffset] that lists them.
+func CheckAV(flashes, beeps []time.Duration, minPairs int, maxAV time.Duration) ([]Offset, error) {
+	offs := Offsets(flashes, beeps, PairWindow)
+	minPairs = max(1, minPairs)
+	if len(offs) < minPairs {
+		return offs, fmt.Errorf("%w: %d of at least %d (flashes %v, beeps %v)", ErrTooFewPairs, len(offs), minPairs, flashes, beeps)
+	}
+	if m := MaxAbsAV(offs); m > maxAV {
+		return offs, fmt.Errorf("%w: up to %v, at most %v allowed: %v", ErrAVOffset, m, maxAV, offs)
+	}
+	return offs, nil
+}
+
+// String shows the pair as "flash→beep (AV)".
+func (o Offset) String() string {
+	return fmt.Sprintf("%v→%v (%v)", o.Flash.Round(time.Millisecond), o.Beep.Round(time.Millisecond), o.AV.Round(time.Millisecond))
+}
+
+// MaxAbsAV is the largest |AV| among offsets, 0 for none: check the number
+// of pairs too, or use [CheckAV].
 func MaxAbsAV(offsets []Offset) time.Duration {
 	var m time.Duration
 	for _, o := range offsets {

@@ -1,6 +1,7 @@
 package mediacheck
 
 import (
+	"errors"
 	"math"
 	"testing"
 	"time"
@@ -74,5 +75,40 @@ func TestFreezesAndFlashes(t *testing.T) {
 	}
 	if r.FlashOnsets(3) != nil || r.Freezes(3, 0) != nil {
 		t.Error("results for a region that does not exist")
+	}
+}
+
+func TestCheckAV(t *testing.T) {
+	s := time.Second
+	ms := time.Millisecond
+	cases := []struct {
+		name           string
+		flashes, beeps []time.Duration
+		minPairs       int
+		maxAV          time.Duration
+		wantPairs      int
+		wantErr        error
+	}{
+		{"all paired", []time.Duration{2 * s, 4 * s}, []time.Duration{2*s + 5*ms, 4*s - 5*ms}, 2, 10 * ms, 2, nil},
+		{"empty fails", nil, nil, 0, 10 * ms, 0, ErrTooFewPairs},
+		{"no beeps fails", []time.Duration{2 * s}, nil, 1, 10 * ms, 0, ErrTooFewPairs},
+		{"too few", []time.Duration{2 * s, 4 * s, 6 * s}, []time.Duration{2 * s}, 2, 10 * ms, 1, ErrTooFewPairs},
+		{"offset too large", []time.Duration{2 * s, 4 * s}, []time.Duration{2 * s, 4*s + 40*ms}, 2, 10 * ms, 2, ErrAVOffset},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			offs, err := CheckAV(c.flashes, c.beeps, c.minPairs, c.maxAV)
+			if len(offs) != c.wantPairs {
+				t.Errorf("%d pairs, want %d", len(offs), c.wantPairs)
+			}
+			if !errors.Is(err, c.wantErr) || (c.wantErr == nil) != (err == nil) {
+				t.Errorf("err = %v, want %v", err, c.wantErr)
+			}
+		})
+	}
+	for sent, want := range map[int]int{0: 1, 1: 1, 2: 1, 3: 2, 10: 9} {
+		if got := MinPairs(sent); got != want {
+			t.Errorf("MinPairs(%d) = %d, want %d", sent, got, want)
+		}
 	}
 }

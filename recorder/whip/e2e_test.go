@@ -47,7 +47,7 @@ func TestPublishRecord(t *testing.T) {
 				require.InDelta(t, presence.Seconds(), (end - tr.Start()).Seconds(), presenceTolerance.Seconds())
 			}
 			require.Equal(t, tc.codec, tracksOf(p, "video")[0].Codec)
-			requireAVSync(t, participantMarkers(t, p, 1), 2)
+			requireAVSync(t, participantMarkers(t, p, 1), markersSent(p))
 		})
 	}
 }
