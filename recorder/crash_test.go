@@ -17,6 +17,7 @@ import (
 
 	"github.com/roomtape/roomtape/recorder"
 	"github.com/roomtape/roomtape/recorder/internal/avtest"
+	"github.com/roomtape/roomtape/recorder/internal/mkv"
 	"github.com/roomtape/roomtape/timeline/manifest"
 )
 
@@ -24,9 +25,16 @@ import (
 // be killed) instead of the tests; its value is the recordings root.
 const crashEnv = "ROOMTAPE_RECORDER_CRASH_DIR"
 
-// crashLoss is the issue's bound on what a kill -9 may lose: the files
-// must hold the media up to about 2 s before the kill.
-const crashLoss = 2 * time.Second
+// crashLoss is what a kill -9 may lose, README's promise ("everything up
+// to about a second before the kill"): the open cluster, at most
+// mkv.ClusterTime of media (the muxer closes one at that length and the
+// checkpoint every second), plus crashSlack.
+const crashLoss = mkv.ClusterTime + crashSlack
+
+// crashSlack covers a frame interval (40 ms at the child's 25 fps), the
+// packet the muxer holds back to interleave audio with video, and the
+// child's report of its last frame reaching the test before the kill.
+const crashSlack = 200 * time.Millisecond
 
 // crashRecordFor is how long the child records before the parent kills it;
 // long enough for several clusters and checkpoints.
