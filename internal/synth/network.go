@@ -5,25 +5,39 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/transport/v5"
 )
 
-// impairment is an interceptor that drops and reorders outgoing RTP. It is
-// registered closest to the network, so the NACK responder's send buffer
-// still holds what it drops and retransmissions can repair it (and may be
-// dropped too).
+// impairment is an interceptor that drops, reorders and delays outgoing
+// RTP. It is registered closest to the network, so the NACK responder's
+// send buffer still holds what it drops and retransmissions can repair it
+// (and may be dropped too).
+//
+// mu guards rng and held. Delayed packets are written by timer goroutines
+// that wg counts; the publisher waits for them when it closes.
 type impairment struct {
 	interceptor.NoOp
 	loss, reorder float64
+	jitter        time.Duration
 
 	mu      sync.Mutex
 	rng     *rand.Rand
 	held    *heldPacket
 	dropped atomic.Int64
+	wg      sync.WaitGroup
 }
+
+// maxJitterFactor caps a packet's delay at this many times the mean
+// jitter: an exponential distribution's tail beyond it (under 2 %) would
+// only add packets the recorder gives up on.
+const maxJitterFactor = 4
+
+// wait returns once every delayed packet has been written.
+func (m *impairment) wait() { m.wg.Wait() }
 
 // heldPacket is a packet delayed to be sent after the next one.
 type heldPacket struct {
@@ -37,7 +51,8 @@ type heldPacket struct {
 func (m *impairment) NewInterceptor(string) (interceptor.Interceptor, error) { return m, nil }
 
 // BindLocalStream drops a fraction loss of packets and swaps a fraction
-// reorder of them with the following packet.
+// reorder of them with the following packet, or delays each by a random
+// jitter (packets then overtake each other).
 func (m *impairment) BindLocalStream(_ *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
 	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
 		m.mu.Lock()
@@ -51,6 +66,16 @@ func (m *impairment) BindLocalStream(_ *interceptor.StreamInfo, w interceptor.RT
 		case r < m.loss+m.reorder && m.held == nil:
 			m.held = &heldPacket{header: h.Clone(), payload: append([]byte(nil), payload...), attr: a, writer: w}
 			m.mu.Unlock()
+			return len(payload), nil
+		case m.jitter > 0:
+			d := min(time.Duration(m.rng.ExpFloat64()*float64(m.jitter)), maxJitterFactor*m.jitter)
+			m.mu.Unlock()
+			hp := &heldPacket{header: h.Clone(), payload: append([]byte(nil), payload...), attr: a, writer: w}
+			m.wg.Add(1)
+			time.AfterFunc(d, func() {
+				defer m.wg.Done()
+				_, _ = hp.writer.Write(&hp.header, hp.payload, hp.attr)
+			})
 			return len(payload), nil
 		default:
 			release, m.held = m.held, nil

@@ -109,6 +109,11 @@ type Participant struct {
 	// Reorder (optional) is the fraction of RTP packets sent after the
 	// following one (test knob).
 	Reorder float64
+	// Jitter (optional) delays every outgoing RTP packet by a random time
+	// drawn from an exponential distribution of this mean, capped at
+	// maxJitterFactor times it, so that packets arrive late and out of
+	// order as over a congested path (test knob); exclusive with Reorder.
+	Jitter time.Duration
 	// InitialTimestamp (optional) is the first RTP timestamp of every
 	// track; 0 picks a random one (test knob for the 32-bit wrap).
 	InitialTimestamp uint32
@@ -170,6 +175,9 @@ func (p Participant) withDefaults() (Participant, error) {
 	}
 	if p.Logger == nil {
 		p.Logger = slog.New(slog.DiscardHandler)
+	}
+	if p.Jitter < 0 || (p.Jitter > 0 && p.Reorder > 0) {
+		return p, fmt.Errorf("%w: jitter %v (with reorder %g)", ErrBadParticipant, p.Jitter, p.Reorder)
 	}
 	if p.Loss < 0 || p.Reorder < 0 || p.Loss+p.Reorder > 1 {
 		return p, fmt.Errorf("%w: loss %g and reorder %g", ErrBadParticipant, p.Loss, p.Reorder)
@@ -268,9 +276,9 @@ func publish(ctx context.Context, whipURL string, p Participant, vs videoSource,
 		}
 	}
 	pub := &Publisher{p: p}
-	if p.Loss > 0 || p.Reorder > 0 {
+	if p.Loss > 0 || p.Reorder > 0 || p.Jitter > 0 {
 		pub.imp = &impairment{
-			loss: p.Loss, reorder: p.Reorder,
+			loss: p.Loss, reorder: p.Reorder, jitter: p.Jitter,
 			rng: rand.New(rand.NewPCG(uint64(p.Index)+1, 0x5eed)), //nolint:gosec // test randomness
 		}
 	}
@@ -560,6 +568,9 @@ func (pub *Publisher) Close(ctx context.Context) error {
 			errs = append(errs, pub.deleteResource(ctx))
 		}
 		errs = append(errs, pub.pc.Close())
+		if pub.imp != nil {
+			pub.imp.wait()
+		}
 		pub.closeErr = errors.Join(errs...)
 	})
 	return pub.closeErr

@@ -52,27 +52,47 @@ func (ts *trackStats) video() []pionrec.Stats {
 	return out
 }
 
-// TestLossRecovery sends through packet loss and reordering, injected
+// Bounds of the NACK case of TestLossRecovery.
+const (
+	// nackJitter is the mean of the exponential delay every packet gets
+	// (capped at 4x, 80 ms, well inside the reorder wait of 500 ms):
+	// packets overtake each other all the time.
+	nackJitter = 20 * time.Millisecond
+	// nackMinRecovered is the share of the frames sent that must be
+	// written: a lost packet is asked for every 100 ms within the 500 ms
+	// wait, and a retransmission is lost at 5 % too, so a frame is given
+	// up on only after several losses in a row; the slack is the frames
+	// still in flight when the publisher closes.
+	nackMinRecovered = 0.95
+	// nackMaxFreeze is the longest the picture may stand still: a frame
+	// given up on would freeze it until a keyframe comes on a PLI (several
+	// hundred milliseconds); repaired losses do not freeze it at all.
+	nackMaxFreeze = 300 * time.Millisecond
+)
+
+// TestLossRecovery sends through packet loss and delay jitter, injected
 // after the publisher's NACK responder (so retransmissions are lost too).
-// At 5 % NACK repairs the losses. With a reorder wait (MaxLatency) shorter
-// than the NACK generator's 100 ms interval, losses are given up before any
-// retransmission and PLIs bring keyframes instead. Either way the first
-// picture comes within 1.5 s and the files decode without a damaged
-// packet.
+// At 5 % loss and 20 ms of mean jitter NACK repairs the losses: nearly
+// every frame sent is written and the picture never freezes. With a
+// reorder wait (MaxLatency) shorter than the NACK generator's 100 ms
+// interval, losses are given up before any retransmission and PLIs bring
+// keyframes instead. Either way the first picture comes within 1.5 s and
+// the files decode without a damaged packet.
 func TestLossRecovery(t *testing.T) {
 	for _, tc := range []struct {
-		name          string
-		loss, reorder float64
-		maxLatency    time.Duration
-		wantPLI       bool
+		name       string
+		loss       float64
+		jitter     time.Duration
+		maxLatency time.Duration
+		wantPLI    bool
 	}{
-		{"5% loss, 2% reorder: NACK", 0.05, 0.02, 0, false},
+		{"5% loss, jitter: NACK", 0.05, nackJitter, 0, false},
 		{"15% loss, no time for NACK: PLI", 0.15, 0, 10 * time.Millisecond, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var ts trackStats
 			r := newRig(t, ts.configLatency(t, tc.maxLatency))
-			pub := r.publish(t, synth.Participant{Name: "lossy", Index: 2, Loss: tc.loss, Reorder: tc.reorder})
+			pub := r.publish(t, synth.Participant{Name: "lossy", Index: 2, Loss: tc.loss, Jitter: tc.jitter})
 			time.Sleep(6 * time.Second)
 			ctx, cancel := context.WithTimeout(t.Context(), closeTimeout)
 			defer cancel()
@@ -80,11 +100,13 @@ func TestLossRecovery(t *testing.T) {
 			st := pub.Stats()
 			m := r.finish(t)
 			vs := ts.video()
-			t.Logf("publisher %+v, recorder video %+v", st, vs)
+			t.Logf("publisher %+v, recorder video %+v, every track %+v", st, vs, ts.all)
 
 			require.Positive(t, st.Dropped, "the impairment dropped nothing")
 			if !tc.wantPLI {
 				require.Positive(t, st.NACKs, "the recorder sent no NACK")
+				require.GreaterOrEqual(t, float64(vs[0].Frames), nackMinRecovered*float64(st.VideoFrames),
+					"frames written of %d sent: losses were not repaired", st.VideoFrames)
 			}
 			require.Len(t, vs, 1)
 			require.LessOrEqual(t, vs[0].FirstKeyframe, firstVideoBound, "first decodable picture")
@@ -99,6 +121,9 @@ func TestLossRecovery(t *testing.T) {
 			for _, tr := range tracksOf(p, "video") {
 				rep, flashes := analyzeVideo(t, tr)
 				require.NotEmpty(t, flashes, "no flash survived")
+				if !tc.wantPLI {
+					require.Empty(t, rep.Freezes(0, nackMaxFreeze), "%s: the picture froze although NACK repaired the losses", tr.Path)
+				}
 				// Frames lost for good are dropped until a keyframe, never
 				// written damaged: the picture may freeze but plays.
 				t.Logf("video %s: %d frames", tr.Path, rep.Video.Frames)
