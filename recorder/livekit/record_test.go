@@ -2,6 +2,7 @@ package livekit_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"os"
@@ -301,6 +302,23 @@ func TestRecordRoom(t *testing.T) {
 	}
 	checkComposition(t, m, sentBy)
 	checkTracks(t, m, sentBy)
+	// Bob's media after his rejoin: a camera and a microphone file from
+	// his second presence on (their markers are checked by checkTracks).
+	for _, p := range m.Participants {
+		if p.ID != "bob" || len(p.Intervals()) < 2 {
+			continue
+		}
+		rejoin := p.Intervals()[1].JoinS
+		kinds := map[string]bool{}
+		for _, tr := range p.Tracks {
+			if tr.StartS >= rejoin {
+				kinds[tr.Kind] = true
+			}
+		}
+		if !kinds[manifest.KindVideo] || !kinds[manifest.KindAudio] {
+			t.Errorf("bob after his rejoin at %.2fs: tracks %v, want video and audio", rejoin, kinds)
+		}
+	}
 }
 
 // markers are the session times at which a participant's publisher sent
@@ -449,6 +467,7 @@ func checkLayers(t *testing.T, m *manifest.Session, evs []recorder.Event) {
 	}
 	var heights []int
 	down, up := false, false
+	var changes []recorder.Event // alice's camera sizes, blank frames left out
 	for _, e := range evs {
 		if e.Kind != recorder.ResolutionChanged || e.ParticipantID != "alice" || e.Track == nil || e.Track.Source != recorder.Camera {
 			continue
@@ -457,6 +476,9 @@ func checkLayers(t *testing.T, m *manifest.Session, evs []recorder.Event) {
 			t.Logf("alice camera at %6.2fs: %dx%d (the SFU's blank frames as the track ends)", e.At.Seconds(), e.Width, e.Height)
 			continue
 		}
+		changes = append(changes, e)
+	}
+	for k, e := range changes {
 		if n := len(heights); n > 0 {
 			down = down || e.Height < heights[n-1]
 			up = up || e.Height > heights[n-1]
@@ -474,7 +496,23 @@ func checkLayers(t *testing.T, m *manifest.Session, evs []recorder.Event) {
 		case e.Height > top:
 			t.Errorf("alice camera switched to height %d at %v; layers fitting the layout then: %v", e.Height, e.At, slices.Sorted(maps.Keys(wanted)))
 		case !wanted[e.Height]:
-			note = " (below the requested layer: the SFU fell back)"
+			// The SFU may start a layer switch with a lower layer; it must
+			// reach the fitting one within layerSettle.
+			until := time.Duration(1<<62 - 1)
+			if k+1 < len(changes) {
+				until = changes[k+1].At
+			} else {
+				for _, p := range m.Participants {
+					if tr, ok := p.VideoTrack(); p.ID == "alice" && ok && tr.EndS != nil {
+						until = manifest.FromSeconds(*tr.EndS)
+					}
+				}
+			}
+			note = fmt.Sprintf(" (below the requested layer until %v: the SFU fell back)", until)
+			if until-e.At > layerSettle {
+				t.Errorf("alice camera fell to height %d at %v, below the layer fitting her tile %v, and stayed there until %v (more than %v)",
+					e.Height, e.At, slices.Sorted(maps.Keys(wanted)), until, layerSettle)
+			}
 		}
 		t.Logf("alice camera at %6.2fs: %dx%d with %d tiles%s", e.At.Seconds(), e.Width, e.Height, tilesAt(e.At), note)
 	}
@@ -676,8 +714,26 @@ func checkTracks(t *testing.T, m *manifest.Session, sent map[string]markers) {
 				}
 			}
 			t.Logf("%s %s file %s (not composed): markers at %v (file time)", p.Key(), tr.Kind, filepath.Base(tr.Path), got)
-			if len(got) == 0 && tr.EndS != nil && *tr.EndS-tr.StartS > 2.5 {
-				t.Errorf("%s %s file %s: no marker in %.1fs", p.Key(), tr.Kind, filepath.Base(tr.Path), *tr.EndS-tr.StartS)
+			// All but one of the markers sent while the file recorded
+			// must be in it.
+			if tr.EndS == nil {
+				t.Errorf("%s %s file %s: no end", p.Key(), tr.Kind, filepath.Base(tr.Path))
+				continue
+			}
+			from, to := manifest.FromSeconds(tr.StartS)+edgeMargin, manifest.FromSeconds(*tr.EndS)-edgeMargin
+			sentIn, found := 0, 0
+			for _, w := range want {
+				if w >= from && w <= to {
+					sentIn++
+				}
+			}
+			for _, o := range got {
+				if at := manifest.FromSeconds(tr.StartS) + o; at >= from-markerTolerance && at <= to+markerTolerance {
+					found++
+				}
+			}
+			if sentIn > 0 && found < mediacheck.MinPairs(sentIn) {
+				t.Errorf("%s %s file %s: %d markers of the %d sent while it recorded", p.Key(), tr.Kind, filepath.Base(tr.Path), found, sentIn)
 			}
 		}
 	}
