@@ -533,7 +533,9 @@ func checkLayers(t *testing.T, m *manifest.Session, evs []recorder.Event) {
 func checkComposition(t *testing.T, m *manifest.Session, sent map[string]markers) {
 	t.Helper()
 	out := filepath.Join(filepath.Dir(m.SessionDir), "out.mp4")
-	cfg := compose.Config{Width: outW, Height: outH, Preset: "ultrafast"}
+	// FullSpan: the checks compare output times with session times (by
+	// default the output starts at the first join).
+	cfg := compose.Config{Width: outW, Height: outH, Preset: "ultrafast", FullSpan: true}
 	if err := compose.Session(t.Context(), m, out, cfg); err != nil {
 		t.Fatal(err)
 	}
