@@ -42,6 +42,11 @@ const (
 	// between the browser tile's mean colours at probes 1 s apart: the
 	// fake camera's pattern moves, a frozen or placeholder tile does not.
 	browserMinChange = 1.0
+	// browserMaxFreeze is the longest the browser tile may stand still
+	// while the browser is present: the fake camera's pie turns and its
+	// counter ticks every frame, so a second without any change is a
+	// frozen stream (or a held last frame), not the camera.
+	browserMaxFreeze = time.Second
 	// browserMinRMS is the least audio RMS (full scale 1) in the mix
 	// while the browser is present, away from the synthetic beeps:
 	// Chromium's fake microphone beeps every second, and a 100 ms block
@@ -281,6 +286,13 @@ func checkBrowser(t *testing.T, out string, m *manifest.Session, w, h int, name 
 	}
 	if probes < 3 || moved == 0 {
 		t.Errorf("%s tile: %d probes, %d changes: the fake camera's moving pattern is not there", name, probes, moved)
+	}
+	// The picture keeps moving, frame to frame, all the while.
+	from, to := max(win.Start, ivs[0].Join())+windowEdge, min(win.End, ivs[0].Leave())-windowEdge
+	for _, fz := range rep.Freezes(0, browserMaxFreeze) {
+		if fz.End > from && fz.Start < to {
+			t.Errorf("%s tile frozen from %v to %v (present %v to %v)", name, fz.Start, fz.End, from, to)
+		}
 	}
 
 	// Audio: RMS per block, away from the synthetic participants' beeps
