@@ -139,10 +139,13 @@ type Config struct {
 	Chromium string
 	// Output (optional) sizes the video the bot asks for.
 	Output Output
-	// PassThrough (optional) also hands every tapped frame on to the
-	// browser's decoders. Off by default: the browser never decodes
-	// remote media, which is most of the bridge's CPU otherwise.
-	PassThrough bool
+	// NoDecode (optional) keeps tapped frames from the browser's decoders,
+	// which saves most of the browser's CPU; but a receiver whose decoder
+	// gets nothing asks for a keyframe several times a second, so every
+	// publisher then sends keyframes at that rate (larger files, more
+	// bandwidth for everyone). Off by default: frames are tapped and then
+	// decoded (and dropped: nothing is rendered).
+	NoDecode bool
 	// JoinTimeout (optional) defaults to DefaultJoinTimeout.
 	JoinTimeout time.Duration
 	// HeartbeatTimeout (optional) defaults to DefaultHeartbeatTimeout.

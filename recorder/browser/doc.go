@@ -26,8 +26,10 @@
 // RTP timestamp, SSRC, receive and capture times, picture size; see
 // wire.go) and the frame's bytes. VP8, VP9, H.264 (Annex B), AV1 and Opus
 // are recorded as received; RED audio (RFC 2198) is unwrapped to its
-// primary Opus packet. By default the frames are not handed on to the
-// browser's decoders ([Config.PassThrough] changes that).
+// primary Opus packet. The frames then go on to the browser's decoders
+// (nothing is rendered): a receiver whose decoder starves asks for
+// keyframes several times a second, which [Config.NoDecode] accepts to
+// save the decoding.
 //
 // # What cannot be tapped
 //

@@ -48,7 +48,7 @@ func Record(ctx context.Context, s *recorder.Session, cfg Config) error {
 	if err := sdkBundle(bundle); err != nil {
 		return err
 	}
-	settings["sdk"], settings["bundle"], settings["passThrough"] = adapter, bundle, cfg.PassThrough
+	settings["sdk"], settings["bundle"], settings["passThrough"] = adapter, bundle, !cfg.NoDecode
 	pageConfig, err := json.Marshal(settings)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadConfig, err)
