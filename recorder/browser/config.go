@@ -1,6 +1,7 @@
 package browser
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -160,6 +161,10 @@ type Config struct {
 	// OnBrowser (optional) is called with the process id of each Chromium
 	// the bridge starts (tests and CPU measurements use it).
 	OnBrowser func(pid int)
+
+	// onPage (tests) is called on its own goroutine with the chromedp
+	// context of each launch's tab.
+	onPage func(ctx context.Context)
 }
 
 // withDefaults validates c and fills its defaults.

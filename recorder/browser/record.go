@@ -191,6 +191,9 @@ func (b *bridge) run(ctx context.Context, srv *server, pageConfig []byte, launch
 	if b.cfg.OnBrowser != nil {
 		b.cfg.OnBrowser(chrome.pid)
 	}
+	if b.cfg.onPage != nil {
+		go b.cfg.onPage(chrome.ctx)
+	}
 	b.ctl = nil
 	defer func() { b.ctl = nil }()
 	b.reconnecting = false
