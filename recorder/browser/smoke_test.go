@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -59,21 +60,28 @@ func botRoom(t *testing.T, srv *lktest.Server, room string) browser.LiveKitRoom 
 	return browser.LiveKitRoom{URL: srv.URL, Token: tok}
 }
 
-func TestSmoke(t *testing.T) {
-	const room = "smoke"
+// TestRestart records a publisher, kills the bridge's Chromium mid-way
+// (SIGKILL, as a crash) and checks that the bridge restarts it: the
+// participant stays present in one interval, its tracks stop at the crash
+// and start again in new files after a gap, and no Chromium is left
+// running once Record returns.
+func TestRestart(t *testing.T) {
+	const room = "restart"
 	srv := inRoom(t, room)
 	if srv == nil {
 		return
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	sess, err := recorder.NewSession(recorder.Config{ID: "smoke", Dir: t.TempDir(), Logger: testLogger(t)})
+	sess, err := recorder.NewSession(recorder.Config{ID: "restart", Dir: testDir(t), Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	pids := make(chan int, 4)
 	done := make(chan error, 1)
 	go func() {
-		done <- browser.Record(ctx, sess, browser.Config{Room: botRoom(t, srv, room), Logger: testLogger(t)})
+		done <- browser.Record(ctx, sess, browser.Config{Room: botRoom(t, srv, room), Logger: testLogger(t),
+			OnBrowser: func(pid int) { pids <- pid }})
 	}()
 	c, err := lktest.MakeClip(ctx, t.TempDir(), 0, []lktest.Size{{W: 320, H: 180}}, false)
 	if err != nil {
@@ -83,12 +91,28 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer pub.Leave()
+	first := <-pids
+	time.Sleep(5 * time.Second)
+	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	crashed := time.Since(sess.StartedAt())
+	var second int
+	select {
+	case second = <-pids:
+	case <-time.After(restartBound):
+		t.Fatalf("no new browser %v after the crash", restartBound)
+	}
 	time.Sleep(8 * time.Second)
-	pub.Leave()
-	time.Sleep(time.Second)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+	for _, pid := range []int{first, second} {
+		if err := syscall.Kill(pid, 0); err == nil {
+			t.Errorf("Chromium %d still running after Record returned", pid)
+		}
 	}
 	if err := sess.Close(t.Context()); err != nil {
 		t.Fatal(err)
@@ -97,11 +121,31 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range m.Participants {
-		t.Logf("%s %q intervals %v", p.Key(), p.Name, p.Intervals())
-		for _, tr := range p.Tracks {
-			st, _ := os.Stat(tr.Path)
-			t.Logf("  %s %s %s start %.2f size %d", tr.Kind, tr.Codec, tr.Path, tr.StartS, st.Size())
+	if len(m.Participants) != 1 || len(m.Participants[0].Intervals()) != 1 {
+		t.Fatalf("participants %+v: want alice in one interval across the crash", m.Participants)
+	}
+	var video []manifest.Track
+	for _, tr := range m.Participants[0].Tracks {
+		if tr.Kind == manifest.KindVideo {
+			video = append(video, tr)
 		}
+		end := -1.0
+		if tr.EndS != nil {
+			end = *tr.EndS
+		}
+		t.Logf("%s %s %.2f-%.2f %s", tr.Kind, tr.Codec, tr.StartS, end, tr.Path)
+	}
+	if len(video) != 2 || video[0].EndS == nil {
+		t.Fatalf("video tracks %+v: want one before and one after the crash", video)
+	}
+	gapFrom, gapTo := manifest.FromSeconds(*video[0].EndS), manifest.FromSeconds(video[1].StartS)
+	t.Logf("crash at %v: gap %v-%v (%v)", crashed.Round(time.Millisecond), gapFrom.Round(time.Millisecond), gapTo.Round(time.Millisecond), (gapTo - gapFrom).Round(time.Millisecond))
+	if gapFrom > crashed+time.Second || gapTo <= gapFrom {
+		t.Errorf("gap %v-%v does not follow the crash at %v", gapFrom, gapTo, crashed)
 	}
 }
+
+// restartBound bounds noticing a crash and starting a new browser: the
+// browser's exit is seen at once, the restart waits restartDelay (0.5 s)
+// and Chromium starts in about 2 s on a loaded machine.
+const restartBound = 15 * time.Second
