@@ -94,8 +94,10 @@ func TestBridgeCost(t *testing.T) {
 	done := make(chan error, 1)
 	noDecode := os.Getenv("ROOMTAPE_BRIDGE_NODECODE") == "1"
 	go func() {
-		done <- browser.Record(ctx, sess, browser.Config{Room: botRoom(t, srv, room), NoDecode: noDecode,
-			OnBrowser: func(pid int) { pids <- pid }})
+		done <- browser.Record(ctx, sess, browser.Config{
+			Room: botRoom(t, srv, room), NoDecode: noDecode,
+			OnBrowser: func(pid int) { pids <- pid },
+		})
 	}()
 	pid := <-pids
 	for i := range participants {

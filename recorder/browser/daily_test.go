@@ -20,6 +20,7 @@ type dailyAPI struct {
 }
 
 func newDailyAPI(t *testing.T, key string) (*dailyAPI, *httptest.Server) {
+	t.Helper()
 	a := &dailyAPI{t: t, key: key, bodies: map[string]map[string]any{}}
 	return a, httptest.NewServer(a)
 }
@@ -45,8 +46,10 @@ func (a *dailyAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if name == "" {
 			name = "Gen3rated"
 		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"id": "d61cd7b2", "name": name, "privacy": body["privacy"],
-			"url": "https://roomtape.daily.co/" + name, "api_created": true})
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"id": "d61cd7b2", "name": name, "privacy": body["privacy"],
+			"url": "https://roomtape.daily.co/" + name, "api_created": true,
+		})
 	case "/v1/meeting-tokens":
 		_, _ = w.Write([]byte(`{"token":"eyJhbGciOi.test.token"}`))
 	default:

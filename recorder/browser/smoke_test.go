@@ -80,8 +80,10 @@ func TestRestart(t *testing.T) {
 	pids := make(chan int, 4)
 	done := make(chan error, 1)
 	go func() {
-		done <- browser.Record(ctx, sess, browser.Config{Room: botRoom(t, srv, room), Logger: testLogger(t),
-			OnBrowser: func(pid int) { pids <- pid }})
+		done <- browser.Record(ctx, sess, browser.Config{
+			Room: botRoom(t, srv, room), Logger: testLogger(t),
+			OnBrowser: func(pid int) { pids <- pid },
+		})
 	}()
 	c, err := lktest.MakeClip(ctx, t.TempDir(), 0, []lktest.Size{{W: 320, H: 180}}, false)
 	if err != nil {

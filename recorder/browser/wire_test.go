@@ -12,10 +12,14 @@ var frameCases = []struct {
 	name string
 	f    frameMsg
 }{
-	{"video keyframe", frameMsg{key: 7, keyframe: true, codec: 1, rtp: 90000, ssrc: 0xdeadbeef,
-		received: time.UnixMicro(1_700_000_000_123_456), width: 1280, height: 720, payload: []byte{1, 2, 3}}},
-	{"audio with capture time", frameMsg{key: 1, keyframe: true, codec: 5, rtp: 0xffffffff, ssrc: 1,
-		received: time.UnixMicro(1_700_000_000_000_000), captured: time.UnixMicro(1_699_999_999_950_000), payload: []byte{0xfc}}},
+	{"video keyframe", frameMsg{
+		key: 7, keyframe: true, codec: 1, rtp: 90000, ssrc: 0xdeadbeef,
+		received: time.UnixMicro(1_700_000_000_123_456), width: 1280, height: 720, payload: []byte{1, 2, 3},
+	}},
+	{"audio with capture time", frameMsg{
+		key: 1, keyframe: true, codec: 5, rtp: 0xffffffff, ssrc: 1,
+		received: time.UnixMicro(1_700_000_000_000_000), captured: time.UnixMicro(1_699_999_999_950_000), payload: []byte{0xfc},
+	}},
 	{"empty payload", frameMsg{key: 2, codec: 3, received: time.UnixMicro(1_000)}},
 }
 
