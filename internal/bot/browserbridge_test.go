@@ -143,7 +143,7 @@ func TestLiveKitViaBrowser(t *testing.T) {
 	if len(m.Participants) != 1 || m.Participants[0].Name != "Alice" {
 		t.Fatalf("participants %+v, want Alice only (the bot is hidden)", m.Participants)
 	}
-	cm, _, err := forComposition(m)
+	cm, _, err := m.Trim()
 	if err != nil {
 		t.Fatal(err)
 	}
