@@ -44,6 +44,15 @@ const (
 	// its video in the recorded files (median over the participant's
 	// flash/beep pairs).
 	avTolerance = 40 * time.Millisecond
+	// srSlack bounds how much worse the bridge's A/V may be than the Go
+	// SDK's, timed from Sender Reports, for the same participant in the
+	// same run. The synthetic publishers encode VP8 live, and on a loaded
+	// 2-core machine their video leaves 60-110 ms after the audio of the
+	// same instant: both recorders then see the same skew on the wire
+	// (measured 2026-12-02: bridge -62/-68 ms, Go SDK -61/-87 ms; in a
+	// quieter run bridge -21/-24 ms, Go SDK -67/-113 ms). Where the
+	// reference exceeds avTolerance the bridge must match it within this.
+	srSlack = 20 * time.Millisecond
 	// composedAVTolerance bounds the A/V offset in the composed output.
 	// Measured: the composed output shows the flashes 60-90 ms after the
 	// beeps while the recorded files have them within about 25 ms (the
@@ -391,9 +400,10 @@ func fileAV(t *testing.T, m *manifest.Session, key string, index int) []mediache
 	return nil
 }
 
-// checkAVAgainstGoSDK checks a participant's A/V in the bridge's files
-// (the median offset within avTolerance) and logs the Go SDK's for the
-// same participant in the same run.
+// checkAVAgainstGoSDK checks a participant's A/V in the bridge's files:
+// the median offset within avTolerance, or, when the Go SDK's recording of
+// the same participant in the same run (timed from Sender Reports) shows
+// the source itself skewed by more, no worse than it by srSlack.
 func checkAVAgainstGoSDK(t *testing.T, m, gm *manifest.Session, key string, index int) {
 	t.Helper()
 	b, g := fileAV(t, m, key, index), fileAV(t, gm, key, index)
@@ -412,8 +422,8 @@ func checkAVAgainstGoSDK(t *testing.T, m, gm *manifest.Session, key string, inde
 	mb, mg := med(b), med(g)
 	t.Logf("%s A/V in the files (beep - flash, median of %d/%d pairs): bridge %v, Go SDK %v, difference %v",
 		key, len(b), len(g), mb.Round(time.Millisecond), mg.Round(time.Millisecond), (mb - mg).Round(time.Millisecond))
-	if absDur(mb) > avTolerance {
-		t.Errorf("%s: bridge A/V %v in the files (Go SDK %v): more than %v", key, mb, mg, avTolerance)
+	if absDur(mb) > avTolerance && absDur(mb) > absDur(mg)+srSlack {
+		t.Errorf("%s: bridge A/V %v in the files: more than %v, and worse than the Go SDK's %v by more than %v", key, mb, avTolerance, mg, srSlack)
 	}
 }
 
