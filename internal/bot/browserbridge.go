@@ -10,6 +10,7 @@ import (
 	"github.com/roomtape/roomtape/recorder"
 	"github.com/roomtape/roomtape/recorder/browser"
 	"github.com/roomtape/roomtape/recorder/livekit"
+	"github.com/roomtape/roomtape/timeline"
 )
 
 // dailyTokenTTL is how long a meeting token the bot mints stays valid: a
@@ -54,13 +55,17 @@ func recordBrowser(ctx context.Context, cfg Config, opts Options, sess *recorder
 		return time.Now(), err
 	}
 	log.Info("browser bridge", "daily", cfg.Daily, "livekit", cfg.LiveKit)
+	fit := timeline.Letterbox
+	if cfg.Crop {
+		fit = timeline.Crop
+	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
 		done <- browser.Record(rctx, sess, browser.Config{
 			Room:   room,
-			Output: browser.Output{Width: cfg.Width, Height: cfg.Height, Layout: cfg.Layout},
+			Output: browser.Output{Width: cfg.Width, Height: cfg.Height, Layout: cfg.Layout, Fit: fit},
 			Logger: log.With("component", "browser"),
 		})
 	}()

@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/roomtape/roomtape/timeline"
 )
 
 // clockTolerance is how far from the ideal (send time + least delay) a
@@ -111,4 +113,25 @@ func FuzzClock(f *testing.F) {
 			n++
 		}
 	})
+}
+
+func TestWantedSize(t *testing.T) {
+	half := timeline.Rect{W: 320, H: 360} // two columns of 640x360
+	cases := []struct {
+		name       string
+		tile       timeline.Rect
+		srcW, srcH int
+		fit        timeline.Fit
+		w, h       int
+	}{
+		{"letterboxed 16:9 in a tall tile", half, 1280, 720, timeline.Letterbox, 320, 180},
+		{"cropped 16:9 in a tall tile", half, 1280, 720, timeline.Crop, 640, 360},
+		{"unknown source", half, 0, 0, timeline.Letterbox, 320, 360},
+		{"never above the source", timeline.Rect{W: 1280, H: 720}, 640, 360, timeline.Letterbox, 640, 360},
+	}
+	for _, c := range cases {
+		if w, h := wantedSize(c.tile, c.srcW, c.srcH, c.fit); w != c.w || h != c.h {
+			t.Errorf("%s: %dx%d, want %dx%d", c.name, w, h, c.w, c.h)
+		}
+	}
 }

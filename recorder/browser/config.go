@@ -110,6 +110,8 @@ type Output struct {
 	Layout timeline.LayoutKind
 	// MaxTiles (optional) caps the tiles, as timeline.Options.MaxTiles.
 	MaxTiles int
+	// Fit (optional) defaults to timeline.Letterbox (the zero value).
+	Fit timeline.Fit
 }
 
 // Defaults of Config.

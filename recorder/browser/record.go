@@ -575,12 +575,33 @@ func (b *bridge) updateLayers() {
 	if n == 0 {
 		return
 	}
-	tile := timeline.Tiles(o.Layout, n, o.Width, o.Height)[0]
+	tile := timeline.Tiles(o.Layout, n, o.Width, o.Height)[0] // the first tiles are the largest
 	for _, t := range b.taps {
-		if !t.video || (t.layerW == tile.W && t.layerH == tile.H) {
+		if !t.video {
 			continue
 		}
-		t.layerW, t.layerH = tile.W, tile.H
-		b.command(command{T: "layer", ID: t.id, Participant: t.entry.base, Source: t.source, W: tile.W, H: tile.H})
+		w, h := wantedSize(tile, t.width, t.height, o.Fit)
+		if t.layerW == w && t.layerH == h {
+			continue
+		}
+		t.layerW, t.layerH = w, h
+		b.command(command{T: "layer", ID: t.id, Participant: t.entry.base, Source: t.source, W: w, H: h})
 	}
+}
+
+// wantedSize is the picture size worth receiving for a srcW x srcH video
+// drawn in tile with fit (the whole source scaled as drawn, so that with
+// Crop the visible part keeps full detail); the tile's size when the
+// source size is unknown.
+func wantedSize(tile timeline.Rect, srcW, srcH int, fit timeline.Fit) (w, h int) {
+	if srcW <= 0 || srcH <= 0 {
+		return tile.W, tile.H
+	}
+	dst, crop := timeline.Place(tile, srcW, srcH, fit)
+	if crop.W <= 0 || crop.H <= 0 {
+		return tile.W, tile.H
+	}
+	w = int(int64(srcW) * int64(dst.W) / int64(crop.W))
+	h = int(int64(srcH) * int64(dst.H) / int64(crop.H))
+	return min(w, srcW), min(h, srcH)
 }

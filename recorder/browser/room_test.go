@@ -77,6 +77,10 @@ const (
 	// stepSlack is how long a plan step may take before it delays the
 	// next ones (a join takes about a second).
 	stepSlack = 1500 * time.Millisecond
+	// botStartup delays the plan after Record starts: Chromium starts,
+	// loads the page and joins in 1.5-3 s on a loaded 2-core machine; a
+	// participant who joins before the bot is seen when the bot joins.
+	botStartup = 3 * time.Second
 	// edgeMargin keeps measurements away from window edges.
 	edgeMargin = 500 * time.Millisecond
 )
@@ -252,6 +256,9 @@ func TestRecordRoom(t *testing.T) {
 			_, err := srv.RoomService().DeleteRoom(ctx, &lkproto.DeleteRoomRequest{Room: room})
 			return err
 		}},
+	}
+	for i := range steps {
+		steps[i].at += botStartup
 	}
 	stepStart, stepEnd := runPlan(t, origin, steps)
 	for name, ch := range map[string]chan error{"browser": recDone, "go sdk": goDone} {
