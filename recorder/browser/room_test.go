@@ -466,7 +466,7 @@ func checkBrowserPublisher(t *testing.T, m *manifest.Session, key string) {
 func checkComposition(t *testing.T, m *manifest.Session, sent map[string]markers) {
 	t.Helper()
 	out := filepath.Join(filepath.Dir(m.SessionDir), filepath.Base(m.SessionDir)+".mp4")
-	cfg := compose.Config{Width: outW, Height: outH, Preset: "ultrafast"}
+	cfg := compose.Config{Width: outW, Height: outH, Preset: "ultrafast", FullSpan: true} // output time is session time
 	if err := compose.Session(t.Context(), m, out, cfg); err != nil {
 		t.Fatal(err)
 	}
