@@ -634,9 +634,11 @@ func (m markers) between(start, end time.Duration) time.Duration {
 	mid := (start + end) / 2
 	best := mid
 	for _, f := range m.Flashes {
-		at := f + testmedia.MarkerPeriod/2
-		if at >= start+edgeMargin && at < end-edgeMargin && (best == mid || absDur(at-mid) < absDur(best-mid)) {
-			best = at
+		// Half a period after a flash is half a period before the next.
+		for _, at := range []time.Duration{f + testmedia.MarkerPeriod/2, f - testmedia.MarkerPeriod/2} {
+			if at >= start+edgeMargin && at < end-edgeMargin && (best == mid || absDur(at-mid) < absDur(best-mid)) {
+				best = at
+			}
 		}
 	}
 	return best
