@@ -30,8 +30,15 @@ import "time"
 // clocks drift by tens of ppm, a route may lengthen): a lasting change
 // is followed within seconds without letting jitter move the picture.
 // An SSRC change or a jump of more than resetJump between media and
-// arrival time (the sender restarted its track, an SFU switched source)
-// restarts the mapping at the frame's arrival.
+// arrival time (the sender restarted its track) restarts the mapping at
+// the frame's arrival. So do smaller cuts of the RTP timeline, which an
+// SFU makes when it switches a subscriber to another simulcast layer and
+// rewrites the timestamps (livekit-server estimates the new layer's
+// offset from its own clock): once the clock has settled, a frame that
+// arrives more than stepThreshold earlier than the least delay allows, or
+// frames that all arrive more than stepThreshold later for stepHold, mean
+// the timeline moved, not the network; the frame's arrival is then the
+// best estimate of its time.
 //
 // PTS never go backwards: a lowered offset that would put a frame before
 // the previous one is clamped to just after it.
@@ -45,6 +52,11 @@ type trackClock struct {
 	winMin  time.Duration // least delay in the current window
 	winEnd  time.Duration // arrival that closes the window
 	lastPTS time.Duration
+	frames  int           // since the last restart
+	lateAt  time.Duration // arrival of the first of a run of late frames; -1 if none
+	// Restarts counts the mapping's restarts after the first frame (for
+	// logs and tests).
+	Restarts int
 }
 
 // Tuning of trackClock.
@@ -61,6 +73,17 @@ const (
 	resetJump = 2 * time.Second
 	// minStep separates two PTS clamped after a lowered offset.
 	minStep = time.Millisecond
+	// stepThreshold is the least change of transit delay taken as a cut
+	// of the RTP timeline once settled: larger than the jitter of a LAN
+	// or one machine's frames relative to their fastest, smaller than the
+	// ~100 ms steps of an SFU's layer switch.
+	stepThreshold = 60 * time.Millisecond
+	// stepHold is how long every frame must arrive stepThreshold late
+	// before the timeline counts as cut backwards.
+	stepHold = time.Second
+	// settleFrames is how many frames the least delay needs before steps
+	// count (the first frames of a track are often queued).
+	settleFrames = 50
 )
 
 // newTrackClock returns a clock for RTP timestamps at rate Hz.
@@ -78,14 +101,29 @@ func (c *trackClock) pts(rtp, ssrc uint32, arrival time.Duration) time.Duration 
 		c.ext += int64(int32(rtp - c.lastRTP))
 		c.lastRTP = rtp
 		media := c.media()
-		if d := arrival - media; d-c.offset > resetJump || c.offset-d > resetJump {
+		d := arrival - media
+		switch {
+		case d-c.offset > resetJump || c.offset-d > resetJump:
 			c.restart(rtp, ssrc, arrival)
-		} else {
+		case c.frames >= settleFrames && c.offset-d > stepThreshold:
+			c.restart(rtp, ssrc, arrival) // the timeline jumped forward
+		case c.frames >= settleFrames && d-c.offset > stepThreshold:
+			if c.lateAt < 0 {
+				c.lateAt = arrival
+			}
+			if arrival-c.lateAt >= stepHold {
+				c.restart(rtp, ssrc, arrival) // the timeline jumped back
+			} else {
+				c.observe(d, arrival)
+			}
+		default:
+			c.lateAt = -1
 			c.observe(d, arrival)
 		}
 	} else {
 		c.restart(rtp, ssrc, arrival)
 	}
+	c.frames++
 	p := c.media() + c.offset
 	if c.started && p <= c.lastPTS {
 		p = c.lastPTS + minStep
@@ -102,6 +140,10 @@ func (c *trackClock) media() time.Duration {
 
 // restart rebases the mapping on a frame that arrived at arrival.
 func (c *trackClock) restart(rtp, ssrc uint32, arrival time.Duration) {
+	if c.started {
+		c.Restarts++
+	}
+	c.frames, c.lateAt = 0, -1
 	c.ssrc, c.lastRTP, c.ext = ssrc, rtp, 0
 	c.offset = arrival
 	c.winMin = 0

@@ -89,6 +89,38 @@ func TestClockReset(t *testing.T) {
 	}
 }
 
+// TestClockStep: after settling, a cut of the RTP timeline by 150 ms
+// either way (an SFU's layer switch) re-anchors the clock on arrival, so
+// frames keep to their send time plus the path delay.
+func TestClockStep(t *testing.T) {
+	for _, step := range []int64{150 * 90, -150 * 90} { // RTP ticks
+		c := newTrackClock(90000)
+		const delay = 5 * time.Millisecond
+		var worst time.Duration
+		for i := range 300 {
+			sent := time.Duration(i) * time.Second / 30
+			rtp := int64(i) * 3000
+			if i >= 150 {
+				rtp += step
+			}
+			p := c.pts(uint32(rtp), 1, sent+delay)
+			if i >= 150+30 { // a second after the cut
+				worst = max(worst, absDur(p-(sent+delay)))
+			}
+		}
+		if worst > clockTolerance || c.Restarts != 1 {
+			t.Errorf("cut of %d ticks: error up to %v after it, %d restarts; want <= %v, 1", step, worst, c.Restarts, clockTolerance)
+		}
+	}
+}
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
 // FuzzClock: PTS always increase, and never run ahead of arrival by more
 // than the clamping step per frame.
 func FuzzClock(f *testing.F) {

@@ -163,6 +163,10 @@ type Config struct {
 	// OnBrowser (optional) is called with the process id of each Chromium
 	// the bridge starts (tests and CPU measurements use it).
 	OnBrowser func(pid int)
+	// OnJoined (optional) is called each time the page has joined the
+	// room (first launch and every restart), from Record's goroutine; it
+	// must not block.
+	OnJoined func()
 
 	// onPage (tests) is called on its own goroutine with the chromedp
 	// context of each launch's tab.

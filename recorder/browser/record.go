@@ -248,6 +248,9 @@ func (b *bridge) run(ctx context.Context, srv *server, pageConfig []byte, launch
 				case "joined":
 					joined = true
 					b.log.Info("joined room", "room", ev.Room, "launch", launch)
+					if b.cfg.OnJoined != nil {
+						b.cfg.OnJoined()
+					}
 				case "fatal":
 					if !joined {
 						return failJoin(ev.Msg)
@@ -517,10 +520,14 @@ func (b *bridge) frame(f frameMsg) {
 		t.clock = newTrackClock(tr.Info().ClockRate)
 		b.log.Info("recording track", "participant", t.entry.id, "track", t.id, "codec", codec)
 	}
+	restarts := t.clock.Restarts
 	fr := recorder.Frame{
 		Payload:  payload,
 		PTS:      t.clock.pts(f.rtp, f.ssrc, b.s.SessionTime(f.received)),
 		Keyframe: f.keyframe,
+	}
+	if t.clock.Restarts != restarts {
+		b.log.Debug("RTP timeline cut: timing re-anchored on arrival", "participant", t.entry.id, "track", t.id, "pts", fr.PTS)
 	}
 	if t.video && f.keyframe {
 		fr.Width, fr.Height = f.width, f.height

@@ -77,10 +77,6 @@ const (
 	// stepSlack is how long a plan step may take before it delays the
 	// next ones (a join takes about a second).
 	stepSlack = 1500 * time.Millisecond
-	// botStartup delays the plan after Record starts: Chromium starts,
-	// loads the page and joins in 1.5-3 s on a loaded 2-core machine; a
-	// participant who joins before the bot is seen when the bot joins.
-	botStartup = 3 * time.Second
 	// edgeMargin keeps measurements away from window edges.
 	edgeMargin = 500 * time.Millisecond
 )
@@ -189,9 +185,16 @@ func TestRecordRoom(t *testing.T) {
 		t.Fatal(err)
 	}
 	recDone := make(chan error, 1)
+	joined := make(chan struct{}, 1)
 	go func() {
 		recDone <- browser.Record(ctx, sess, browser.Config{
 			Room: botRoom(t, srv, room), Output: browser.Output{Width: outW, Height: outH}, Logger: testLogger(t),
+			OnJoined: func() {
+				select {
+				case joined <- struct{}{}:
+				default:
+				}
+			},
 		})
 	}()
 	goDone := make(chan error, 1)
@@ -257,8 +260,19 @@ func TestRecordRoom(t *testing.T) {
 			return err
 		}},
 	}
+	// The plan starts once the bridge is in the room: Chromium starts,
+	// loads the page and joins in 1.5-3 s, and up to 10 s on a loaded
+	// 2-core machine; a participant who joins before the bot is seen
+	// when the bot joins.
+	select {
+	case <-joined:
+	case err := <-recDone:
+		t.Fatalf("Record ended before joining: %v", err)
+	}
+	startup := time.Since(origin)
+	t.Logf("bridge joined after %v", startup.Round(time.Millisecond))
 	for i := range steps {
-		steps[i].at += botStartup
+		steps[i].at += startup
 	}
 	stepStart, stepEnd := runPlan(t, origin, steps)
 	for name, ch := range map[string]chan error{"browser": recDone, "go sdk": goDone} {
