@@ -38,7 +38,7 @@ as_root() {
 # --- 1. system packages -----------------------------------------------------
 packages=(build-essential nasm pkg-config xz-utils dpkg-dev
 	libx264-dev libvpx-dev libopus-dev libdav1d-dev libsvtav1enc-dev libfreetype-dev libfontconfig-dev libharfbuzz-dev
-	fonts-dejavu-core fontconfig iproute2 python3 chromium chromium-driver)
+	fonts-dejavu-core fontconfig iproute2 python3 chromium chromium-driver npm)
 if [ "${SKIP_APT:-0}" != 1 ]; then
 	missing=()
 	for p in "${packages[@]}"; do
@@ -111,6 +111,9 @@ go_tool github.com/versity/versitygw/cmd/versitygw "$versitygw_version" versityg
 if [ "${SKIP_LIVEKIT:-0}" != 1 ]; then
 	go_tool github.com/livekit/livekit-server/cmd/server "$livekit_version" server
 fi
+
+# --- 3b. the browser bridge's room SDKs (npm, pinned by a lock file) --------
+"$here/scripts/fetch-js.sh"
 
 # --- 4. build/env.mk ----------------------------------------------------------
 env_mk=$here/build/env.mk

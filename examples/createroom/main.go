@@ -22,6 +22,8 @@ import (
 	"github.com/livekit/protocol/auth"
 	lkproto "github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+
+	"github.com/roomtape/roomtape/recorder/browser"
 )
 
 func main() {
@@ -49,11 +51,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ttl := fs.Duration("ttl", 6*time.Hour, "validity of the join token")
 	emptyTimeout := fs.Duration("empty-timeout", 10*time.Minute, "close the room after it has been empty this long")
 	maxParticipants := fs.Uint("max-participants", 0, "participant limit (0: none)")
+	daily := fs.Bool("daily", false, "create a Daily room through Daily's REST API (env DAILY_API_KEY) instead")
+	dailyToken := fs.Bool("daily-token", false, "with --daily: also print a meeting token for the recorder bot")
+	public := fs.Bool("public", false, "with --daily: a public room (default private)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return errUsage
+	}
+	if *daily {
+		return createDaily(ctx, stdout, *room, *public, *dailyToken, *ttl)
 	}
 	if *serverURL == "" || *apiKey == "" || *apiSecret == "" {
 		return errors.New("need --url, --api-key and --api-secret (or LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET)")
@@ -87,5 +95,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	_, err = fmt.Fprintf(stdout, "room:  %s (%s)\nurl:   %s\ntoken: %s\n"+
 		"record it: go run ./examples/bot --room-url %s --api-key <key> --api-secret <secret> --room %s\n",
 		r.Name, r.Sid, *serverURL, token, *serverURL, r.Name)
+	return err
+}
+
+// createDaily creates a Daily room (its name given or Daily's) that
+// expires after ttl, prints its URL and, with botToken, a meeting token
+// for the recorder bot.
+func createDaily(ctx context.Context, stdout io.Writer, room string, public, botToken bool, ttl time.Duration) error {
+	c := browser.DailyClient{APIKey: os.Getenv("DAILY_API_KEY"), BaseURL: os.Getenv("DAILY_API_URL")}
+	if c.APIKey == "" {
+		return errors.New("--daily needs DAILY_API_KEY")
+	}
+	info, err := c.CreateRoom(ctx, room, public, ttl)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(stdout, "room:  %s (%s)\nurl:   %s\n", info.Name, info.Privacy, info.URL); err != nil {
+		return err
+	}
+	if botToken {
+		tok, err := c.BotToken(ctx, info.Name, ttl)
+		if err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintf(stdout, "bot token: %s\n", tok); err != nil {
+			return err
+		}
+	}
+	_, err = fmt.Fprintf(stdout, "record it: DAILY_API_KEY=<key> go run ./examples/bot --daily-url %s\n", info.URL)
 	return err
 }

@@ -81,6 +81,11 @@ type Config struct {
 
 	// LiveKit is the room to join in ModeLiveKit.
 	LiveKit LiveKitConfig
+	// ViaBrowser joins the LiveKit room through the browser bridge
+	// (recorder/browser, livekit-client in Chromium) instead of the Go SDK.
+	ViaBrowser bool
+	// Daily is the room to join in ModeDaily.
+	Daily DailyConfig
 
 	// RecordingsDir is the recordings root; sessions go to RecordingsDir/ID.
 	RecordingsDir string
@@ -128,6 +133,8 @@ const (
 	ModeWHIP
 	// ModeLiveKit joins a LiveKit room.
 	ModeLiveKit
+	// ModeDaily joins a Daily room through the browser bridge.
+	ModeDaily
 )
 
 // String returns the mode's name.
@@ -139,6 +146,8 @@ func (m Mode) String() string {
 		return "whip"
 	case ModeLiveKit:
 		return "livekit"
+	case ModeDaily:
+		return "daily"
 	}
 	return "mode(" + strconv.Itoa(int(m)) + ")"
 }
@@ -152,6 +161,28 @@ type LiveKitConfig struct {
 	APISecret string
 	Room      string
 	Identity  string
+}
+
+// DailyConfig says which Daily room to join. Token and APIKey are
+// secrets: never logged.
+type DailyConfig struct {
+	// URL is https://DOMAIN.daily.co/ROOM.
+	URL string
+	// Token is the bot's meeting token; without it the bot mints one with
+	// APIKey (hidden, cannot send).
+	Token  string
+	APIKey string
+	// APIURL (optional) is Daily's REST API base (tests).
+	APIURL string
+}
+
+// LogValue keeps secrets out of logs.
+func (c DailyConfig) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("url", c.URL),
+		slog.Bool("token", c.Token != ""),
+		slog.Bool("api_key", c.APIKey != ""),
+	)
 }
 
 // S3Config is the prototype's S3 settings plus an endpoint for
@@ -294,6 +325,11 @@ func ParseArgs(args []string, env Env, usage io.Writer) (Config, error) {
 	fs.StringVar(&c.LiveKit.APISecret, "api-secret", get("LIVEKIT_API_SECRET", ""), "LiveKit API secret (or env LIVEKIT_API_SECRET)")
 	fs.StringVar(&c.LiveKit.Room, "room", get("LIVEKIT_ROOM", ""), "LiveKit room name (with --api-key/--api-secret)")
 	fs.StringVar(&c.LiveKit.Identity, "identity", get("LIVEKIT_IDENTITY", "roomtape-recorder"), "bot identity in the room")
+	fs.BoolVar(&c.ViaBrowser, "via-browser", false, "with --room-url: join through the browser bridge (livekit-client in headless Chromium) instead of the Go SDK")
+	fs.StringVar(&c.Daily.URL, "daily-url", get("DAILY_ROOM_URL", ""), "Daily room URL (https://DOMAIN.daily.co/ROOM) to join through the browser bridge (env DAILY_ROOM_URL)")
+	fs.StringVar(&c.Daily.Token, "daily-token", get("DAILY_TOKEN", ""), "Daily meeting token for the bot (or env DAILY_TOKEN; else minted with DAILY_API_KEY)")
+	c.Daily.APIKey = get("DAILY_API_KEY", "")
+	c.Daily.APIURL = get("DAILY_API_URL", "")
 	fs.StringVar(&c.RecordingsDir, "recordings-dir", get("RECORDINGS_DIR", DefaultRecordingsDir), "recordings root (env RECORDINGS_DIR)")
 	fs.StringVar(&c.SessionID, "session-id", "", "session ID (default: start time, 20060102_150405)")
 	fs.IntVar(&c.Width, "width", getInt("OUTPUT_WIDTH", DefaultWidth), "output width (env OUTPUT_WIDTH)")
@@ -346,6 +382,13 @@ func ParseArgs(args []string, env Env, usage io.Writer) (Config, error) {
 		errs = append(errs, fmt.Errorf("%w: LOG_LEVEL %q: want DEBUG, INFO, WARN or ERROR", ErrConfig, *logLevel))
 	}
 	switch {
+	case c.Daily.URL != "" && (c.LiveKit.URL != "" || c.WHIPListen != ""):
+		errs = append(errs, fmt.Errorf("%w: --daily-url excludes --room-url and --whip-listen", ErrConfig))
+	case c.Daily.URL != "":
+		c.Mode = ModeDaily
+		if c.Daily.Token == "" && c.Daily.APIKey == "" {
+			errs = append(errs, fmt.Errorf("%w: --daily-url needs --daily-token (DAILY_TOKEN) or DAILY_API_KEY", ErrConfig))
+		}
 	case c.LiveKit.URL != "" && c.WHIPListen != "":
 		errs = append(errs, fmt.Errorf("%w: --whip-listen and --room-url are exclusive", ErrConfig))
 	case c.LiveKit.URL != "":
@@ -353,6 +396,8 @@ func ParseArgs(args []string, env Env, usage io.Writer) (Config, error) {
 		if c.LiveKit.Token == "" && (c.LiveKit.APIKey == "" || c.LiveKit.APISecret == "" || c.LiveKit.Room == "") {
 			errs = append(errs, fmt.Errorf("%w: --room-url needs --token, or --api-key, --api-secret and --room", ErrConfig))
 		}
+	case c.ViaBrowser:
+		errs = append(errs, fmt.Errorf("%w: --via-browser needs --room-url", ErrConfig))
 	case c.WHIPListen != "":
 		c.Mode = ModeWHIP
 		c.PublicICE = !*iceLoopback

@@ -21,7 +21,12 @@ func record(ctx context.Context, cfg Config, opts Options, sess *recorder.Sessio
 	case ModeDemo, ModeWHIP:
 		return recordWHIP(ctx, cfg, opts, sess, p, log, out)
 	case ModeLiveKit:
+		if cfg.ViaBrowser {
+			return recordBrowser(ctx, cfg, opts, sess, p, log, out)
+		}
 		return recordLiveKit(ctx, cfg, opts, sess, p, log, out)
+	case ModeDaily:
+		return recordBrowser(ctx, cfg, opts, sess, p, log, out)
 	}
 	return time.Now(), fmt.Errorf("%w: mode %v", ErrConfig, cfg.Mode)
 }

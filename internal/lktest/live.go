@@ -47,6 +47,9 @@ func newLiveVideo(index, w, h int) (*liveVideo, error) {
 	params.KeyFrameInterval = keyframeEvery
 	params.BitRate = bitrateFor640 * w * h / (640 * 360)
 	params.RateControlEndUsage = vpx.RateControlVBR
+	// No look-ahead: libvpx's default lag holds frames back, which puts
+	// every picture (and its flash) frames after its send time.
+	params.LagInFrames = 0
 	v := &liveVideo{index: index, w: w, h: h}
 	src := video.ReaderFunc(func() (image.Image, func(), error) { return v.img, func() {}, nil })
 	v.img = synth.Picture(nil, index, w, h, 0)

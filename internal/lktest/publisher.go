@@ -155,20 +155,29 @@ func (p *Publisher) PublishVideo(c *Clip, source lkproto.TrackSource, name strin
 	const frameDur = time.Second / FPS
 	p.start(pub.SID(), frameDur, func(k int) {
 		marker := k%int(ClipLength/frameDur) == 0
-		for i, t := range tracks {
+		// Every layer is encoded before any is sent, so that all layers
+		// of a frame leave together and the marker's send time holds for
+		// whichever layer a subscriber receives.
+		frames := make([][]byte, len(tracks))
+		for i := range tracks {
 			if marker {
 				// A flash is a scene cut: coded as a keyframe its first
 				// frame is fully white whatever the rate control does.
 				encs[i].key.Store(true)
 			}
 			data, err := encs[i].frame(time.Duration(k) * frameDur)
-			if err != nil || len(data) == 0 {
+			if err == nil {
+				frames[i] = data
+			}
+		}
+		if marker && len(frames[0]) > 0 {
+			p.marker(name)
+		}
+		for i, t := range tracks {
+			if len(frames[i]) == 0 {
 				continue // a dropped frame
 			}
-			if i == 0 && k%int(ClipLength/frameDur) == 0 {
-				p.marker(name)
-			}
-			_ = t.WriteSample(media.Sample{Data: data, Duration: frameDur}, nil)
+			_ = t.WriteSample(media.Sample{Data: frames[i], Duration: frameDur}, nil)
 		}
 	}, closeAll)
 	return pub.SID(), nil
