@@ -21,8 +21,10 @@ setup:
 test: setup
 	@$(MAKE) --no-print-directory check
 
-## demo: set up, then run the bot's self-contained demo on 127.0.0.1.
-demo: setup
+## demo: set up what the demo needs (not the test tools), then run the
+## bot's self-contained demo on 127.0.0.1.
+demo:
+	@SETUP_FOR=demo PKG_CONFIG_PATH='$(CALLER_PKG_CONFIG_PATH)' CGO_LDFLAGS='$(CALLER_CGO_LDFLAGS)' scripts/setup.sh
 	@$(MAKE) --no-print-directory run-demo
 
 run-demo:

@@ -15,6 +15,10 @@
 #                   (default ${XDG_CACHE_HOME:-$HOME/.cache}/roomtape)
 #   FFMPEG_PREFIX   use this FFmpeg 7.x install (its lib/pkgconfig) instead
 #   SKIP_APT=1      do not touch system packages
+#   SETUP_FOR=demo  only what building and running the demo needs (the
+#                   packages FFmpeg builds with, FFmpeg); the default, tests,
+#                   adds Chromium, npm and the room SDKs, golangci-lint,
+#                   versitygw and livekit-server
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +32,11 @@ livekit_version=v1.13.5
 mkdir -p "$cache/bin" "$here/build"
 
 log() { printf 'setup: %s\n' "$*" >&2; }
+case ${SETUP_FOR:-tests} in
+demo) for_tests=0 ;;
+tests) for_tests=1 ;;
+*) log "SETUP_FOR=$SETUP_FOR: want demo or tests"; exit 1 ;;
+esac
 
 as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -38,7 +47,13 @@ as_root() {
 # --- 1. system packages -----------------------------------------------------
 packages=(build-essential nasm pkg-config xz-utils dpkg-dev
 	libx264-dev libvpx-dev libopus-dev libdav1d-dev libsvtav1enc-dev libfreetype-dev libfontconfig-dev libharfbuzz-dev
-	fonts-dejavu-core fontconfig iproute2 python3 chromium chromium-driver npm)
+	fonts-dejavu-core fontconfig)
+if [ "$for_tests" = 1 ]; then
+	packages+=(iproute2 python3 chromium chromium-driver)
+	# npm from Debian unless one is installed already (a nodejs package
+	# from elsewhere bundles its own npm and conflicts with Debian's).
+	command -v npm >/dev/null || packages+=(npm)
+fi
 if [ "${SKIP_APT:-0}" != 1 ]; then
 	missing=()
 	for p in "${packages[@]}"; do
@@ -106,14 +121,15 @@ go_tool() { # name module@version binary
 	rm -f "$cache/bin/.$3"-*
 	touch "$stamp"
 }
-go_tool github.com/golangci/golangci-lint/v2/cmd/golangci-lint "$golangci_version" golangci-lint
-go_tool github.com/versity/versitygw/cmd/versitygw "$versitygw_version" versitygw
-if [ "${SKIP_LIVEKIT:-0}" != 1 ]; then
-	go_tool github.com/livekit/livekit-server/cmd/server "$livekit_version" server
+if [ "$for_tests" = 1 ]; then
+	go_tool github.com/golangci/golangci-lint/v2/cmd/golangci-lint "$golangci_version" golangci-lint
+	go_tool github.com/versity/versitygw/cmd/versitygw "$versitygw_version" versitygw
+	if [ "${SKIP_LIVEKIT:-0}" != 1 ]; then
+		go_tool github.com/livekit/livekit-server/cmd/server "$livekit_version" server
+	fi
+	# --- 3b. the browser bridge's room SDKs (npm, pinned by a lock file) ----
+	"$here/scripts/fetch-js.sh"
 fi
-
-# --- 3b. the browser bridge's room SDKs (npm, pinned by a lock file) --------
-"$here/scripts/fetch-js.sh"
 
 # --- 4. build/env.mk ----------------------------------------------------------
 env_mk=$here/build/env.mk
