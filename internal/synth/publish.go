@@ -122,6 +122,13 @@ type Participant struct {
 	AudioGaps []Interval
 	// Resizes (optional) change the picture size mid-stream (test knob).
 	Resizes []Resize
+	// NoSenderReports (optional) sends no RTCP Sender Report, as a
+	// sender whose reports never reach the recorder (test knob).
+	NoSenderReports bool
+	// FirstSenderReport (optional) delays the first Sender Report to
+	// this participant-local time; defaults to 0, a report at the start
+	// (test knob).
+	FirstSenderReport time.Duration
 
 	// ConnectTimeout (optional) defaults to DefaultConnectTimeout.
 	ConnectTimeout time.Duration
@@ -195,6 +202,9 @@ type Stats struct {
 	PLIs, FIRs, NACKs int64
 	// Dropped counts RTP packets dropped by the Loss knob.
 	Dropped int64
+	// SenderReports counts the rounds of RTCP Sender Reports sent (one
+	// report per track each).
+	SenderReports int64
 }
 
 // Publisher is one publishing participant. Its methods are safe for
@@ -214,7 +224,7 @@ type Publisher struct {
 
 	forceKey atomic.Bool
 	stats    struct {
-		video, audio, keys, plis, firs, nacks atomic.Int64
+		video, audio, keys, plis, firs, nacks, srs atomic.Int64
 	}
 
 	closeOnce sync.Once
@@ -382,7 +392,9 @@ func publish(ctx context.Context, whipURL string, p Participant, vs videoSource,
 			pub.runAudio(mctx, as, at)
 		})
 	}
-	pub.wg.Go(func() { pub.runSenderReports(mctx) })
+	if !p.NoSenderReports {
+		pub.wg.Go(func() { pub.runSenderReports(mctx) })
+	}
 	return pub, nil
 }
 
@@ -528,12 +540,13 @@ func (pub *Publisher) Resource() string { return pub.resource }
 // Stats returns the publisher's counters.
 func (pub *Publisher) Stats() Stats {
 	st := Stats{
-		VideoFrames:  pub.stats.video.Load(),
-		AudioPackets: pub.stats.audio.Load(),
-		Keyframes:    pub.stats.keys.Load(),
-		PLIs:         pub.stats.plis.Load(),
-		FIRs:         pub.stats.firs.Load(),
-		NACKs:        pub.stats.nacks.Load(),
+		VideoFrames:   pub.stats.video.Load(),
+		AudioPackets:  pub.stats.audio.Load(),
+		Keyframes:     pub.stats.keys.Load(),
+		PLIs:          pub.stats.plis.Load(),
+		FIRs:          pub.stats.firs.Load(),
+		NACKs:         pub.stats.nacks.Load(),
+		SenderReports: pub.stats.srs.Load(),
 	}
 	if pub.imp != nil {
 		st.Dropped = pub.imp.dropped.Load()
@@ -583,6 +596,9 @@ const senderReportInterval = time.Second
 // runSenderReports sends each track's RTP↔NTP mapping on the capture
 // clock: RTP time ts0 is Start, advancing at the clock rate.
 func (pub *Publisher) runSenderReports(ctx context.Context) {
+	if d := pub.p.FirstSenderReport; d > 0 && !sleepUntil(ctx, pub.start.Add(d)) {
+		return
+	}
 	ticker := time.NewTicker(senderReportInterval)
 	defer ticker.Stop()
 	for {
@@ -593,6 +609,8 @@ func (pub *Publisher) runSenderReports(ctx context.Context) {
 		}
 		if err := pub.pc.WriteRTCP(pkts); err != nil {
 			pub.p.Logger.Debug("synth: send sender reports", "name", pub.p.Name, "err", err)
+		} else {
+			pub.stats.srs.Add(1)
 		}
 		select {
 		case <-ctx.Done():

@@ -267,18 +267,51 @@ func (b *bot) joinLocked(rp *lksdk.RemoteParticipant, screen bool) *entry {
 	return e
 }
 
-// leaveLocked stops e's tracks and makes it leave the session. b.mu must
-// be held.
+// trackDrainTimeout bounds how long a leave waits for the participant's
+// recordings to write what they hold before the participant leaves:
+// pionrec keeps up to a second of frames pending a Sender Report and
+// writes them as soon as its context ends, which takes milliseconds; a
+// recording stuck past this is left behind (its frames are then lost,
+// and a warning says so).
+const trackDrainTimeout = 2 * time.Second
+
+// awaitTracks waits up to trackDrainTimeout for the cancelled recordings
+// trs to end. b.mu may be held: a recording closes its done channel
+// before it takes b.mu (in forget).
+func (b *bot) awaitTracks(trs []*trackRec) {
+	if len(trs) == 0 {
+		return
+	}
+	timer := time.NewTimer(trackDrainTimeout)
+	defer timer.Stop()
+	for _, tr := range trs {
+		select {
+		case <-tr.done:
+		case <-timer.C:
+			b.log.Warn("track recording did not stop in time; its last frames may be lost",
+				"participant", tr.entry.id, "track", tr.pub.SID(), "after", trackDrainTimeout)
+			return
+		}
+	}
+}
+
+// leaveLocked stops e's tracks, waits for their recordings to write what
+// they hold, and makes it leave the session. b.mu must be held.
 func (b *bot) leaveLocked(e *entry) {
 	if e == nil || !e.present {
 		return
 	}
+	var stopping []*trackRec
 	for sid, tr := range b.tracks {
 		if tr.entry == e {
 			tr.cancel()
 			delete(b.tracks, sid)
+			stopping = append(stopping, tr)
 		}
 	}
+	// Let the recordings write the frames they hold (up to a second
+	// pending a Sender Report) before Leave stops their tracks.
+	b.awaitTracks(stopping)
 	e.present = false
 	if err := e.p.Leave(); err != nil {
 		b.log.Warn("leave session", "participant", e.id, "err", err)
@@ -383,8 +416,10 @@ func (b *bot) trackSubscribed(ctx context.Context, track *webrtc.TrackRemote, pu
 	log := b.log.With("participant", e.id, "track", pub.SID(), "source", src)
 	go func() {
 		defer b.wg.Done()
-		defer close(tr.done)
 		defer b.forget(pub.SID(), tr)
+		// done closes before forget takes b.mu: leaveLocked waits for it
+		// with b.mu held.
+		defer close(tr.done)
 		err := pionrec.Record(tctx, e.p, track, pub.Receiver(), pliWriter{rp}, pionrec.Config{
 			Session: b.s,
 			Source:  src,
@@ -498,12 +533,17 @@ func (b *bot) updateLayers() {
 func (b *bot) finish() {
 	b.mu.Lock()
 	b.ended = true
-	for _, e := range b.entries {
-		b.leaveLocked(e)
-	}
+	// Stop every recording first and let them write what they hold, so
+	// that the leaves below are not delayed one after another.
+	stopping := make([]*trackRec, 0, len(b.tracks))
 	for sid, tr := range b.tracks {
 		tr.cancel()
 		delete(b.tracks, sid)
+		stopping = append(stopping, tr)
+	}
+	b.awaitTracks(stopping)
+	for _, e := range b.entries {
+		b.leaveLocked(e)
 	}
 	b.mu.Unlock()
 	b.wg.Wait()

@@ -75,6 +75,10 @@ type Stats struct {
 	// DroppedFrames is the number of video frames dropped while waiting
 	// for a keyframe after a loss.
 	DroppedFrames int
+	// Unwritten is the number of frames received but not written because
+	// the recorder track was stopped before them (a Leave or Stop from
+	// elsewhere while frames waited for a Sender Report; see [Record]).
+	Unwritten int
 	// PLIs is the number of Picture Loss Indications sent.
 	PLIs int
 	// SenderReports is the number of RTCP Sender Reports received.
@@ -89,6 +93,13 @@ type Stats struct {
 // participant's track is stopped by the recorder (e.g. the participant
 // left), or ctx is cancelled. It returns nil in all those cases, and an
 // error only if the track could not be started.
+//
+// Frames wait up to a second for the track's first Sender Report (see the
+// package documentation) and are written when Record ends through the
+// track or ctx; a Leave or Stop from elsewhere stops the track first and
+// those frames are lost. To keep every frame received, end a participant
+// by cancelling ctx, waiting for Record to return, then calling Leave (as
+// the WHIP and LiveKit adapters do).
 //
 // Record reads RTCP from receiver (so a host must not read it too): that
 // runs the interceptors and yields the Sender Reports used for A/V sync.
@@ -226,6 +237,9 @@ func (w *writer) finish() {
 		w.log.Warn("stop track", "err", err)
 	}
 	st := w.snapshot()
+	if st.Unwritten > 0 {
+		w.log.Warn("frames lost: the track was stopped before they were written", "unwritten", st.Unwritten, "written", st.Frames)
+	}
 	w.log.Debug("track ended", "packets", st.Packets, "frames", st.Frames, "lost", st.LostPackets, "plis", st.PLIs)
 }
 
@@ -342,6 +356,7 @@ func (w *writer) flush() {
 	for i, pf := range w.pending {
 		w.pending[i] = pendingFrame{}
 		if w.stopped {
+			w.stats.Unwritten++
 			continue
 		}
 		pf.f.PTS = w.clock.pts(pf.ext)
@@ -354,6 +369,7 @@ func (w *writer) flush() {
 		switch {
 		case errors.Is(err, recorder.ErrTrackStopped):
 			w.stopped = true
+			w.stats.Unwritten++
 		case err != nil:
 			w.log.Debug("write frame", "err", err)
 		default:
