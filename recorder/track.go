@@ -325,9 +325,9 @@ func (t *Track) failLocked(cause error) error {
 
 // IsKeyframe reports whether payload, one access unit of codec c (a VP8 or
 // VP9 frame, an Annex-B H.264 access unit, an Opus packet), decodes on its
-// own: a VP8/VP9 key frame, an H.264 access unit with an IDR slice, every
-// non-empty Opus packet. It is false for AV1, whose headers it does not
-// parse, and for unknown codecs.
+// own: a VP8/VP9 key frame, an H.264 access unit with an IDR slice, an AV1
+// temporal unit with a sequence header and a key frame, every non-empty
+// Opus packet. It is false for unknown codecs.
 func (c Codec) IsKeyframe(payload []byte) bool {
 	switch c {
 	case VP8:
@@ -336,6 +336,8 @@ func (c Codec) IsKeyframe(payload []byte) bool {
 		return vp9.IsKeyframe(payload)
 	case H264:
 		return h264.IsKeyframe(payload)
+	case AV1:
+		return av1.IsKeyframe(payload)
 	case Opus:
 		return len(payload) > 0
 	default:
@@ -353,6 +355,8 @@ func pictureSize(c Codec, payload []byte) (w, h int) {
 		w, h, ok = vp9.Size(payload)
 	case H264:
 		w, h, ok = h264.Size(payload)
+	case AV1:
+		w, h, ok = av1.Size(payload)
 	}
 	if !ok || w > maxDimension || h > maxDimension {
 		return 0, 0

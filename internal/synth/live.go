@@ -32,6 +32,15 @@ type liveVideo struct {
 // would make a clip's bitrate depend on the load.
 const offlineDeadline = time.Second
 
+// newVideoSource returns the encoder of p's video codec: SVT-AV1 through
+// FFmpeg for AV1, pion/mediadevices' otherwise.
+func newVideoSource(p Participant, offline bool) (videoSource, error) {
+	if p.VideoCodec == AV1 {
+		return newAV1Video(p)
+	}
+	return newLiveVideo(p, offline)
+}
+
 // newLiveVideo prepares the encoder for p's first picture size.
 func newLiveVideo(p Participant, offline bool) (*liveVideo, error) {
 	v := &liveVideo{p: p, offline: offline, keyEvery: p.KeyframeInterval}

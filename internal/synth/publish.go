@@ -41,6 +41,8 @@ const (
 	VP8  = "vp8"
 	VP9  = "vp9"
 	H264 = "h264"
+	// AV1 is encoded with SVT-AV1 through FFmpeg.
+	AV1 = "av1"
 )
 
 // Defaults of [Participant].
@@ -88,7 +90,7 @@ type Participant struct {
 	Width, Height int
 	// FPS (optional) defaults to DefaultFPS.
 	FPS int
-	// VideoCodec (optional) is VP8, VP9 or H264; defaults to VP8.
+	// VideoCodec (optional) is VP8, VP9, H264 or AV1; defaults to VP8.
 	VideoCodec string
 	// Audio and Video select what is published; when both are false, both
 	// are published.
@@ -163,10 +165,13 @@ func (p Participant) withDefaults() (Participant, error) {
 	switch strings.ToLower(p.VideoCodec) {
 	case "", VP8:
 		p.VideoCodec = VP8
-	case H264, VP9:
+	case H264, VP9, AV1:
 		p.VideoCodec = strings.ToLower(p.VideoCodec)
 	default:
-		return p, fmt.Errorf("%w: video codec %q (want vp8, vp9 or h264)", ErrBadParticipant, p.VideoCodec)
+		return p, fmt.Errorf("%w: video codec %q (want vp8, vp9, h264 or av1)", ErrBadParticipant, p.VideoCodec)
+	}
+	if p.VideoCodec == AV1 && len(p.Resizes) > 0 {
+		return p, fmt.Errorf("%w: resizes are not supported with av1", ErrBadParticipant)
 	}
 	if p.KeyframeInterval == 0 {
 		p.KeyframeInterval = DefaultKeyframeInterval
@@ -260,7 +265,7 @@ func Publish(ctx context.Context, whipURL string, p Participant) (*Publisher, er
 	var vs videoSource
 	var as audioSource
 	if p.Video {
-		if vs, err = newLiveVideo(p, false); err != nil {
+		if vs, err = newVideoSource(p, false); err != nil {
 			return nil, err
 		}
 	}
@@ -337,6 +342,9 @@ func publish(ctx context.Context, whipURL string, p Participant, vs videoSource,
 		case VP9:
 			capab = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP9, ClockRate: 90000, SDPFmtpLine: "profile-id=0"}
 			pay = &codecs.VP9Payloader{}
+		case AV1:
+			capab = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeAV1, ClockRate: 90000, SDPFmtpLine: "level-idx=5;profile=0;tier=0"}
+			pay = &codecs.AV1Payloader{}
 		}
 		if vt, err = pub.addTrack(capab, "video", pay, ts0); err != nil {
 			return fail(err)

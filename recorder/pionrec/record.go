@@ -20,7 +20,7 @@ import (
 // Errors returned by [Record]; test them with errors.Is.
 var (
 	// ErrUnsupportedCodec is returned for a track whose codec is not VP8,
-	// VP9, H.264 or Opus.
+	// VP9, H.264, AV1 or Opus.
 	ErrUnsupportedCodec = errors.New("pionrec: unsupported codec")
 )
 

@@ -43,6 +43,9 @@ const (
 	LibVPX    = "libvpx"
 	LibVPXVP9 = "libvpx-vp9"
 	LibX264   = "libx264"
+	// LibSVTAV1 is SVT-AV1 in its low-delay prediction structure (no
+	// frame reordering), as real-time AV1 senders encode.
+	LibSVTAV1 = "libsvtav1"
 )
 
 // OpusFrameSamples is the samples per channel of a 20 ms Opus frame.
@@ -81,6 +84,8 @@ func NewVideo(name string, width, height, fps, gop int, bitRate int64) (*Encoder
 		kv = []string{"preset", "ultrafast", "tune", "zerolatency", "profile", "baseline"}
 	case LibVPX, LibVPXVP9:
 		kv = []string{"deadline", "realtime", "cpu-used", "8", "lag-in-frames", "0"}
+	case LibSVTAV1:
+		kv = []string{"preset", "12", "svtav1-params", "pred-struct=1:lookahead=0:lp=1"}
 	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		if err := opts.Set(kv[i], kv[i+1], 0); err != nil {

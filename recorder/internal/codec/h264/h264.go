@@ -3,6 +3,8 @@
 // IDR picture, its parameter sets and the picture size in its SPS.
 package h264
 
+import "github.com/roomtape/roomtape/recorder/internal/codec/bits"
+
 // NAL unit types (H.264 table 7-1).
 const (
 	naluIDR = 5
@@ -107,24 +109,9 @@ func unescape(b []byte) []byte {
 
 // bitReader reads an RBSP; after a read past the end err is set and reads
 // return 0.
-type bitReader struct {
-	b   []byte
-	pos int
-	err bool
-}
+type bitReader struct{ bits.Reader }
 
-func (r *bitReader) u(n int) uint32 {
-	var v uint32
-	for range n {
-		if r.pos >= len(r.b)*8 {
-			r.err = true
-			return 0
-		}
-		v = v<<1 | uint32(r.b[r.pos/8]>>(7-r.pos%8)&1)
-		r.pos++
-	}
-	return v
-}
+func (r *bitReader) u(n int) uint32 { return r.U(n) }
 
 // maxLeadingZeros bounds Exp-Golomb codes to 32-bit values.
 const maxLeadingZeros = 31
@@ -132,8 +119,8 @@ const maxLeadingZeros = 31
 func (r *bitReader) ue() uint32 {
 	zeros := 0
 	for r.u(1) == 0 {
-		if r.err || zeros == maxLeadingZeros {
-			r.err = true
+		if r.Err || zeros == maxLeadingZeros {
+			r.Err = true
 			return 0
 		}
 		zeros++
@@ -165,7 +152,7 @@ const maxMBs = 1024
 // spsSize parses seq_parameter_set_data (H.264 7.3.2.1.1) up to the frame
 // cropping fields.
 func spsSize(rbsp []byte) (width, height int, ok bool) {
-	r := &bitReader{b: rbsp}
+	r := &bitReader{bits.Reader{B: rbsp}}
 	profile := r.u(8)
 	r.u(16) // constraint flags, level_idc
 	r.ue()  // seq_parameter_set_id
@@ -178,12 +165,12 @@ func spsSize(rbsp []byte) (width, height int, ok bool) {
 		r.ue()                     // bit_depth_luma_minus8
 		r.ue()                     // bit_depth_chroma_minus8
 		r.u(1)                     // qpprime_y_zero_transform_bypass_flag
-		if r.u(1) == 1 && !r.err { // seq_scaling_matrix_present_flag
+		if r.u(1) == 1 && !r.Err { // seq_scaling_matrix_present_flag
 			lists := 8
 			if chroma == 3 {
 				lists = 12
 			}
-			for i := 0; i < lists && !r.err; i++ {
+			for i := 0; i < lists && !r.Err; i++ {
 				if r.u(1) == 1 {
 					size := 16
 					if i >= 6 {
@@ -203,7 +190,7 @@ func spsSize(rbsp []byte) (width, height int, ok bool) {
 		r.se() // offset_for_non_ref_pic
 		r.se() // offset_for_top_to_bottom_field
 		n := r.ue()
-		for i := uint32(0); i < n && !r.err; i++ {
+		for i := uint32(0); i < n && !r.Err; i++ {
 			r.se()
 		}
 	}
@@ -220,7 +207,7 @@ func spsSize(rbsp []byte) (width, height int, ok bool) {
 	if r.u(1) == 1 {
 		cl, cr, ct, cb = r.ue(), r.ue(), r.ue(), r.ue()
 	}
-	if r.err || wMBs > maxMBs || hMaps > maxMBs || chroma > 3 {
+	if r.Err || wMBs > maxMBs || hMaps > maxMBs || chroma > 3 {
 		return 0, 0, false
 	}
 	subW, subH := uint32(2), uint32(2)
@@ -242,7 +229,7 @@ func spsSize(rbsp []byte) (width, height int, ok bool) {
 // skipScalingList reads past scaling_list() (H.264 7.3.2.1.1.1).
 func skipScalingList(r *bitReader, size int) {
 	last, next := int32(8), int32(8)
-	for j := 0; j < size && !r.err; j++ {
+	for j := 0; j < size && !r.Err; j++ {
 		if next != 0 {
 			next = (last + r.se() + 256) % 256
 		}
