@@ -674,3 +674,32 @@ func TestOpusGap(t *testing.T) {
 	requirePTS(t, r, fed, 0)
 	assert.Equal(t, gap+19*avtest.OpusFrameDuration, r.Last())
 }
+
+// TestVP9InterFrameResize follows a VP9 stream whose size steps up on an
+// inter frame, as livekit-client's SVC does (a small first keyframe, the
+// full size from the next frame on): session.json and the events give the
+// size of every frame, not only the keyframe's.
+func TestVP9InterFrameResize(t *testing.T) {
+	f := newFixture(t)
+	p, err := f.s.Join("svc", "SVC")
+	require.NoError(t, err)
+	tr, err := p.AddTrack(recorder.TrackInfo{Codec: recorder.VP9})
+	require.NoError(t, err)
+	for i, payload := range [][]byte{
+		avtest.VP9KeyHeader(320, 180),
+		avtest.VP9InterHeader(640, 360),
+		avtest.VP9InterHeader(0, 0), // the size of its reference: 640x360
+		avtest.VP9InterHeader(0, 0),
+	} {
+		require.NoError(t, tr.WriteFrame(recorder.Frame{Payload: payload, PTS: time.Duration(i) * 100 * time.Millisecond}))
+	}
+	require.NoError(t, f.s.Close(context.Background()))
+	assert.Equal(t, []string{
+		"participant_joined svc", "track_started svc",
+		"resolution_changed svc 320x180", "resolution_changed svc 640x360",
+		"track_stopped svc", "participant_left svc", "session_ended ",
+	}, f.log.kinds())
+	mt := loadManifest(t, f.s).Participants[0].Tracks[0]
+	assert.Equal(t, [2]int{320, 180}, [2]int{mt.Width, mt.Height})
+	assert.Equal(t, []manifest.Resolution{{AtS: 0.1, Width: 640, Height: 360}}, mt.Resolutions)
+}

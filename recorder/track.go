@@ -31,6 +31,7 @@ type Track struct {
 	lastPTS  time.Duration
 	width    int
 	height   int
+	vp9      vp9.Sizer // follows VP9 sizes across inter frames
 
 	// Guarded by s.mu.
 	ended bool
@@ -92,7 +93,8 @@ func (t *Track) Stats() TrackStats {
 // older than the last written one is dropped and counted (not an error).
 // Video is written from the first keyframe on; earlier frames are dropped
 // and counted. A picture size that differs from the previous one (given in
-// f or parsed from a VP8, VP9 or H.264 keyframe) emits ResolutionChanged.
+// f, parsed from a VP8 or H.264 keyframe, from any VP9 frame or from an
+// AV1 sequence header) emits ResolutionChanged.
 //
 // It returns ErrEmptyFrame for a frame without payload, ErrTrackStopped
 // after Stop or Leave, and file errors (which do not stop the sinks).
@@ -127,12 +129,12 @@ func (t *Track) writeLocked(f Frame) (changed bool, err error) {
 	f.Keyframe = key
 	if !video || f.Width <= 0 || f.Height <= 0 || f.Width > maxDimension || f.Height > maxDimension {
 		f.Width, f.Height = 0, 0
-		if video && key {
-			f.Width, f.Height = pictureSize(t.info.Codec, f.Payload)
+		if video {
+			f.Width, f.Height = t.pictureSizeLocked(f.Payload, key)
 		}
 	}
 	if !t.started && video && f.Width == 0 && t.info.Width > 0 && t.info.Height > 0 {
-		// No size in the bitstream we can parse (AV1): trust the caller.
+		// No size in the bitstream we can parse: trust the caller.
 		f.Width, f.Height = t.info.Width, t.info.Height
 	}
 	if !t.started {
@@ -345,7 +347,30 @@ func (c Codec) IsKeyframe(payload []byte) bool {
 	}
 }
 
-// pictureSize parses the picture size of a keyframe, 0x0 if unknown.
+// pictureSizeLocked parses the picture size of a frame, 0x0 if unknown:
+// VP9 frames carry it, or take a reference frame's, on inter frames too
+// (spatial layers, dynamic resizing), and AV1 temporal units with a
+// sequence header announce it whether key or not; the other codecs' sizes
+// are read from keyframes. t.mu must be held.
+func (t *Track) pictureSizeLocked(payload []byte, key bool) (w, h int) {
+	switch t.info.Codec {
+	case VP9:
+		w, h, ok := t.vp9.Next(payload)
+		if !ok || w > maxDimension || h > maxDimension {
+			return 0, 0
+		}
+		return w, h
+	case AV1:
+		return pictureSize(AV1, payload)
+	}
+	if !key {
+		return 0, 0
+	}
+	return pictureSize(t.info.Codec, payload)
+}
+
+// pictureSize parses the picture size of a keyframe (or of an AV1 temporal
+// unit with a sequence header), 0x0 if unknown.
 func pictureSize(c Codec, payload []byte) (w, h int) {
 	var ok bool
 	switch c {

@@ -51,6 +51,7 @@ func TestPublishRecord(t *testing.T) {
 			vt := tracksOf(p, "video")[0]
 			require.Equal(t, tc.codec, vt.Codec)
 			require.Equal(t, [2]int{synth.DefaultWidth, synth.DefaultHeight}, [2]int{vt.Width, vt.Height}, "picture size in session.json")
+			require.Empty(t, vt.Resolutions, "the size never changed (every frame's header parsed alike)")
 			rep, _ := analyzeVideo(t, vt)
 			require.Equal(t, [2]int{synth.DefaultWidth, synth.DefaultHeight}, [2]int{rep.Video.Width, rep.Video.Height}, "picture size in the file")
 			require.GreaterOrEqual(t, rep.Video.Frames, int(st.VideoFrames)*9/10, "frames decoded of %d sent", st.VideoFrames)
