@@ -210,7 +210,8 @@ type Event struct {
 // caused the event; it must not call Session, Participant or Track methods
 // that change state (Join, Leave, AddTrack, Stop, Close), which would
 // deadlock. WriteFrame is called from the goroutine writing the track,
-// frames of one track in PTS order, video starting with a keyframe; calls
+// frames of one track in PTS order (H.264 with B-frames: decode order),
+// video starting with a keyframe; calls
 // for different tracks may be concurrent. Neither may block long, since
 // they hold up recording. An error from WriteFrame is logged and does not
 // stop the recording. Close is called once by [Session.Close]; an

@@ -32,6 +32,10 @@ type Track struct {
 	width    int
 	height   int
 	vp9      vp9.Sizer // follows VP9 sizes across inter frames
+	// reorder is how many frames an H.264 frame may be presented after
+	// (B-frames), from the first keyframe's SPS: frames then come in
+	// decode order and their PTS may go back, by up to that many frames.
+	reorder int
 
 	// Guarded by s.mu.
 	ended bool
@@ -78,6 +82,17 @@ func (t *Track) Participant() *Participant { return t.p }
 // has been written (unless files are disabled).
 func (t *Track) Path() string { return t.path }
 
+// Reorder returns how many frames a frame of the track may be presented
+// after, in decode order: for H.264, the max_num_reorder_frames of the
+// first keyframe's SPS (16 when the SPS does not say and its profile has
+// B-frames); 0 for other codecs and before the first keyframe. With
+// reordering, WriteFrame takes frames whose PTS goes back.
+func (t *Track) Reorder() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.reorder
+}
+
 // Stats returns the track's counters.
 func (t *Track) Stats() TrackStats {
 	return TrackStats{
@@ -91,6 +106,8 @@ func (t *Track) Stats() TrackStats {
 
 // WriteFrame records one frame. Frames must come in PTS order: a frame
 // older than the last written one is dropped and counted (not an error).
+// H.264 with B-frames (an SPS whose profile allows them) comes in decode
+// order instead: PTS may then go back, but not before the first frame's.
 // Video is written from the first keyframe on; earlier frames are dropped
 // and counted. A picture size that differs from the previous one (given in
 // f, parsed from a VP8 or H.264 keyframe, from any VP9 frame or from an
@@ -117,7 +134,7 @@ func (t *Track) writeLocked(f Frame) (changed bool, err error) {
 	if t.closed {
 		return false, fmt.Errorf("participant %q track %q: %w", t.p.id, t.info.ID, ErrTrackStopped)
 	}
-	if t.started && f.PTS < t.lastPTS {
+	if t.started && f.PTS < t.lastPTS && (t.reorder == 0 || f.PTS < t.startPTS) {
 		t.droppedOrder.Add(1)
 		t.s.log.Debug("frame out of order dropped", "participant", t.p.id, "track", t.info.ID, "pts", f.PTS, "last", t.lastPTS)
 		return false, nil
@@ -148,7 +165,7 @@ func (t *Track) writeLocked(f Frame) (changed bool, err error) {
 		t.resizeLocked(f.PTS, f.Width, f.Height)
 		changed = true
 	}
-	t.lastPTS = f.PTS
+	t.lastPTS = max(t.lastPTS, f.PTS)
 	if t.w != nil {
 		if werr := t.w.WritePacket(f.Payload, f.PTS-t.startPTS, f.Duration, key); werr != nil {
 			err = t.failLocked(werr)
@@ -185,12 +202,21 @@ func (t *Track) startLocked(f Frame) (ok bool, err error) {
 			t.droppedKey.Add(1)
 			return false, nil
 		}
+		if t.info.Codec == H264 {
+			n, ok := h264.Reorder(f.Payload)
+			if !ok {
+				// The SPS does not say and the profile has B-frames:
+				// allow the most H.264 can reorder.
+				n = maxReorder
+			}
+			t.reorder = n
+		}
 	}
 	t.started = true
 	t.startPTS = f.PTS
 	t.lastPTS = f.PTS
 	if t.s.files {
-		fw, err := newFileWriter(t.path, t.info, f.Width, f.Height, extradata)
+		fw, err := newFileWriter(t.path, t.info, f.Width, f.Height, t.reorder, extradata)
 		if err != nil {
 			t.fileErr = fmt.Errorf("%w: participant %q track %q: %w", ErrStorage, t.p.id, t.info.ID, err)
 			s := t.s

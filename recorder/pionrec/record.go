@@ -270,13 +270,16 @@ type writer struct {
 	lastTS   int64
 	haveTS   bool
 	frameDur time.Duration
-	waitKey  bool
-	lastPLI  time.Time
-	waitFrom time.Time
-	stopped  bool
-	pending  []pendingFrame
-	written  bool
-	lastPTS  time.Duration
+	// reordered: video timestamps went back (B-frames in decode order).
+	reordered bool
+	waitKey   bool
+	lastPLI   time.Time
+	waitFrom  time.Time
+	stopped   bool
+	pending   []pendingFrame
+	written   bool
+	firstPTS  time.Duration
+	lastPTS   time.Duration
 
 	mu    sync.Mutex
 	stats Stats
@@ -326,8 +329,16 @@ func (w *writer) frame(af assembledFrame, now time.Time) {
 	if w.video {
 		// A frame lasts until the next one; estimate it from the
 		// previous interval.
+		// With B-frames (timestamps going back in decode order) the
+		// intervals between frames in arrival order span several
+		// frames: the smallest seen is the frame period.
 		if w.haveTS {
-			if d := w.clock.ticks(ext - w.lastTS); d > 0 && d <= maxFrameDuration {
+			delta := ext - w.lastTS
+			if delta < 0 {
+				w.reordered = true
+				delta = -delta
+			}
+			if d := w.clock.ticks(delta); d > 0 && d <= maxFrameDuration && (!w.reordered || w.frameDur == 0 || d < w.frameDur) {
 				w.frameDur = d
 			}
 		}
@@ -360,8 +371,10 @@ func (w *writer) flush() {
 			continue
 		}
 		pf.f.PTS = w.clock.pts(pf.ext)
-		if w.written && (pf.f.PTS < w.lastPTS || (!w.video && pf.f.PTS == w.lastPTS)) {
-			// An audio clock stepped back: drop the packets it overlaps.
+		if w.written && (pf.f.PTS < w.lastPTS || (!w.video && pf.f.PTS == w.lastPTS)) && !w.reorderedFrame(pf.f.PTS) {
+			// An audio clock stepped back: drop the packets it
+			// overlaps; likewise a video timestamp going back, unless
+			// it is a B-frame sent in decode order.
 			w.stats.DroppedFrames++
 			continue
 		}
@@ -374,10 +387,29 @@ func (w *writer) flush() {
 			w.log.Debug("write frame", "err", err)
 		default:
 			w.stats.Frames++
-			w.written, w.lastPTS = true, pf.f.PTS
+			if !w.written {
+				w.firstPTS = pf.f.PTS
+			}
+			if !w.written || pf.f.PTS > w.lastPTS {
+				w.lastPTS = pf.f.PTS
+			}
+			w.written = true
 		}
 	}
 	w.pending = w.pending[:0]
+}
+
+// maxReorderBack bounds how far before the latest frame a reordered
+// H.264 frame may be presented: 16 frames (H.264's most) at 30 fps.
+// Anything further back is a broken timestamp, dropped.
+const maxReorderBack = 16 * time.Second / 30
+
+// reorderedFrame reports whether a video frame presented at pts, before the
+// latest frame written, is a frame sent in decode order (H.264 B-frames)
+// that the track takes: the stream reorders, and pts lies after the first
+// frame and at most maxReorderBack before the latest.
+func (w *writer) reorderedFrame(pts time.Duration) bool {
+	return w.video && w.track.Reorder() > 0 && pts >= w.firstPTS && pts >= w.lastPTS-maxReorderBack
 }
 
 // requestKeyframe sends a PLI.
