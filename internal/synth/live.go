@@ -32,11 +32,14 @@ type liveVideo struct {
 // would make a clip's bitrate depend on the load.
 const offlineDeadline = time.Second
 
-// newVideoSource returns the encoder of p's video codec: SVT-AV1 through
-// FFmpeg for AV1, pion/mediadevices' otherwise.
+// newVideoSource returns the encoder of p's video codec: FFmpeg's for AV1
+// (SVT-AV1) and H.264 with B-frames (x264), pion/mediadevices' otherwise.
 func newVideoSource(p Participant, offline bool) (videoSource, error) {
-	if p.VideoCodec == AV1 {
-		return newAV1Video(p)
+	switch p.VideoCodec {
+	case AV1:
+		return newFFVideo(p, av1Encoder)
+	case H264BFrames:
+		return newFFVideo(p, h264BFramesEncoder)
 	}
 	return newLiveVideo(p, offline)
 }

@@ -43,6 +43,10 @@ const (
 	H264 = "h264"
 	// AV1 is encoded with SVT-AV1 through FFmpeg.
 	AV1 = "av1"
+	// H264BFrames is H.264 Main profile with B-frames (x264 through
+	// FFmpeg), as OBS-style encoders send: RTP timestamps go back in
+	// decode order.
+	H264BFrames = "h264-bframes"
 )
 
 // Defaults of [Participant].
@@ -90,7 +94,8 @@ type Participant struct {
 	Width, Height int
 	// FPS (optional) defaults to DefaultFPS.
 	FPS int
-	// VideoCodec (optional) is VP8, VP9, H264 or AV1; defaults to VP8.
+	// VideoCodec (optional) is VP8, VP9, H264, H264BFrames or AV1;
+	// defaults to VP8.
 	VideoCodec string
 	// Audio and Video select what is published; when both are false, both
 	// are published.
@@ -165,13 +170,13 @@ func (p Participant) withDefaults() (Participant, error) {
 	switch strings.ToLower(p.VideoCodec) {
 	case "", VP8:
 		p.VideoCodec = VP8
-	case H264, VP9, AV1:
+	case H264, VP9, AV1, H264BFrames:
 		p.VideoCodec = strings.ToLower(p.VideoCodec)
 	default:
-		return p, fmt.Errorf("%w: video codec %q (want vp8, vp9, h264 or av1)", ErrBadParticipant, p.VideoCodec)
+		return p, fmt.Errorf("%w: video codec %q (want vp8, vp9, h264, h264-bframes or av1)", ErrBadParticipant, p.VideoCodec)
 	}
-	if p.VideoCodec == AV1 && len(p.Resizes) > 0 {
-		return p, fmt.Errorf("%w: resizes are not supported with av1", ErrBadParticipant)
+	if (p.VideoCodec == AV1 || p.VideoCodec == H264BFrames) && len(p.Resizes) > 0 {
+		return p, fmt.Errorf("%w: resizes are not supported with %s", ErrBadParticipant, p.VideoCodec)
 	}
 	if p.KeyframeInterval == 0 {
 		p.KeyframeInterval = DefaultKeyframeInterval
@@ -244,6 +249,15 @@ type videoSource interface {
 	// skippable reports whether frames may be skipped to catch up.
 	skippable() bool
 	close()
+}
+
+// presenter is a videoSource whose frames come in decode order (B-frames)
+// or out of its encoder some frames late: presented gives the picture
+// index of the frame just returned, whose content time is its RTP time,
+// and latency how many frame periods after its decode slot it is sent.
+type presenter interface {
+	presented() int
+	latency() int
 }
 
 // audioSource yields the encoded Opus packet k (content time k*20 ms).
@@ -342,6 +356,12 @@ func publish(ctx context.Context, whipURL string, p Participant, vs videoSource,
 		case VP9:
 			capab = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP9, ClockRate: 90000, SDPFmtpLine: "profile-id=0"}
 			pay = &codecs.VP9Payloader{}
+		case H264BFrames:
+			capab = webrtc.RTPCodecCapability{
+				MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+				SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f",
+			}
+			pay = &codecs.H264Payloader{}
 		case AV1:
 			capab = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeAV1, ClockRate: 90000, SDPFmtpLine: "level-idx=5;profile=0;tier=0"}
 			pay = &codecs.AV1Payloader{}
@@ -363,6 +383,9 @@ func publish(ctx context.Context, whipURL string, p Participant, vs videoSource,
 	if vs != nil {
 		if first.data, first.key, err = vs.frame(0, 0, false); err != nil {
 			return fail(err)
+		}
+		if ps, ok := vs.(presenter); ok {
+			first.shown = frameTime(ps.presented(), p.FPS)
 		}
 	}
 
@@ -639,7 +662,7 @@ func (pub *Publisher) runVideo(ctx context.Context, vs videoSource, t *rtpTrack,
 				at = frameTime(i, fps)
 			}
 		}
-		data, key := first.data, first.key
+		data, key, shown := first.data, first.key, first.shown
 		if i > 0 {
 			var err error
 			data, key, err = vs.frame(i, at, pub.forceKey.Swap(false))
@@ -647,14 +670,22 @@ func (pub *Publisher) runVideo(ctx context.Context, vs videoSource, t *rtpTrack,
 				pub.p.Logger.Warn("synth: encode video", "name", pub.p.Name, "err", err)
 				return
 			}
+			shown = at
+			if ps, ok := vs.(presenter); ok {
+				shown = frameTime(ps.presented(), fps)
+			}
 		}
-		if !sleepUntil(ctx, pub.start.Add(at)) {
+		send := at
+		if ps, ok := vs.(presenter); ok {
+			send = frameTime(i+ps.latency(), fps)
+		}
+		if !sleepUntil(ctx, pub.start.Add(send)) {
 			return
 		}
 		if len(data) == 0 {
 			continue
 		}
-		if err := t.write(data, at); err != nil {
+		if err := t.write(data, shown); err != nil {
 			pub.p.Logger.Debug("synth: send video", "name", pub.p.Name, "err", err)
 		}
 		pub.stats.video.Add(1)
@@ -668,6 +699,8 @@ func (pub *Publisher) runVideo(ctx context.Context, vs videoSource, t *rtpTrack,
 type preparedFrame struct {
 	data []byte
 	key  bool
+	// shown is the content time of the frame's picture.
+	shown time.Duration
 }
 
 // frameTime is the content time of frame i at fps, exact to the

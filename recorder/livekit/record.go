@@ -298,6 +298,14 @@ func (b *bot) awaitTracks(trs []*trackRec) {
 // leaveLocked stops e's tracks, waits for their recordings to write what
 // they hold, and makes it leave the session. b.mu must be held.
 func (b *bot) leaveLocked(e *entry) {
+	if e != nil && e.present {
+		b.leaveAtLocked(e, b.s.Elapsed())
+	}
+}
+
+// leaveAtLocked is leaveLocked with the presence ending at session time
+// at. b.mu must be held.
+func (b *bot) leaveAtLocked(e *entry, at time.Duration) {
 	if e == nil || !e.present {
 		return
 	}
@@ -313,7 +321,8 @@ func (b *bot) leaveLocked(e *entry) {
 	// pending a Sender Report) before Leave stops their tracks.
 	b.awaitTracks(stopping)
 	e.present = false
-	if err := e.p.Leave(); err != nil {
+	// The presence ends when the leave began, not after the drain.
+	if err := e.p.LeaveAt(at); err != nil {
 		b.log.Warn("leave session", "participant", e.id, "err", err)
 	}
 	b.log.Info("participant left", "participant", e.id)
@@ -533,6 +542,7 @@ func (b *bot) updateLayers() {
 func (b *bot) finish() {
 	b.mu.Lock()
 	b.ended = true
+	at := b.s.Elapsed()
 	// Stop every recording first and let them write what they hold, so
 	// that the leaves below are not delayed one after another.
 	stopping := make([]*trackRec, 0, len(b.tracks))
@@ -543,7 +553,7 @@ func (b *bot) finish() {
 	}
 	b.awaitTracks(stopping)
 	for _, e := range b.entries {
-		b.leaveLocked(e)
+		b.leaveAtLocked(e, at)
 	}
 	b.mu.Unlock()
 	b.wg.Wait()

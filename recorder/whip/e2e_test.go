@@ -19,11 +19,14 @@ func TestPublishRecord(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		codec string
+		// recorded is the codec in session.json (default codec).
+		recorded string
 	}{
-		{"vp8", synth.VP8},
-		{"vp9", synth.VP9},
-		{"h264", synth.H264},
-		{"av1", synth.AV1},
+		{"vp8", synth.VP8, ""},
+		{"vp9", synth.VP9, ""},
+		{"h264", synth.H264, ""},
+		{"av1", synth.AV1, ""},
+		{"h264_bframes", synth.H264BFrames, synth.H264},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, whip.Config{Logger: testLogger(t)})
@@ -49,7 +52,11 @@ func TestPublishRecord(t *testing.T) {
 				require.InDelta(t, presence.Seconds(), (end - tr.Start()).Seconds(), presenceTolerance.Seconds())
 			}
 			vt := tracksOf(p, "video")[0]
-			require.Equal(t, tc.codec, vt.Codec)
+			want := tc.recorded
+			if want == "" {
+				want = tc.codec
+			}
+			require.Equal(t, want, vt.Codec)
 			require.Equal(t, [2]int{synth.DefaultWidth, synth.DefaultHeight}, [2]int{vt.Width, vt.Height}, "picture size in session.json")
 			require.Empty(t, vt.Resolutions, "the size never changed (every frame's header parsed alike)")
 			rep, _ := analyzeVideo(t, vt)

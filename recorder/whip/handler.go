@@ -758,10 +758,13 @@ func (h *Handler) end(res *resource) {
 		p, pc := res.p, res.pc
 		res.ended = true
 		res.mu.Unlock()
+		at := h.s.Elapsed()
 		res.cancel()
 		h.awaitRecords(res)
 		if p != nil {
-			if err := p.Leave(); err != nil {
+			// The presence ends now, not after the drain (closing
+			// files and writing session.json take a while).
+			if err := p.LeaveAt(at); err != nil {
 				h.log.Warn("whip participant leave", "participant", res.participantID, "err", err)
 			}
 			h.log.Info("whip participant left", "resource", res.id, "participant", res.participantID)
