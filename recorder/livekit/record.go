@@ -44,12 +44,13 @@ func Record(ctx context.Context, s *recorder.Session, cfg Config) error {
 		cfg.Logger = cfg.Logger.With("room", cfg.Room)
 	}
 	b := &bot{
-		s:       s,
-		cfg:     cfg,
-		log:     cfg.Logger,
-		entries: map[string]*entry{},
-		tracks:  map[string]*trackRec{},
-		done:    make(chan struct{}),
+		s:        s,
+		cfg:      cfg,
+		log:      cfg.Logger,
+		entries:  map[string]*entry{},
+		tracks:   map[string]*trackRec{},
+		stopping: map[*trackRec]bool{},
+		done:     make(chan struct{}),
 	}
 	cb := b.callbacks(ctx)
 	b.room = lksdk.NewRoom(cb)
@@ -157,7 +158,10 @@ type bot struct {
 	reconnecting bool
 	entries      map[string]*entry    // by recorder participant ID
 	tracks       map[string]*trackRec // by LiveKit track SID
-	wg           sync.WaitGroup       // track goroutines
+	// stopping are recordings stopped (unpublished) that have not
+	// returned yet: a leave waits for its entry's before Leave.
+	stopping map[*trackRec]bool
+	wg       sync.WaitGroup // track goroutines
 }
 
 // entry is one recorder participant: a LiveKit participant, or the screen
@@ -317,6 +321,11 @@ func (b *bot) leaveAtLocked(e *entry, at time.Duration) {
 			stopping = append(stopping, tr)
 		}
 	}
+	for tr := range b.stopping {
+		if tr.entry == e {
+			stopping = append(stopping, tr)
+		}
+	}
 	// Let the recordings write the frames they hold (up to a second
 	// pending a Sender Report) before Leave stops their tracks.
 	b.awaitTracks(stopping)
@@ -461,14 +470,19 @@ func (b *bot) forget(sid string, tr *trackRec) {
 	if b.tracks[sid] == tr {
 		delete(b.tracks, sid)
 	}
+	delete(b.stopping, tr)
 	b.mu.Unlock()
 }
 
-// stopTrack stops recording the track with the given SID.
+// stopTrack stops recording the track with the given SID; until the
+// recording returns, a leave of its participant waits for it.
 func (b *bot) stopTrack(sid string) {
 	b.mu.Lock()
 	tr := b.tracks[sid]
 	delete(b.tracks, sid)
+	if tr != nil {
+		b.stopping[tr] = true
+	}
 	b.mu.Unlock()
 	if tr != nil {
 		tr.cancel()
@@ -545,10 +559,13 @@ func (b *bot) finish() {
 	at := b.s.Elapsed()
 	// Stop every recording first and let them write what they hold, so
 	// that the leaves below are not delayed one after another.
-	stopping := make([]*trackRec, 0, len(b.tracks))
+	stopping := make([]*trackRec, 0, len(b.tracks)+len(b.stopping))
 	for sid, tr := range b.tracks {
 		tr.cancel()
 		delete(b.tracks, sid)
+		stopping = append(stopping, tr)
+	}
+	for tr := range b.stopping {
 		stopping = append(stopping, tr)
 	}
 	b.awaitTracks(stopping)

@@ -240,7 +240,8 @@ func (w *writer) finish() {
 	if st.Unwritten > 0 {
 		w.log.Warn("frames lost: the track was stopped before they were written", "unwritten", st.Unwritten, "written", st.Frames)
 	}
-	w.log.Debug("track ended", "packets", st.Packets, "frames", st.Frames, "lost", st.LostPackets, "plis", st.PLIs)
+	w.log.Debug("track ended", "packets", st.Packets, "frames", st.Frames, "lost", st.LostPackets,
+		"dropped", st.DroppedFrames, "unwritten", st.Unwritten, "plis", st.PLIs)
 }
 
 // snapshot returns the track's counters.
