@@ -33,6 +33,12 @@ const (
 	// DefaultPLIInterval is how often a PLI is repeated while a video
 	// track waits for a keyframe.
 	DefaultPLIInterval = 500 * time.Millisecond
+	// endGrace is how long Record keeps reading after its context ends:
+	// packets sent before the end (a publisher's last ones before its
+	// WHIP DELETE) may still sit in pion's buffers or the socket's, and
+	// reading them takes microseconds. A sender still sending then has
+	// up to this much more recorded, after the end.
+	endGrace = 50 * time.Millisecond
 	// maxFrameDuration bounds a video frame duration derived from the next
 	// frame's timestamp (a paused camera would otherwise last long).
 	maxFrameDuration = time.Second
@@ -122,7 +128,9 @@ func Record(ctx context.Context, p *recorder.Participant, track *webrtc.TrackRem
 		w.readRTCP(receiver)
 	}()
 	stop := context.AfterFunc(ctx, func() {
-		_ = track.SetReadDeadline(time.Unix(1, 0))
+		// Packets that arrived before the end but were not read yet
+		// (in pion's buffers or the socket's) are still read.
+		_ = track.SetReadDeadline(time.Now().Add(endGrace))
 	})
 	defer stop()
 

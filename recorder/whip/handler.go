@@ -744,11 +744,11 @@ func (h *Handler) join(res *resource) *recorder.Participant {
 	return res.p
 }
 
-// end tears a resource down once: recording stops (each Record writes the
-// frames it holds), then the participant leaves, the peer connection
-// closes and the participant's and the client's places are freed. Leaving
-// first would stop the tracks under the Records and drop the frames still
-// waiting for a Sender Report.
+// end tears a resource down once: the resource and the client's place go,
+// recording stops (each Record writes the frames it holds), then the
+// participant leaves, its place is freed and the peer connection closes.
+// Leaving first would stop the tracks under the Records and drop the
+// frames still waiting for a Sender Report.
 func (h *Handler) end(res *resource) {
 	res.endOnce.Do(func() {
 		defer h.wg.Done()
@@ -758,6 +758,12 @@ func (h *Handler) end(res *resource) {
 		p, pc := res.p, res.pc
 		res.ended = true
 		res.mu.Unlock()
+		h.mu.Lock()
+		delete(h.resources, res.id)
+		if c := h.clients[res.client]; c != nil {
+			c.resources--
+		}
+		h.mu.Unlock()
 		at := h.s.Elapsed()
 		res.cancel()
 		h.awaitRecords(res)
@@ -769,18 +775,15 @@ func (h *Handler) end(res *resource) {
 			}
 			h.log.Info("whip participant left", "resource", res.id, "participant", res.participantID)
 		}
-		// The places are freed after the leave: a publisher coming back
-		// during the drain gets 409 rather than a join that fails.
+		// The participant's place is freed after the leave: a publisher
+		// coming back during the drain gets 409 rather than a join that
+		// fails.
 		h.mu.Lock()
-		delete(h.resources, res.id)
 		if h.byParticipant[res.participantID] == res {
 			delete(h.byParticipant, res.participantID)
 		}
 		if res.newParticipant && p == nil {
 			delete(h.admitted, res.participantID) // never joined: not counted
-		}
-		if c := h.clients[res.client]; c != nil {
-			c.resources--
 		}
 		h.mu.Unlock()
 		if pc != nil {
