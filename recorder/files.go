@@ -21,9 +21,10 @@ var mkvCodecs = map[Codec]mkv.Codec{VP8: mkv.VP8, VP9: mkv.VP9, H264: mkv.H264, 
 
 // newFileWriter creates the Matroska file of a track whose first picture
 // is width x height (0 if unknown); extradata is the codec's global header
-// taken from the first keyframe (H.264, AV1) or nil.
-func newFileWriter(path string, info TrackInfo, width, height int, extradata []byte) (fileWriter, error) {
-	p := mkv.Params{Codec: mkvCodecs[info.Codec], Width: width, Height: height, Extradata: extradata}
+// taken from the first keyframe (H.264, AV1) or nil; reorder is how many
+// frames a frame may be presented after (H.264 B-frames), else 0.
+func newFileWriter(path string, info TrackInfo, width, height, reorder int, extradata []byte) (fileWriter, error) {
+	p := mkv.Params{Codec: mkvCodecs[info.Codec], Width: width, Height: height, Reorder: reorder, Extradata: extradata}
 	if info.Codec == Opus {
 		p.Channels = info.Channels
 		p.SampleRate = opus.SampleRate
@@ -31,3 +32,6 @@ func newFileWriter(path string, info TrackInfo, width, height int, extradata []b
 	}
 	return mkv.Create(path, p)
 }
+
+// maxReorder is the most frames an H.264 frame may be presented after.
+const maxReorder = mkv.MaxReorder

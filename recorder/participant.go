@@ -153,18 +153,38 @@ const maxDimension = 16384
 // Leave ends the participant's presence interval and stops its tracks
 // (finishing their files). It is idempotent: leaving when not present
 // returns nil.
-func (p *Participant) Leave() error { return p.leave(true) }
+func (p *Participant) Leave() error { return p.leave(true, -1) }
 
-// leave implements Leave; checkpoint is false when Session.Close leaves
-// everyone (it writes session.json once at the end).
-func (p *Participant) leave(checkpoint bool) error {
+// LeaveAt is Leave with the presence ending at session time at, for a host
+// that first lets the participant's tracks write what they still hold and
+// stop (as pionrec does when its context ends), then leaves: at is when
+// the participant went, taken before that drain. It is clamped between
+// the latest join and now, and tracks of this presence that stopped after
+// it end at it in session.json (their TrackStopped events keep the time
+// they stopped).
+func (p *Participant) LeaveAt(at time.Duration) error { return p.leave(true, max(at, 0)) }
+
+// leave implements Leave and LeaveAt (at < 0: now); checkpoint is false
+// when Session.Close leaves everyone (it writes session.json once at the
+// end).
+func (p *Participant) leave(checkpoint bool, at time.Duration) error {
 	s := p.s
 	s.mu.Lock()
 	if !p.present {
 		s.mu.Unlock()
 		return nil
 	}
-	at := s.Elapsed()
+	now := s.Elapsed()
+	if at < 0 || at > now {
+		at = now
+	}
+	join := p.intervals[len(p.intervals)-1].join
+	at = max(at, join)
+	for _, t := range p.tracks {
+		if t.rec != nil && t.rec.end > at && t.rec.start >= join {
+			t.rec.end = max(at, t.rec.start)
+		}
+	}
 	tracks := p.active
 	p.active = nil
 	for _, t := range tracks {

@@ -126,13 +126,14 @@ type Frame struct {
 	PTS time.Duration
 	// Duration is 0 if unknown.
 	Duration time.Duration
-	// Keyframe marks a frame decodable on its own. For VP8, VP9 and H.264
-	// the recorder also detects keyframes itself from the payload; audio
-	// frames are always keyframes.
+	// Keyframe marks a frame decodable on its own. For VP8, VP9, H.264 and
+	// AV1 the recorder also detects keyframes itself from the payload;
+	// audio frames are always keyframes.
 	Keyframe bool
-	// Width and Height are the picture size when known (keyframes), else
-	// 0. When 0 the recorder parses them from VP8, VP9 and H.264
-	// keyframes.
+	// Width and Height are the picture size when known, else 0. When 0
+	// the recorder parses them from VP8 and H.264 keyframes, from every
+	// VP9 frame (inter frames may change the size) and from AV1 sequence
+	// headers.
 	Width, Height int
 }
 
@@ -209,7 +210,8 @@ type Event struct {
 // caused the event; it must not call Session, Participant or Track methods
 // that change state (Join, Leave, AddTrack, Stop, Close), which would
 // deadlock. WriteFrame is called from the goroutine writing the track,
-// frames of one track in PTS order, video starting with a keyframe; calls
+// frames of one track in PTS order (H.264 with B-frames: decode order),
+// video starting with a keyframe; calls
 // for different tracks may be concurrent. Neither may block long, since
 // they hold up recording. An error from WriteFrame is logged and does not
 // stop the recording. Close is called once by [Session.Close]; an

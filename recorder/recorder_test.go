@@ -674,3 +674,75 @@ func TestOpusGap(t *testing.T) {
 	requirePTS(t, r, fed, 0)
 	assert.Equal(t, gap+19*avtest.OpusFrameDuration, r.Last())
 }
+
+// TestVP9InterFrameResize follows a VP9 stream whose size steps up on an
+// inter frame, as livekit-client's SVC does (a small first keyframe, the
+// full size from the next frame on): session.json and the events give the
+// size of every frame, not only the keyframe's.
+func TestVP9InterFrameResize(t *testing.T) {
+	f := newFixture(t)
+	p, err := f.s.Join("svc", "SVC")
+	require.NoError(t, err)
+	tr, err := p.AddTrack(recorder.TrackInfo{Codec: recorder.VP9})
+	require.NoError(t, err)
+	for i, payload := range [][]byte{
+		avtest.VP9KeyHeader(320, 180),
+		avtest.VP9InterHeader(640, 360),
+		avtest.VP9InterHeader(0, 0), // the size of its reference: 640x360
+		avtest.VP9InterHeader(0, 0),
+	} {
+		require.NoError(t, tr.WriteFrame(recorder.Frame{Payload: payload, PTS: time.Duration(i) * 100 * time.Millisecond}))
+	}
+	require.NoError(t, f.s.Close(context.Background()))
+	assert.Equal(t, []string{
+		"participant_joined svc", "track_started svc",
+		"resolution_changed svc 320x180", "resolution_changed svc 640x360",
+		"track_stopped svc", "participant_left svc", "session_ended ",
+	}, f.log.kinds())
+	mt := loadManifest(t, f.s).Participants[0].Tracks[0]
+	assert.Equal(t, [2]int{320, 180}, [2]int{mt.Width, mt.Height})
+	assert.Equal(t, []manifest.Resolution{{AtS: 0.1, Width: 640, Height: 360}}, mt.Resolutions)
+}
+
+// TestLeaveAt ends a presence at the time the host decided it, after the
+// host let the participant's tracks write what they held and stop: the
+// presence and the tracks that stopped later end at that time; the time
+// is clamped between the join and now.
+func TestLeaveAt(t *testing.T) {
+	f := newFixture(t)
+	f.at(time.Second)
+	p, err := f.s.Join("a", "A")
+	require.NoError(t, err)
+	tr, err := p.AddTrack(recorder.TrackInfo{Codec: recorder.Opus})
+	require.NoError(t, err)
+	for i := range 10 {
+		require.NoError(t, tr.WriteFrame(recorder.Frame{Payload: []byte{0xf8, 1}, PTS: time.Second + time.Duration(i)*20*time.Millisecond, Duration: 20 * time.Millisecond}))
+	}
+	f.at(3 * time.Second) // the host decides the participant left
+	f.at(3100 * time.Millisecond)
+	require.NoError(t, tr.Stop()) // the drain ends the track
+	f.at(3200 * time.Millisecond)
+	require.NoError(t, p.LeaveAt(3*time.Second))
+
+	q, err := f.s.Join("b", "B")
+	require.NoError(t, err)
+	require.NoError(t, q.LeaveAt(time.Hour)) // later than now: now
+	r, err := f.s.Join("c", "C")
+	require.NoError(t, err)
+	require.NoError(t, r.LeaveAt(0)) // before the join: the join
+	require.NoError(t, f.s.Close(context.Background()))
+
+	m := loadManifest(t, f.s)
+	require.Len(t, m.Participants, 3)
+	a := m.Participants[0]
+	require.Len(t, a.Intervals(), 1)
+	assert.Equal(t, 3*time.Second, a.Intervals()[0].Leave())
+	end, ok := a.Tracks[0].End()
+	require.True(t, ok)
+	assert.Equal(t, 3*time.Second, end, "the track stopped after the leave time ends at it")
+	for _, p := range m.Participants[1:] {
+		iv := p.Intervals()[0]
+		assert.Equal(t, 3200*time.Millisecond, iv.Join(), p.ID)
+		assert.Equal(t, 3200*time.Millisecond, iv.Leave(), p.ID)
+	}
+}

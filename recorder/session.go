@@ -361,7 +361,7 @@ func (s *Session) Close(ctx context.Context) error {
 
 	var errs []error
 	for _, p := range order {
-		errs = append(errs, p.leave(false))
+		errs = append(errs, p.leave(false, -1))
 	}
 	if s.stopTicker != nil {
 		close(s.stopTicker)

@@ -31,6 +31,11 @@ type Track struct {
 	lastPTS  time.Duration
 	width    int
 	height   int
+	vp9      vp9.Sizer // follows VP9 sizes across inter frames
+	// reorder is how many frames an H.264 frame may be presented after
+	// (B-frames), from the first keyframe's SPS: frames then come in
+	// decode order and their PTS may go back, by up to that many frames.
+	reorder int
 
 	// Guarded by s.mu.
 	ended bool
@@ -77,6 +82,17 @@ func (t *Track) Participant() *Participant { return t.p }
 // has been written (unless files are disabled).
 func (t *Track) Path() string { return t.path }
 
+// Reorder returns how many frames a frame of the track may be presented
+// after, in decode order: for H.264, the max_num_reorder_frames of the
+// first keyframe's SPS (16 when the SPS does not say and its profile has
+// B-frames); 0 for other codecs and before the first keyframe. With
+// reordering, WriteFrame takes frames whose PTS goes back.
+func (t *Track) Reorder() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.reorder
+}
+
 // Stats returns the track's counters.
 func (t *Track) Stats() TrackStats {
 	return TrackStats{
@@ -90,9 +106,12 @@ func (t *Track) Stats() TrackStats {
 
 // WriteFrame records one frame. Frames must come in PTS order: a frame
 // older than the last written one is dropped and counted (not an error).
+// H.264 with B-frames (an SPS whose profile allows them) comes in decode
+// order instead: PTS may then go back, but not before the first frame's.
 // Video is written from the first keyframe on; earlier frames are dropped
 // and counted. A picture size that differs from the previous one (given in
-// f or parsed from a VP8, VP9 or H.264 keyframe) emits ResolutionChanged.
+// f, parsed from a VP8 or H.264 keyframe, from any VP9 frame or from an
+// AV1 sequence header) emits ResolutionChanged.
 //
 // It returns ErrEmptyFrame for a frame without payload, ErrTrackStopped
 // after Stop or Leave, and file errors (which do not stop the sinks).
@@ -115,7 +134,7 @@ func (t *Track) writeLocked(f Frame) (changed bool, err error) {
 	if t.closed {
 		return false, fmt.Errorf("participant %q track %q: %w", t.p.id, t.info.ID, ErrTrackStopped)
 	}
-	if t.started && f.PTS < t.lastPTS {
+	if t.started && f.PTS < t.lastPTS && (t.reorder == 0 || f.PTS < t.startPTS) {
 		t.droppedOrder.Add(1)
 		t.s.log.Debug("frame out of order dropped", "participant", t.p.id, "track", t.info.ID, "pts", f.PTS, "last", t.lastPTS)
 		return false, nil
@@ -127,12 +146,12 @@ func (t *Track) writeLocked(f Frame) (changed bool, err error) {
 	f.Keyframe = key
 	if !video || f.Width <= 0 || f.Height <= 0 || f.Width > maxDimension || f.Height > maxDimension {
 		f.Width, f.Height = 0, 0
-		if video && key {
-			f.Width, f.Height = pictureSize(t.info.Codec, f.Payload)
+		if video {
+			f.Width, f.Height = t.pictureSizeLocked(f.Payload, key)
 		}
 	}
 	if !t.started && video && f.Width == 0 && t.info.Width > 0 && t.info.Height > 0 {
-		// No size in the bitstream we can parse (AV1): trust the caller.
+		// No size in the bitstream we can parse: trust the caller.
 		f.Width, f.Height = t.info.Width, t.info.Height
 	}
 	if !t.started {
@@ -146,7 +165,7 @@ func (t *Track) writeLocked(f Frame) (changed bool, err error) {
 		t.resizeLocked(f.PTS, f.Width, f.Height)
 		changed = true
 	}
-	t.lastPTS = f.PTS
+	t.lastPTS = max(t.lastPTS, f.PTS)
 	if t.w != nil {
 		if werr := t.w.WritePacket(f.Payload, f.PTS-t.startPTS, f.Duration, key); werr != nil {
 			err = t.failLocked(werr)
@@ -183,12 +202,21 @@ func (t *Track) startLocked(f Frame) (ok bool, err error) {
 			t.droppedKey.Add(1)
 			return false, nil
 		}
+		if t.info.Codec == H264 {
+			n, ok := h264.Reorder(f.Payload)
+			if !ok {
+				// The SPS does not say and the profile has B-frames:
+				// allow the most H.264 can reorder.
+				n = maxReorder
+			}
+			t.reorder = n
+		}
 	}
 	t.started = true
 	t.startPTS = f.PTS
 	t.lastPTS = f.PTS
 	if t.s.files {
-		fw, err := newFileWriter(t.path, t.info, f.Width, f.Height, extradata)
+		fw, err := newFileWriter(t.path, t.info, f.Width, f.Height, t.reorder, extradata)
 		if err != nil {
 			t.fileErr = fmt.Errorf("%w: participant %q track %q: %w", ErrStorage, t.p.id, t.info.ID, err)
 			s := t.s
@@ -325,9 +353,9 @@ func (t *Track) failLocked(cause error) error {
 
 // IsKeyframe reports whether payload, one access unit of codec c (a VP8 or
 // VP9 frame, an Annex-B H.264 access unit, an Opus packet), decodes on its
-// own: a VP8/VP9 key frame, an H.264 access unit with an IDR slice, every
-// non-empty Opus packet. It is false for AV1, whose headers it does not
-// parse, and for unknown codecs.
+// own: a VP8/VP9 key frame, an H.264 access unit with an IDR slice, an AV1
+// temporal unit with a sequence header and a key frame, every non-empty
+// Opus packet. It is false for unknown codecs.
 func (c Codec) IsKeyframe(payload []byte) bool {
 	switch c {
 	case VP8:
@@ -336,6 +364,8 @@ func (c Codec) IsKeyframe(payload []byte) bool {
 		return vp9.IsKeyframe(payload)
 	case H264:
 		return h264.IsKeyframe(payload)
+	case AV1:
+		return av1.IsKeyframe(payload)
 	case Opus:
 		return len(payload) > 0
 	default:
@@ -343,7 +373,30 @@ func (c Codec) IsKeyframe(payload []byte) bool {
 	}
 }
 
-// pictureSize parses the picture size of a keyframe, 0x0 if unknown.
+// pictureSizeLocked parses the picture size of a frame, 0x0 if unknown:
+// VP9 frames carry it, or take a reference frame's, on inter frames too
+// (spatial layers, dynamic resizing), and AV1 temporal units with a
+// sequence header announce it whether key or not; the other codecs' sizes
+// are read from keyframes. t.mu must be held.
+func (t *Track) pictureSizeLocked(payload []byte, key bool) (w, h int) {
+	switch t.info.Codec {
+	case VP9:
+		w, h, ok := t.vp9.Next(payload)
+		if !ok || w > maxDimension || h > maxDimension {
+			return 0, 0
+		}
+		return w, h
+	case AV1:
+		return pictureSize(AV1, payload)
+	}
+	if !key {
+		return 0, 0
+	}
+	return pictureSize(t.info.Codec, payload)
+}
+
+// pictureSize parses the picture size of a keyframe (or of an AV1 temporal
+// unit with a sequence header), 0x0 if unknown.
 func pictureSize(c Codec, payload []byte) (w, h int) {
 	var ok bool
 	switch c {
@@ -353,6 +406,8 @@ func pictureSize(c Codec, payload []byte) (w, h int) {
 		w, h, ok = vp9.Size(payload)
 	case H264:
 		w, h, ok = h264.Size(payload)
+	case AV1:
+		w, h, ok = av1.Size(payload)
 	}
 	if !ok || w > maxDimension || h > maxDimension {
 		return 0, 0

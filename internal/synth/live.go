@@ -32,6 +32,18 @@ type liveVideo struct {
 // would make a clip's bitrate depend on the load.
 const offlineDeadline = time.Second
 
+// newVideoSource returns the encoder of p's video codec: FFmpeg's for AV1
+// (SVT-AV1) and H.264 with B-frames (x264), pion/mediadevices' otherwise.
+func newVideoSource(p Participant, offline bool) (videoSource, error) {
+	switch p.VideoCodec {
+	case AV1:
+		return newFFVideo(p, av1Encoder)
+	case H264BFrames:
+		return newFFVideo(p, h264BFramesEncoder)
+	}
+	return newLiveVideo(p, offline)
+}
+
 // newLiveVideo prepares the encoder for p's first picture size.
 func newLiveVideo(p Participant, offline bool) (*liveVideo, error) {
 	v := &liveVideo{p: p, offline: offline, keyEvery: p.KeyframeInterval}

@@ -41,6 +41,12 @@ const (
 	VP8  = "vp8"
 	VP9  = "vp9"
 	H264 = "h264"
+	// AV1 is encoded with SVT-AV1 through FFmpeg.
+	AV1 = "av1"
+	// H264BFrames is H.264 Main profile with B-frames (x264 through
+	// FFmpeg), as OBS-style encoders send: RTP timestamps go back in
+	// decode order.
+	H264BFrames = "h264-bframes"
 )
 
 // Defaults of [Participant].
@@ -88,7 +94,8 @@ type Participant struct {
 	Width, Height int
 	// FPS (optional) defaults to DefaultFPS.
 	FPS int
-	// VideoCodec (optional) is VP8, VP9 or H264; defaults to VP8.
+	// VideoCodec (optional) is VP8, VP9, H264, H264BFrames or AV1;
+	// defaults to VP8.
 	VideoCodec string
 	// Audio and Video select what is published; when both are false, both
 	// are published.
@@ -122,6 +129,13 @@ type Participant struct {
 	AudioGaps []Interval
 	// Resizes (optional) change the picture size mid-stream (test knob).
 	Resizes []Resize
+	// NoSenderReports (optional) sends no RTCP Sender Report, as a
+	// sender whose reports never reach the recorder (test knob).
+	NoSenderReports bool
+	// FirstSenderReport (optional) delays the first Sender Report to
+	// this participant-local time; defaults to 0, a report at the start
+	// (test knob).
+	FirstSenderReport time.Duration
 
 	// ConnectTimeout (optional) defaults to DefaultConnectTimeout.
 	ConnectTimeout time.Duration
@@ -156,10 +170,13 @@ func (p Participant) withDefaults() (Participant, error) {
 	switch strings.ToLower(p.VideoCodec) {
 	case "", VP8:
 		p.VideoCodec = VP8
-	case H264, VP9:
+	case H264, VP9, AV1, H264BFrames:
 		p.VideoCodec = strings.ToLower(p.VideoCodec)
 	default:
-		return p, fmt.Errorf("%w: video codec %q (want vp8, vp9 or h264)", ErrBadParticipant, p.VideoCodec)
+		return p, fmt.Errorf("%w: video codec %q (want vp8, vp9, h264, h264-bframes or av1)", ErrBadParticipant, p.VideoCodec)
+	}
+	if (p.VideoCodec == AV1 || p.VideoCodec == H264BFrames) && len(p.Resizes) > 0 {
+		return p, fmt.Errorf("%w: resizes are not supported with %s", ErrBadParticipant, p.VideoCodec)
 	}
 	if p.KeyframeInterval == 0 {
 		p.KeyframeInterval = DefaultKeyframeInterval
@@ -195,6 +212,9 @@ type Stats struct {
 	PLIs, FIRs, NACKs int64
 	// Dropped counts RTP packets dropped by the Loss knob.
 	Dropped int64
+	// SenderReports counts the rounds of RTCP Sender Reports sent (one
+	// report per track each).
+	SenderReports int64
 }
 
 // Publisher is one publishing participant. Its methods are safe for
@@ -214,7 +234,7 @@ type Publisher struct {
 
 	forceKey atomic.Bool
 	stats    struct {
-		video, audio, keys, plis, firs, nacks atomic.Int64
+		video, audio, keys, plis, firs, nacks, srs atomic.Int64
 	}
 
 	closeOnce sync.Once
@@ -229,6 +249,15 @@ type videoSource interface {
 	// skippable reports whether frames may be skipped to catch up.
 	skippable() bool
 	close()
+}
+
+// presenter is a videoSource whose frames come in decode order (B-frames)
+// or out of its encoder some frames late: presented gives the picture
+// index of the frame just returned, whose content time is its RTP time,
+// and latency how many frame periods after its decode slot it is sent.
+type presenter interface {
+	presented() int
+	latency() int
 }
 
 // audioSource yields the encoded Opus packet k (content time k*20 ms).
@@ -250,7 +279,7 @@ func Publish(ctx context.Context, whipURL string, p Participant) (*Publisher, er
 	var vs videoSource
 	var as audioSource
 	if p.Video {
-		if vs, err = newLiveVideo(p, false); err != nil {
+		if vs, err = newVideoSource(p, false); err != nil {
 			return nil, err
 		}
 	}
@@ -327,6 +356,15 @@ func publish(ctx context.Context, whipURL string, p Participant, vs videoSource,
 		case VP9:
 			capab = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP9, ClockRate: 90000, SDPFmtpLine: "profile-id=0"}
 			pay = &codecs.VP9Payloader{}
+		case H264BFrames:
+			capab = webrtc.RTPCodecCapability{
+				MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+				SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f",
+			}
+			pay = &codecs.H264Payloader{}
+		case AV1:
+			capab = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeAV1, ClockRate: 90000, SDPFmtpLine: "level-idx=5;profile=0;tier=0"}
+			pay = &codecs.AV1Payloader{}
 		}
 		if vt, err = pub.addTrack(capab, "video", pay, ts0); err != nil {
 			return fail(err)
@@ -345,6 +383,9 @@ func publish(ctx context.Context, whipURL string, p Participant, vs videoSource,
 	if vs != nil {
 		if first.data, first.key, err = vs.frame(0, 0, false); err != nil {
 			return fail(err)
+		}
+		if ps, ok := vs.(presenter); ok {
+			first.shown = frameTime(ps.presented(), p.FPS)
 		}
 	}
 
@@ -382,7 +423,9 @@ func publish(ctx context.Context, whipURL string, p Participant, vs videoSource,
 			pub.runAudio(mctx, as, at)
 		})
 	}
-	pub.wg.Go(func() { pub.runSenderReports(mctx) })
+	if !p.NoSenderReports {
+		pub.wg.Go(func() { pub.runSenderReports(mctx) })
+	}
 	return pub, nil
 }
 
@@ -528,12 +571,13 @@ func (pub *Publisher) Resource() string { return pub.resource }
 // Stats returns the publisher's counters.
 func (pub *Publisher) Stats() Stats {
 	st := Stats{
-		VideoFrames:  pub.stats.video.Load(),
-		AudioPackets: pub.stats.audio.Load(),
-		Keyframes:    pub.stats.keys.Load(),
-		PLIs:         pub.stats.plis.Load(),
-		FIRs:         pub.stats.firs.Load(),
-		NACKs:        pub.stats.nacks.Load(),
+		VideoFrames:   pub.stats.video.Load(),
+		AudioPackets:  pub.stats.audio.Load(),
+		Keyframes:     pub.stats.keys.Load(),
+		PLIs:          pub.stats.plis.Load(),
+		FIRs:          pub.stats.firs.Load(),
+		NACKs:         pub.stats.nacks.Load(),
+		SenderReports: pub.stats.srs.Load(),
 	}
 	if pub.imp != nil {
 		st.Dropped = pub.imp.dropped.Load()
@@ -583,6 +627,9 @@ const senderReportInterval = time.Second
 // runSenderReports sends each track's RTP↔NTP mapping on the capture
 // clock: RTP time ts0 is Start, advancing at the clock rate.
 func (pub *Publisher) runSenderReports(ctx context.Context) {
+	if d := pub.p.FirstSenderReport; d > 0 && !sleepUntil(ctx, pub.start.Add(d)) {
+		return
+	}
 	ticker := time.NewTicker(senderReportInterval)
 	defer ticker.Stop()
 	for {
@@ -593,6 +640,8 @@ func (pub *Publisher) runSenderReports(ctx context.Context) {
 		}
 		if err := pub.pc.WriteRTCP(pkts); err != nil {
 			pub.p.Logger.Debug("synth: send sender reports", "name", pub.p.Name, "err", err)
+		} else {
+			pub.stats.srs.Add(1)
 		}
 		select {
 		case <-ctx.Done():
@@ -613,7 +662,7 @@ func (pub *Publisher) runVideo(ctx context.Context, vs videoSource, t *rtpTrack,
 				at = frameTime(i, fps)
 			}
 		}
-		data, key := first.data, first.key
+		data, key, shown := first.data, first.key, first.shown
 		if i > 0 {
 			var err error
 			data, key, err = vs.frame(i, at, pub.forceKey.Swap(false))
@@ -621,14 +670,22 @@ func (pub *Publisher) runVideo(ctx context.Context, vs videoSource, t *rtpTrack,
 				pub.p.Logger.Warn("synth: encode video", "name", pub.p.Name, "err", err)
 				return
 			}
+			shown = at
+			if ps, ok := vs.(presenter); ok {
+				shown = frameTime(ps.presented(), fps)
+			}
 		}
-		if !sleepUntil(ctx, pub.start.Add(at)) {
+		send := at
+		if ps, ok := vs.(presenter); ok {
+			send = frameTime(i+ps.latency(), fps)
+		}
+		if !sleepUntil(ctx, pub.start.Add(send)) {
 			return
 		}
 		if len(data) == 0 {
 			continue
 		}
-		if err := t.write(data, at); err != nil {
+		if err := t.write(data, shown); err != nil {
 			pub.p.Logger.Debug("synth: send video", "name", pub.p.Name, "err", err)
 		}
 		pub.stats.video.Add(1)
@@ -642,6 +699,8 @@ func (pub *Publisher) runVideo(ctx context.Context, vs videoSource, t *rtpTrack,
 type preparedFrame struct {
 	data []byte
 	key  bool
+	// shown is the content time of the frame's picture.
+	shown time.Duration
 }
 
 // frameTime is the content time of frame i at fps, exact to the

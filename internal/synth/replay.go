@@ -9,7 +9,7 @@ import (
 // Clip is media encoded once by [EncodeClip] and replayed, looped, by
 // [PublishClip].
 type Clip struct {
-	// VideoCodec is VP8 or H264 ("" without video).
+	// VideoCodec is VP8, VP9, H264 or AV1 ("" without video).
 	VideoCodec string
 	// FPS is the video frame rate.
 	FPS int
@@ -49,7 +49,7 @@ func EncodeClip(p Participant, length time.Duration) (*Clip, error) {
 	clip := &Clip{FPS: p.FPS, Width: p.Width, Height: p.Height}
 	if p.Video {
 		clip.VideoCodec = p.VideoCodec
-		v, err := newLiveVideo(p, true)
+		v, err := newVideoSource(p, true)
 		if err != nil {
 			return nil, err
 		}

@@ -113,7 +113,9 @@ func TestParticipantDefaults(t *testing.T) {
 	require.Equal(t, VP8, p.VideoCodec)
 	for _, bad := range []Participant{
 		{Width: 321, Height: 240},
-		{VideoCodec: "av1"},
+		{VideoCodec: "hevc"},
+		{VideoCodec: AV1, Resizes: []Resize{{At: time.Second, Width: 160, Height: 120}}},
+		{VideoCodec: H264BFrames, Resizes: []Resize{{At: time.Second, Width: 160, Height: 120}}},
 		{FPS: -1},
 		{Loss: 0.8, Reorder: 0.5},
 		{Resizes: []Resize{{At: time.Second, Width: 0, Height: 10}}},

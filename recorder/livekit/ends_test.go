@@ -2,6 +2,8 @@ package livekit_test
 
 import (
 	"context"
+	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,5 +111,127 @@ func TestCleanEnds(t *testing.T) {
 				t.Errorf("alice still present in the session after Record returned")
 			}
 		})
+	}
+}
+
+// leaveAfter is how long after the bot started recording her track the
+// publisher of TestLeaveKeepsFrames leaves: inside pionrec's one-second
+// settle window, before the SFU's first Sender Report for the track has
+// reliably reached the bot, so that frames are pending when she goes.
+const leaveAfter = 700 * time.Millisecond
+
+// maxResyncDrops bounds the Opus packets a step back of the audio clock
+// may drop when the first Sender Report places the track: a few 20 ms
+// packets (the arrival-time anchor is off by a few tens of milliseconds).
+const maxResyncDrops = 5
+
+// trackEndLog collects pionrec's "track ended" and "frames lost" records.
+type trackEndLog struct {
+	mu    sync.Mutex
+	ended []map[string]int64
+	lost  int
+}
+
+func (l *trackEndLog) Enabled(context.Context, slog.Level) bool { return true }
+
+func (l *trackEndLog) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch r.Message {
+	case "track ended":
+		attrs := map[string]int64{}
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Value.Kind() == slog.KindInt64 {
+				attrs[a.Key] = a.Value.Int64()
+			}
+			return true
+		})
+		if _, ok := attrs["packets"]; ok {
+			l.ended = append(l.ended, attrs)
+		}
+	case "frames lost: the track was stopped before they were written":
+		l.lost++
+	}
+	return nil
+}
+
+func (l *trackEndLog) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *trackEndLog) WithGroup(string) slog.Handler      { return l }
+
+// TestLeaveKeepsFrames has a publisher leave the room soon after the bot
+// started recording her microphone: every packet the bot received is a
+// frame in her file, though the leave came while frames waited for a
+// Sender Report (before the bot drained its recordings first, those were
+// dropped).
+func TestLeaveKeepsFrames(t *testing.T) {
+	t.Parallel() // a namespace and a server of its own
+	const room = "leave"
+	srv := inRoom(t, room)
+	if srv == nil {
+		return // the test ran in its namespace child
+	}
+	ctx := t.Context()
+	started, left := make(chan struct{}, 1), make(chan struct{}, 1)
+	s, err := recorder.NewSession(recorder.Config{ID: "leave", Dir: testDir(t), Sinks: []recorder.Sink{recorder.EventFunc(func(e recorder.Event) {
+		ch := map[recorder.EventKind]chan struct{}{recorder.TrackStarted: started, recorder.ParticipantLeft: left}[e.Kind]
+		if ch != nil {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &trackEndLog{}
+	bctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- livekit.Record(bctx, s, livekit.Config{
+			URL: srv.URL, APIKey: lktest.APIKey, APISecret: lktest.APISecret, Room: room,
+			Logger: slog.New(logs),
+		})
+	}()
+	alice, err := lktest.Join(ctx, srv.URL, room, "alice", "Alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.PublishAudio(clip(t, 0, false), lkproto.TrackSource_MICROPHONE, "mic"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(endAfter):
+		t.Fatal("the bot did not start recording alice's microphone")
+	}
+	time.Sleep(leaveAfter)
+	alice.Leave()
+	// The bot sees her go, drains and makes her leave.
+	select {
+	case <-left:
+	case <-time.After(endAfter):
+		t.Fatal("alice never left the session")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	if len(logs.ended) != 1 {
+		t.Fatalf("tracks ended: %v, want alice's microphone", logs.ended)
+	}
+	st := logs.ended[0]
+	t.Logf("alice's microphone: %v", st)
+	// Each Opus packet is a frame: written, or dropped by an audio clock
+	// step back on the first Sender Report (pionrec's resync, counted).
+	if logs.lost > 0 || st["unwritten"] > 0 || st["packets"] == 0 || st["frames"]+st["dropped"] != st["packets"] || st["dropped"] > maxResyncDrops {
+		t.Errorf("%d packets received, %d frames written, %d dropped by a clock step, %d unwritten (%d reports of frames lost)",
+			st["packets"], st["frames"], st["dropped"], st["unwritten"], logs.lost)
 	}
 }

@@ -44,12 +44,13 @@ func Record(ctx context.Context, s *recorder.Session, cfg Config) error {
 		cfg.Logger = cfg.Logger.With("room", cfg.Room)
 	}
 	b := &bot{
-		s:       s,
-		cfg:     cfg,
-		log:     cfg.Logger,
-		entries: map[string]*entry{},
-		tracks:  map[string]*trackRec{},
-		done:    make(chan struct{}),
+		s:        s,
+		cfg:      cfg,
+		log:      cfg.Logger,
+		entries:  map[string]*entry{},
+		tracks:   map[string]*trackRec{},
+		stopping: map[*trackRec]bool{},
+		done:     make(chan struct{}),
 	}
 	cb := b.callbacks(ctx)
 	b.room = lksdk.NewRoom(cb)
@@ -157,7 +158,10 @@ type bot struct {
 	reconnecting bool
 	entries      map[string]*entry    // by recorder participant ID
 	tracks       map[string]*trackRec // by LiveKit track SID
-	wg           sync.WaitGroup       // track goroutines
+	// stopping are recordings stopped (unpublished) that have not
+	// returned yet: a leave waits for its entry's before Leave.
+	stopping map[*trackRec]bool
+	wg       sync.WaitGroup // track goroutines
 }
 
 // entry is one recorder participant: a LiveKit participant, or the screen
@@ -267,20 +271,67 @@ func (b *bot) joinLocked(rp *lksdk.RemoteParticipant, screen bool) *entry {
 	return e
 }
 
-// leaveLocked stops e's tracks and makes it leave the session. b.mu must
-// be held.
+// trackDrainTimeout bounds how long a leave waits for the participant's
+// recordings to write what they hold before the participant leaves:
+// pionrec keeps up to a second of frames pending a Sender Report and
+// writes them as soon as its context ends, which takes milliseconds; a
+// recording stuck past this is left behind (its frames are then lost,
+// and a warning says so).
+const trackDrainTimeout = 2 * time.Second
+
+// awaitTracks waits up to trackDrainTimeout for the cancelled recordings
+// trs to end. b.mu may be held: a recording closes its done channel
+// before it takes b.mu (in forget).
+func (b *bot) awaitTracks(trs []*trackRec) {
+	if len(trs) == 0 {
+		return
+	}
+	timer := time.NewTimer(trackDrainTimeout)
+	defer timer.Stop()
+	for _, tr := range trs {
+		select {
+		case <-tr.done:
+		case <-timer.C:
+			b.log.Warn("track recording did not stop in time; its last frames may be lost",
+				"participant", tr.entry.id, "track", tr.pub.SID(), "after", trackDrainTimeout)
+			return
+		}
+	}
+}
+
+// leaveLocked stops e's tracks, waits for their recordings to write what
+// they hold, and makes it leave the session. b.mu must be held.
 func (b *bot) leaveLocked(e *entry) {
+	if e != nil && e.present {
+		b.leaveAtLocked(e, b.s.Elapsed())
+	}
+}
+
+// leaveAtLocked is leaveLocked with the presence ending at session time
+// at. b.mu must be held.
+func (b *bot) leaveAtLocked(e *entry, at time.Duration) {
 	if e == nil || !e.present {
 		return
 	}
+	var stopping []*trackRec
 	for sid, tr := range b.tracks {
 		if tr.entry == e {
 			tr.cancel()
 			delete(b.tracks, sid)
+			stopping = append(stopping, tr)
 		}
 	}
+	for tr := range b.stopping {
+		if tr.entry == e {
+			stopping = append(stopping, tr)
+		}
+	}
+	// Let the recordings write the frames they hold (up to a second
+	// pending a Sender Report) before Leave stops their tracks.
+	b.awaitTracks(stopping)
 	e.present = false
-	if err := e.p.Leave(); err != nil {
+	// The presence ends when the leave began, not after the drain.
+	if err := e.p.LeaveAt(at); err != nil {
 		b.log.Warn("leave session", "participant", e.id, "err", err)
 	}
 	b.log.Info("participant left", "participant", e.id)
@@ -383,8 +434,10 @@ func (b *bot) trackSubscribed(ctx context.Context, track *webrtc.TrackRemote, pu
 	log := b.log.With("participant", e.id, "track", pub.SID(), "source", src)
 	go func() {
 		defer b.wg.Done()
-		defer close(tr.done)
 		defer b.forget(pub.SID(), tr)
+		// done closes before forget takes b.mu: leaveLocked waits for it
+		// with b.mu held.
+		defer close(tr.done)
 		err := pionrec.Record(tctx, e.p, track, pub.Receiver(), pliWriter{rp}, pionrec.Config{
 			Session: b.s,
 			Source:  src,
@@ -417,14 +470,19 @@ func (b *bot) forget(sid string, tr *trackRec) {
 	if b.tracks[sid] == tr {
 		delete(b.tracks, sid)
 	}
+	delete(b.stopping, tr)
 	b.mu.Unlock()
 }
 
-// stopTrack stops recording the track with the given SID.
+// stopTrack stops recording the track with the given SID; until the
+// recording returns, a leave of its participant waits for it.
 func (b *bot) stopTrack(sid string) {
 	b.mu.Lock()
 	tr := b.tracks[sid]
 	delete(b.tracks, sid)
+	if tr != nil {
+		b.stopping[tr] = true
+	}
 	b.mu.Unlock()
 	if tr != nil {
 		tr.cancel()
@@ -498,12 +556,21 @@ func (b *bot) updateLayers() {
 func (b *bot) finish() {
 	b.mu.Lock()
 	b.ended = true
-	for _, e := range b.entries {
-		b.leaveLocked(e)
-	}
+	at := b.s.Elapsed()
+	// Stop every recording first and let them write what they hold, so
+	// that the leaves below are not delayed one after another.
+	stopping := make([]*trackRec, 0, len(b.tracks)+len(b.stopping))
 	for sid, tr := range b.tracks {
 		tr.cancel()
 		delete(b.tracks, sid)
+		stopping = append(stopping, tr)
+	}
+	for tr := range b.stopping {
+		stopping = append(stopping, tr)
+	}
+	b.awaitTracks(stopping)
+	for _, e := range b.entries {
+		b.leaveAtLocked(e, at)
 	}
 	b.mu.Unlock()
 	b.wg.Wait()

@@ -56,9 +56,10 @@ const DefaultUDPReadBuffer = 4 << 20
 // timeouts are overridden.
 const iceKeepalive = 2 * time.Second
 
-// Codecs returns the codecs [NewAPI] registers: Opus, VP8, VP9 (profile 0)
-// and H.264 (constrained baseline, baseline, main and high profiles,
-// packetization-mode 1), with NACK, PLI and FIR feedback for video.
+// Codecs returns the codecs [NewAPI] registers: Opus, VP8, VP9 (profile 0),
+// H.264 (constrained baseline, baseline, main and high profiles,
+// packetization-mode 1) and AV1 (main profile), with NACK, PLI and FIR
+// feedback for video.
 func Codecs() []webrtc.RTPCodecParameters {
 	fb := []webrtc.RTCPFeedback{
 		{Type: "goog-remb"},
@@ -93,6 +94,7 @@ func Codecs() []webrtc.RTPCodecParameters {
 		h264(125, "42e01f"),
 		h264(123, "4d001f"),
 		h264(112, "64001f"),
+		video(45, webrtc.MimeTypeAV1, "level-idx=5;profile=0;tier=0"),
 	}
 }
 

@@ -48,5 +48,5 @@ func TestNewAPILoopbackOnly(t *testing.T) {
 		}
 	}
 	require.Positive(t, candidates)
-	require.Equal(t, map[string]bool{"vp8": true, "vp9": true, "h264": true, "opus": true}, codecs)
+	require.Equal(t, map[string]bool{"vp8": true, "vp9": true, "h264": true, "av1": true, "opus": true}, codecs)
 }

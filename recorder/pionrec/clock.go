@@ -261,7 +261,8 @@ func (c *trackClock) target(ext int64, base time.Duration) (time.Duration, bool)
 }
 
 // pts returns the session time of the frame with unwrapped timestamp ext.
-// Calls come in timestamp order, from one goroutine.
+// Calls come from one goroutine, in timestamp order for audio and in
+// decode order for video (timestamps go back for B-frames).
 func (c *trackClock) pts(ext int64) time.Duration {
 	c.fixed = true
 	base := c.anchorPTS + c.ticks(ext-c.anchorExt)
@@ -274,8 +275,11 @@ func (c *trackClock) pts(ext int64) time.Duration {
 		}
 	}
 	pts := base + c.corr
-	if !c.audio && c.haveLast && pts < c.lastPTS+minVideoGap {
-		// A step back: squeeze this frame after the previous one.
+	if !c.audio && c.haveLast && ext > c.lastExt && pts < c.lastPTS+minVideoGap {
+		// A step back: squeeze this frame after the previous one. A
+		// frame whose timestamp is older than the latest (H.264
+		// B-frames, sent in decode order) is presented before it and
+		// keeps its time.
 		pts = c.lastPTS + minVideoGap
 	}
 	if !c.haveLast || ext > c.lastExt {

@@ -23,6 +23,10 @@ func codecFor(mime string) (recorder.Codec, func() rtp.Depacketizer, error) {
 		return recorder.VP9, func() rtp.Depacketizer { return &codecs.VP9Packet{} }, nil
 	case strings.ToLower(webrtc.MimeTypeH264):
 		return recorder.H264, func() rtp.Depacketizer { return &codecs.H264Packet{} }, nil
+	case strings.ToLower(webrtc.MimeTypeAV1):
+		// RTP payload format for AV1 (AOMedia): aggregated and
+		// fragmented OBUs back to a low-overhead temporal unit.
+		return recorder.AV1, func() rtp.Depacketizer { return &codecs.AV1Depacketizer{} }, nil
 	case strings.ToLower(webrtc.MimeTypeOpus):
 		return recorder.Opus, func() rtp.Depacketizer { return &codecs.OpusPacket{} }, nil
 	default:

@@ -35,6 +35,7 @@ func TestOpusDuration(t *testing.T) {
 func TestCodecFor(t *testing.T) {
 	for mime, want := range map[string]recorder.Codec{
 		"video/VP8": recorder.VP8, "video/vp9": recorder.VP9, "video/H264": recorder.H264, "audio/opus": recorder.Opus,
+		"video/AV1": recorder.AV1,
 	} {
 		got, depack, err := codecFor(mime)
 		require.NoError(t, err)

@@ -20,7 +20,7 @@ import (
 // Errors returned by [Record]; test them with errors.Is.
 var (
 	// ErrUnsupportedCodec is returned for a track whose codec is not VP8,
-	// VP9, H.264 or Opus.
+	// VP9, H.264, AV1 or Opus.
 	ErrUnsupportedCodec = errors.New("pionrec: unsupported codec")
 )
 
@@ -33,6 +33,12 @@ const (
 	// DefaultPLIInterval is how often a PLI is repeated while a video
 	// track waits for a keyframe.
 	DefaultPLIInterval = 500 * time.Millisecond
+	// endGrace is how long Record keeps reading after its context ends:
+	// packets sent before the end (a publisher's last ones before its
+	// WHIP DELETE) may still sit in pion's buffers or the socket's, and
+	// reading them takes microseconds. A sender still sending then has
+	// up to this much more recorded, after the end.
+	endGrace = 50 * time.Millisecond
 	// maxFrameDuration bounds a video frame duration derived from the next
 	// frame's timestamp (a paused camera would otherwise last long).
 	maxFrameDuration = time.Second
@@ -75,6 +81,10 @@ type Stats struct {
 	// DroppedFrames is the number of video frames dropped while waiting
 	// for a keyframe after a loss.
 	DroppedFrames int
+	// Unwritten is the number of frames received but not written because
+	// the recorder track was stopped before them (a Leave or Stop from
+	// elsewhere while frames waited for a Sender Report; see [Record]).
+	Unwritten int
 	// PLIs is the number of Picture Loss Indications sent.
 	PLIs int
 	// SenderReports is the number of RTCP Sender Reports received.
@@ -89,6 +99,13 @@ type Stats struct {
 // participant's track is stopped by the recorder (e.g. the participant
 // left), or ctx is cancelled. It returns nil in all those cases, and an
 // error only if the track could not be started.
+//
+// Frames wait up to a second for the track's first Sender Report (see the
+// package documentation) and are written when Record ends through the
+// track or ctx; a Leave or Stop from elsewhere stops the track first and
+// those frames are lost. To keep every frame received, end a participant
+// by cancelling ctx, waiting for Record to return, then calling Leave (as
+// the WHIP and LiveKit adapters do).
 //
 // Record reads RTCP from receiver (so a host must not read it too): that
 // runs the interceptors and yields the Sender Reports used for A/V sync.
@@ -111,7 +128,9 @@ func Record(ctx context.Context, p *recorder.Participant, track *webrtc.TrackRem
 		w.readRTCP(receiver)
 	}()
 	stop := context.AfterFunc(ctx, func() {
-		_ = track.SetReadDeadline(time.Unix(1, 0))
+		// Packets that arrived before the end but were not read yet
+		// (in pion's buffers or the socket's) are still read.
+		_ = track.SetReadDeadline(time.Now().Add(endGrace))
 	})
 	defer stop()
 
@@ -226,7 +245,11 @@ func (w *writer) finish() {
 		w.log.Warn("stop track", "err", err)
 	}
 	st := w.snapshot()
-	w.log.Debug("track ended", "packets", st.Packets, "frames", st.Frames, "lost", st.LostPackets, "plis", st.PLIs)
+	if st.Unwritten > 0 {
+		w.log.Warn("frames lost: the track was stopped before they were written", "unwritten", st.Unwritten, "written", st.Frames)
+	}
+	w.log.Debug("track ended", "packets", st.Packets, "frames", st.Frames, "lost", st.LostPackets,
+		"dropped", st.DroppedFrames, "unwritten", st.Unwritten, "plis", st.PLIs)
 }
 
 // snapshot returns the track's counters.
@@ -256,13 +279,16 @@ type writer struct {
 	lastTS   int64
 	haveTS   bool
 	frameDur time.Duration
-	waitKey  bool
-	lastPLI  time.Time
-	waitFrom time.Time
-	stopped  bool
-	pending  []pendingFrame
-	written  bool
-	lastPTS  time.Duration
+	// reordered: video timestamps went back (B-frames in decode order).
+	reordered bool
+	waitKey   bool
+	lastPLI   time.Time
+	waitFrom  time.Time
+	stopped   bool
+	pending   []pendingFrame
+	written   bool
+	firstPTS  time.Duration
+	lastPTS   time.Duration
 
 	mu    sync.Mutex
 	stats Stats
@@ -312,8 +338,16 @@ func (w *writer) frame(af assembledFrame, now time.Time) {
 	if w.video {
 		// A frame lasts until the next one; estimate it from the
 		// previous interval.
+		// With B-frames (timestamps going back in decode order) the
+		// intervals between frames in arrival order span several
+		// frames: the smallest seen is the frame period.
 		if w.haveTS {
-			if d := w.clock.ticks(ext - w.lastTS); d > 0 && d <= maxFrameDuration {
+			delta := ext - w.lastTS
+			if delta < 0 {
+				w.reordered = true
+				delta = -delta
+			}
+			if d := w.clock.ticks(delta); d > 0 && d <= maxFrameDuration && (!w.reordered || w.frameDur == 0 || d < w.frameDur) {
 				w.frameDur = d
 			}
 		}
@@ -342,11 +376,14 @@ func (w *writer) flush() {
 	for i, pf := range w.pending {
 		w.pending[i] = pendingFrame{}
 		if w.stopped {
+			w.stats.Unwritten++
 			continue
 		}
 		pf.f.PTS = w.clock.pts(pf.ext)
-		if w.written && (pf.f.PTS < w.lastPTS || (!w.video && pf.f.PTS == w.lastPTS)) {
-			// An audio clock stepped back: drop the packets it overlaps.
+		if w.written && (pf.f.PTS < w.lastPTS || (!w.video && pf.f.PTS == w.lastPTS)) && !w.reorderedFrame(pf.f.PTS) {
+			// An audio clock stepped back: drop the packets it
+			// overlaps; likewise a video timestamp going back, unless
+			// it is a B-frame sent in decode order.
 			w.stats.DroppedFrames++
 			continue
 		}
@@ -354,14 +391,34 @@ func (w *writer) flush() {
 		switch {
 		case errors.Is(err, recorder.ErrTrackStopped):
 			w.stopped = true
+			w.stats.Unwritten++
 		case err != nil:
 			w.log.Debug("write frame", "err", err)
 		default:
 			w.stats.Frames++
-			w.written, w.lastPTS = true, pf.f.PTS
+			if !w.written {
+				w.firstPTS = pf.f.PTS
+			}
+			if !w.written || pf.f.PTS > w.lastPTS {
+				w.lastPTS = pf.f.PTS
+			}
+			w.written = true
 		}
 	}
 	w.pending = w.pending[:0]
+}
+
+// maxReorderBack bounds how far before the latest frame a reordered
+// H.264 frame may be presented: 16 frames (H.264's most) at 30 fps.
+// Anything further back is a broken timestamp, dropped.
+const maxReorderBack = 16 * time.Second / 30
+
+// reorderedFrame reports whether a video frame presented at pts, before the
+// latest frame written, is a frame sent in decode order (H.264 B-frames)
+// that the track takes: the stream reorders, and pts lies after the first
+// frame and at most maxReorderBack before the latest.
+func (w *writer) reorderedFrame(pts time.Duration) bool {
+	return w.video && w.track.Reorder() > 0 && pts >= w.firstPTS && pts >= w.lastPTS-maxReorderBack
 }
 
 // requestKeyframe sends a PLI.

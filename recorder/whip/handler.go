@@ -199,7 +199,16 @@ type resource struct {
 	connected bool
 	ended     bool
 	tracks    int
+	records   sync.WaitGroup // the publication's Record calls; no Add once ended
 }
+
+// recordDrainTimeout bounds how long ending a publication waits for its
+// Record calls to write what they hold before the participant leaves:
+// pionrec keeps up to a second of frames pending a Sender Report and
+// writes them as soon as its context ends, which takes milliseconds; a
+// Record stuck past this is left behind (its frames are then lost, and
+// a warning says so).
+const recordDrainTimeout = 2 * time.Second
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -660,8 +669,17 @@ func (h *Handler) create(ctx, rctx context.Context, res *resource, offer string)
 		}
 		h.wg.Add(1)
 		h.mu.Unlock()
+		res.mu.Lock()
+		if res.ended {
+			res.mu.Unlock()
+			h.wg.Done()
+			return
+		}
+		res.records.Add(1)
+		res.mu.Unlock()
 		go func() {
 			defer h.wg.Done()
+			defer res.records.Done()
 			p := h.join(res)
 			if p == nil {
 				return
@@ -726,9 +744,11 @@ func (h *Handler) join(res *resource) *recorder.Participant {
 	return res.p
 }
 
-// end tears a resource down once: the participant leaves, recording stops
-// and the peer connection closes; the participant's and the client's
-// places are freed.
+// end tears a resource down once: the resource and the client's place go,
+// recording stops (each Record writes the frames it holds), then the
+// participant leaves, its place is freed and the peer connection closes.
+// Leaving first would stop the tracks under the Records and drop the
+// frames still waiting for a Sender Report.
 func (h *Handler) end(res *resource) {
 	res.endOnce.Do(func() {
 		defer h.wg.Done()
@@ -740,29 +760,56 @@ func (h *Handler) end(res *resource) {
 		res.mu.Unlock()
 		h.mu.Lock()
 		delete(h.resources, res.id)
+		if c := h.clients[res.client]; c != nil {
+			c.resources--
+		}
+		h.mu.Unlock()
+		at := h.s.Elapsed()
+		res.cancel()
+		h.awaitRecords(res)
+		if p != nil {
+			// The presence ends now, not after the drain (closing
+			// files and writing session.json take a while).
+			if err := p.LeaveAt(at); err != nil {
+				h.log.Warn("whip participant leave", "participant", res.participantID, "err", err)
+			}
+			h.log.Info("whip participant left", "resource", res.id, "participant", res.participantID)
+		}
+		// The participant's place is freed after the leave: a publisher
+		// coming back during the drain gets 409 rather than a join that
+		// fails.
+		h.mu.Lock()
 		if h.byParticipant[res.participantID] == res {
 			delete(h.byParticipant, res.participantID)
 		}
 		if res.newParticipant && p == nil {
 			delete(h.admitted, res.participantID) // never joined: not counted
 		}
-		if c := h.clients[res.client]; c != nil {
-			c.resources--
-		}
 		h.mu.Unlock()
-		if p != nil {
-			if err := p.Leave(); err != nil {
-				h.log.Warn("whip participant leave", "participant", res.participantID, "err", err)
-			}
-			h.log.Info("whip participant left", "resource", res.id, "participant", res.participantID)
-		}
-		res.cancel()
 		if pc != nil {
 			if err := pc.Close(); err != nil {
 				h.log.Debug("whip close peer connection", "resource", res.id, "err", err)
 			}
 		}
 	})
+}
+
+// awaitRecords waits up to recordDrainTimeout for res's Record calls to
+// return (res.cancel was called).
+func (h *Handler) awaitRecords(res *resource) {
+	done := make(chan struct{})
+	go func() {
+		res.records.Wait()
+		close(done)
+	}()
+	timer := time.NewTimer(recordDrainTimeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		h.log.Warn("whip track recording did not stop in time; its last frames may be lost",
+			"resource", res.id, "participant", res.participantID, "after", recordDrainTimeout)
+	}
 }
 
 // Close ends every publication (participants leave) and waits until their

@@ -43,6 +43,13 @@ const (
 	LibVPX    = "libvpx"
 	LibVPXVP9 = "libvpx-vp9"
 	LibX264   = "libx264"
+	// LibSVTAV1 is SVT-AV1 in its low-delay prediction structure (no
+	// frame reordering), as real-time AV1 senders encode.
+	LibSVTAV1 = "libsvtav1"
+	// LibX264BFrames is x264 (Main profile) with two B-frames between
+	// reference frames, as OBS-style encoders send: packets come in
+	// decode order with presentation times going back.
+	LibX264BFrames = "libx264+bframes"
 )
 
 // OpusFrameSamples is the samples per channel of a 20 ms Opus frame.
@@ -57,7 +64,11 @@ const OpusFrameDuration = 20 * time.Millisecond
 // second). H.264 is Constrained Baseline in Annex-B with SPS and PPS before
 // every IDR, as WebRTC senders do.
 func NewVideo(name string, width, height, fps, gop int, bitRate int64) (*Encoder, error) {
-	c := astiav.FindEncoderByName(name)
+	encoder := name
+	if name == LibX264BFrames {
+		encoder = LibX264
+	}
+	c := astiav.FindEncoderByName(encoder)
 	if c == nil {
 		return nil, fmt.Errorf("avtest: no encoder %s", name)
 	}
@@ -81,6 +92,11 @@ func NewVideo(name string, width, height, fps, gop int, bitRate int64) (*Encoder
 		kv = []string{"preset", "ultrafast", "tune", "zerolatency", "profile", "baseline"}
 	case LibVPX, LibVPXVP9:
 		kv = []string{"deadline", "realtime", "cpu-used", "8", "lag-in-frames", "0"}
+	case LibX264BFrames:
+		e.cc.SetProfile(astiav.ProfileH264Main)
+		kv = []string{"preset", "ultrafast", "profile", "main", "x264-params", "bframes=2:b-adapt=0:b-pyramid=none:scenecut=0"}
+	case LibSVTAV1:
+		kv = []string{"preset", "12", "svtav1-params", "pred-struct=1:lookahead=0:lp=1"}
 	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		if err := opts.Set(kv[i], kv[i+1], 0); err != nil {

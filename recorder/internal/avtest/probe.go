@@ -21,6 +21,9 @@ type Report struct {
 	Keyframes int
 	// Frames counts decoded frames (pictures, or audio frames).
 	Frames int
+	// FramePTS are the decoded video frames' timestamps, in output
+	// order (frames without one are left out).
+	FramePTS []time.Duration
 	// Samples counts decoded audio samples per channel.
 	Samples int
 	// Sizes lists the decoded picture sizes, one entry per change.
@@ -133,6 +136,9 @@ func Probe(path string) (*Report, error) {
 				s := Size{frame.Width(), frame.Height()}
 				if len(r.Sizes) == 0 || r.Sizes[len(r.Sizes)-1] != s {
 					r.Sizes = append(r.Sizes, s)
+				}
+				if pts := frame.Pts(); pts != astiav.NoPtsValue {
+					r.FramePTS = append(r.FramePTS, ticks(pts, tb))
 				}
 			}
 			frame.Unref()

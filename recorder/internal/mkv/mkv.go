@@ -53,7 +53,17 @@ type Params struct {
 	// length-prefixed ones), the sequence header OBU for AV1, OpusHead for
 	// Opus; nil for VP8 and VP9.
 	Extradata []byte
+	// Reorder is the most packets a video packet may be presented after
+	// a later one in decode order (H.264 B-frames: max_num_reorder_frames;
+	// at most MaxReorder); 0 when presentation order is decode order.
+	Reorder int
 }
+
+// MaxReorder bounds Params.Reorder (H.264's largest picture buffer).
+const MaxReorder = 16
+
+// ErrParams is returned by Create for inconsistent Params.
+var ErrParams = errors.New("mkv: invalid params")
 
 // Writer writes packets of one stream into a Matroska file. It is not safe
 // for concurrent use.
@@ -64,6 +74,9 @@ type Writer struct {
 	st   *astiav.Stream
 	pkt  *astiav.Packet
 	tb   astiav.Rational
+	// ptsBuf holds the latest Reorder+1 presentation times in increasing
+	// order (nil without reordering): the smallest is the next decode time.
+	ptsBuf []int64
 	// opened says Create created the file (to remove it if Create fails).
 	opened bool
 }
@@ -91,6 +104,9 @@ func Create(path string, p Params) (w *Writer, err error) {
 	id, mt, ok := codecID(p.Codec)
 	if !ok {
 		return nil, fmt.Errorf("%w %d", ErrCodec, p.Codec)
+	}
+	if p.Reorder < 0 || p.Reorder > MaxReorder || (p.Reorder > 0 && mt != astiav.MediaTypeVideo) {
+		return nil, fmt.Errorf("%w: reorder %d", ErrParams, p.Reorder)
 	}
 	fc, err := astiav.AllocOutputFormatContext(nil, "matroska", path)
 	if err != nil {
@@ -158,7 +174,37 @@ func Create(path string, p Params) (w *Writer, err error) {
 	w.tb = w.st.TimeBase()
 	w.pb.Flush()
 	w.pkt = astiav.AllocPacket()
+	if p.Reorder > 0 {
+		w.ptsBuf = make([]int64, p.Reorder+1)
+		for i := range w.ptsBuf {
+			w.ptsBuf[i] = astiav.NoPtsValue
+		}
+	}
 	return w, nil
+}
+
+// dts returns the decode time of the next packet, presented at pts and
+// lasting dur (ticks): without reordering pts itself; with it, the
+// smallest of the latest Reorder+1 presentation times, which is never
+// after pts and never goes back (FFmpeg's muxers derive it so). The first
+// packets' decode times lie before the first presentation time by whole
+// frames.
+func (w *Writer) dts(pts, dur int64) int64 {
+	if w.ptsBuf == nil {
+		return pts
+	}
+	n := len(w.ptsBuf) - 1
+	if dur <= 0 {
+		dur = 1
+	}
+	w.ptsBuf[0] = pts
+	for i := 1; i <= n && w.ptsBuf[i] == astiav.NoPtsValue; i++ {
+		w.ptsBuf[i] = pts + int64(i-n-1)*dur
+	}
+	for i := 0; i < n && w.ptsBuf[i] > w.ptsBuf[i+1]; i++ {
+		w.ptsBuf[i], w.ptsBuf[i+1] = w.ptsBuf[i+1], w.ptsBuf[i]
+	}
+	return w.ptsBuf[0]
 }
 
 // clusterSizeLimit bounds a cluster's bytes (FFmpeg's default for
@@ -167,7 +213,8 @@ const clusterSizeLimit = 32 << 10
 
 // WritePacket writes one packet with presentation time pts (from the
 // file's time zero; rounded to the muxer's millisecond time base) and
-// duration dur (0 if unknown). Packets must come in pts order.
+// duration dur (0 if unknown). Packets come in decode order, which is pts
+// order unless Params.Reorder allows pts to go back.
 func (w *Writer) WritePacket(data []byte, pts, dur time.Duration, key bool) error {
 	if w.fc == nil {
 		return fmt.Errorf("mkv: %s: %w", w.path, ErrClosed)
@@ -177,11 +224,13 @@ func (w *Writer) WritePacket(data []byte, pts, dur time.Duration, key bool) erro
 		return fmt.Errorf("mkv: %s: packet: %w", w.path, err)
 	}
 	ts := w.ticks(pts)
-	w.pkt.SetPts(ts)
-	w.pkt.SetDts(ts)
+	var d int64
 	if dur > 0 {
-		w.pkt.SetDuration(w.ticks(dur))
+		d = w.ticks(dur)
+		w.pkt.SetDuration(d)
 	}
+	w.pkt.SetPts(ts)
+	w.pkt.SetDts(w.dts(ts, d))
 	if key {
 		w.pkt.SetFlags(w.pkt.Flags().Add(astiav.PacketFlagKey))
 	}

@@ -43,3 +43,22 @@ func FuzzSequenceHeader(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte{0x12, 0x00, 0x0a, 0x03, 0xaa, 0xbb, 0xcc})
+	seq := []byte{0x0a, 0x0b, 0x00, 0x00, 0x00, 0x40, 0xff, 0xa7, 0x78, 0x1f, 0xfe, 0x00, 0x00}
+	f.Add(append(append([]byte{}, seq...), 0x32, 0x01, 0x10))
+	f.Add([]byte{0x32, 0x01, 0x10})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		w, h, ok := Size(b)
+		if ok && (w <= 0 || h <= 0 || w > 1<<16 || h > 1<<16) {
+			t.Fatalf("size %dx%d", w, h)
+		}
+		if ok != (SequenceHeader(b) != nil) && ok {
+			t.Fatal("size without a sequence header")
+		}
+		if IsKeyframe(b) && SequenceHeader(b) == nil {
+			t.Fatal("keyframe without a sequence header")
+		}
+	})
+}

@@ -79,6 +79,9 @@ func FuzzParse(f *testing.F) {
 				t.Fatal("empty NAL unit")
 			}
 		}
+		if n, ok := Reorder(b); n < 0 || n > maxReorder || (!ok && n != 0) {
+			t.Fatalf("reorder %d %v", n, ok)
+		}
 		if ps := ParamSets(b); ps != nil && !bytes.HasPrefix(ps, startCode) {
 			t.Fatalf("param sets %x", ps)
 		}
