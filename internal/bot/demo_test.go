@@ -33,21 +33,8 @@ func TestDemo(t *testing.T) {
 		t.Skip("records a 16 s session")
 	}
 	const w, h = 320, 180
-	dir := t.TempDir()
-	cfg, err := ParseArgs([]string{
-		"--demo-duration", "16s", "--demo-replay", "--demo-width", "320", "--demo-height", "180",
-		"--width", "320", "--height", "180", "--preset", "ultrafast",
-		"--recordings-dir", dir, "--env-file", "",
-	}, noEnv, os.Stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	res, err := Run(t.Context(), cfg, Options{Out: &out, Logger: testLogger(t)})
-	t.Logf("output:\n%s", out.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, res, out := runSmallDemo(t)
+	dir := cfg.RecordingsDir
 	for _, want := range []string{"Step 1 done in ", "Composition done in ", "DONE — total post-processing: ", "Recording: " + res.Output} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q", want)
@@ -109,4 +96,26 @@ func TestDemo(t *testing.T) {
 	}
 	offRep := checkSynthetic(t, offline, cm, w, h, want)
 	checkSameComposition(t, liveRep, offRep, cfg.FPS, len(regions(t, cm, mustWindows(t, cm), w, h)), want)
+}
+
+// runSmallDemo runs the bot's demo, 16 s at 320x180 with replaying
+// publishers, and returns its configuration, result and printed lines.
+func runSmallDemo(t *testing.T) (Config, *Result, *bytes.Buffer) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg, err := ParseArgs([]string{
+		"--demo-duration", "16s", "--demo-replay", "--demo-width", "320", "--demo-height", "180",
+		"--width", "320", "--height", "180", "--preset", "ultrafast",
+		"--recordings-dir", dir, "--env-file", "",
+	}, noEnv, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	res, err := Run(t.Context(), cfg, Options{Out: &out, Logger: testLogger(t)})
+	t.Logf("output:\n%s", out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, res, &out
 }

@@ -175,21 +175,7 @@ func TestLiveStarved(t *testing.T) {
 	testhook.EncodeDelay.Store(int64(starvedEncodeDelay))
 	defer testhook.EncodeDelay.Store(0)
 	const w, h = 320, 180
-	dir := t.TempDir()
-	cfg, err := ParseArgs([]string{
-		"--demo-duration", "16s", "--demo-replay", "--demo-width", "320", "--demo-height", "180",
-		"--width", "320", "--height", "180", "--preset", "ultrafast",
-		"--recordings-dir", dir, "--env-file", "",
-	}, noEnv, os.Stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	res, err := Run(t.Context(), cfg, Options{Out: &out, Logger: testLogger(t)})
-	t.Logf("output:\n%s", out.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, res, out := runSmallDemo(t)
 	if strings.Contains(out.String(), "Live composition failed") {
 		t.Errorf("the starved composer failed instead of lagging")
 	}
