@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"sync"
 
 	"github.com/asticode/go-astiav"
 )
@@ -22,13 +23,18 @@ func NewLogger(w io.Writer, level slog.Level, json bool) *slog.Logger {
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // printer writes the user-facing lines; the first write error is kept
-// (a closed stdout must not stop a recording).
+// (a closed stdout must not stop a recording). It is safe for concurrent
+// use: Run's goroutine and the live composer's progress callback both
+// print; mu guards w and err and serialises whole lines.
 type printer struct {
+	mu  sync.Mutex
 	w   io.Writer
 	err error
 }
 
 func (p *printer) printf(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.err != nil {
 		return
 	}
