@@ -149,6 +149,12 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts storage.P
 	return storage.Object{Key: key, Size: n, SHA256: sum, ModTime: info.ModTime()}, nil
 }
 
+// isDirOrGone reports whether dir is now a directory or absent.
+func (s *Store) isDirOrGone(dir string) bool {
+	st, err := s.root.Stat(dir)
+	return errors.Is(err, fs.ErrNotExist) || (err == nil && st.IsDir())
+}
+
 // createTemp creates the directory of key and a new temporary file in it.
 func (s *Store) createTemp(key string) (string, *os.File, error) {
 	dir, base := path.Split(key)
@@ -160,6 +166,12 @@ func (s *Store) createTemp(key string) (string, *os.File, error) {
 			err := s.root.MkdirAll(path.Clean(dir), s.cfg.DirPerm)
 			if errors.Is(err, fs.ErrNotExist) {
 				continue // A concurrent Delete removed a parent being created.
+			}
+			if errors.Is(err, fs.ErrExist) && s.isDirOrGone(path.Clean(dir)) {
+				// A concurrent Put created the directory between
+				// MkdirAll's check and its mkdir (or a Delete removed it
+				// again): not an object in the way, so try again.
+				continue
 			}
 			if err != nil {
 				if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
