@@ -113,9 +113,10 @@ func Graphs(m *manifest.Session, cfg Config) (_ []WindowGraph, err error) {
 		if err := checkFile(p.Name, "video", tracks[0].Path); err != nil {
 			return nil, err
 		}
-		d, err := demux.Open(tracks[0].Path, demux.Video, demux.Options{Logger: cfg.Logger})
+		// A complete file: openFile opens it directly, without a tail.
+		d, _, err := openFile(p.Name, demux.Video, newTrackFile(tracks[0], true), nil, nil, demux.Options{Logger: cfg.Logger})
 		if err != nil {
-			return nil, fmt.Errorf("%w: participant %q: video file %s: %w", ErrInput, p.Name, tracks[0].Path, err)
+			return nil, err
 		}
 		cc := d.CodecContext()
 		srcs[p.Key()] = &graph.Source{Width: cc.Width(), Height: cc.Height(), PixelFormat: cc.PixelFormat().Name()}
