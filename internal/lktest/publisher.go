@@ -26,7 +26,8 @@ type Publisher struct {
 
 	mu      sync.Mutex
 	tracks  map[string]*sender     // by track SID
-	markers map[string][]time.Time // by track name
+	markers map[string][]time.Time // send times, by track name
+	media   map[string][]time.Time // media times, by track name
 }
 
 // sender writes one published track.
@@ -66,7 +67,7 @@ func Join(ctx context.Context, url, room, identity, name string) (*Publisher, er
 	}
 	return &Publisher{
 		Identity: identity, Name: name, room: r, origin: time.Now(),
-		tracks: map[string]*sender{}, markers: map[string][]time.Time{},
+		tracks: map[string]*sender{}, markers: map[string][]time.Time{}, media: map[string][]time.Time{},
 	}, nil
 }
 
@@ -171,7 +172,7 @@ func (p *Publisher) PublishVideo(c *Clip, source lkproto.TrackSource, name strin
 			}
 		}
 		if marker && len(frames[0]) > 0 {
-			p.marker(name)
+			p.marker(name, time.Duration(k)*frameDur)
 		}
 		for i, t := range tracks {
 			if len(frames[i]) == 0 {
@@ -196,7 +197,7 @@ func (p *Publisher) PublishAudio(c *Clip, source lkproto.TrackSource, name strin
 	}
 	p.start(pub.SID(), AudioFrame, func(k int) {
 		if k%len(c.Audio) == 0 {
-			p.marker(name)
+			p.marker(name, time.Duration(k)*AudioFrame)
 		}
 		_ = t.WriteSample(media.Sample{Data: c.Audio[k%len(c.Audio)], Duration: AudioFrame}, nil)
 	}, nil)
@@ -204,11 +205,22 @@ func (p *Publisher) PublishAudio(c *Clip, source lkproto.TrackSource, name strin
 }
 
 // marker notes that the track named name sends a marker (the first frame
-// of a flash, the first packet of a beep) now.
-func (p *Publisher) marker(name string) {
+// of a flash, the first packet of a beep) now, at media time at after
+// the origin.
+func (p *Publisher) marker(name string, at time.Duration) {
 	p.mu.Lock()
 	p.markers[name] = append(p.markers[name], time.Now())
+	p.media[name] = append(p.media[name], p.origin.Add(at))
 	p.mu.Unlock()
+}
+
+// MediaMarkers returns the media times of the markers Markers lists: the
+// instants on the publisher's media clock (Origin + the frame's RTP time)
+// they were due, whenever they left.
+func (p *Publisher) MediaMarkers(name string) []time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]time.Time(nil), p.media[name]...)
 }
 
 // Markers returns when the track published under name sent its markers:

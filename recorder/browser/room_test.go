@@ -2,6 +2,7 @@ package browser_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -53,12 +54,21 @@ const (
 	// quieter run bridge -21/-24 ms, Go SDK -67/-113 ms). Where the
 	// reference exceeds avTolerance the bridge must match it within this.
 	srSlack = 20 * time.Millisecond
-	// composedAVTolerance bounds the A/V offset in the composed output.
-	// Measured: the composed output shows the flashes 60-90 ms after the
-	// beeps while the recorded files have them within about 25 ms (the
-	// Go SDK's files of the same run: 60-110 ms): the composition's own
-	// video placement (33 ms frame grid, 15 fps sources) adds to the
-	// files' offset.
+	// composedAVTolerance bounds the A/V offset in the composed output,
+	// per flash/beep pair. Measured: the output shows the flashes 60-100
+	// ms after the beeps while the recorded files have them within about
+	// 25 ms (the Go SDK's files of the same run: 60-150 ms): the
+	// composition's own video placement (33 ms frame grid, 15 fps
+	// sources) adds to the files' offset. A pair beyond it passes only
+	// when the publisher's own send skew for that flash and that beep
+	// explains it (the output's offset minus that skew is within the
+	// tolerance): a loaded publisher sometimes sends a flash frame late
+	// (seen in CI: one pair of seven at -248 ms whose flash left 235 ms
+	// after its beep), and the bridge, which times frames from their
+	// RTP timestamps at their least transit delay, then shows part of
+	// that lateness. The send times themselves can be late too (the
+	// publisher's goroutine noting them is delayed under -race), which
+	// is why the skew only excuses a pair, never condemns one.
 	composedAVTolerance = 130 * time.Millisecond
 	// minAVPairs is the least number of matched flash/beep pairs per
 	// participant with camera and microphone: a check that finds nothing
@@ -301,18 +311,25 @@ func TestRecordRoom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	iv := func(join, leave int) manifest.Interval {
-		return manifest.Interval{JoinS: manifest.ToSeconds(stepEnd[join]), LeaveS: manifest.ToSeconds(stepStart[leave])}
+	// A join or leave happens while its plan step runs: between the
+	// step's start and its end (a Chromium publisher's join takes
+	// seconds, and the room sees it before the step returns).
+	iv := func(join, leave int) planned {
+		return planned{stepStart[join], stepEnd[join], stepStart[leave], stepEnd[leave]}
 	}
-	checkPresence(t, m, map[string][]manifest.Interval{
+	checkPresence(t, m, map[string][]planned{
 		"alice":        {iv(0, 9)},
 		"bob":          {iv(1, 5), iv(7, 9)},
 		"carol":        {iv(2, 9)},
 		"dana":         {iv(3, 8)},
-		"alice#screen": {{JoinS: manifest.ToSeconds(stepStart[4]), LeaveS: manifest.ToSeconds(stepStart[6])}},
+		"alice#screen": {iv(4, 6)},
 	})
 	sent := func(id, video, audio string, index int) markers {
-		return markers{sentMarkers(origin, video, byID[id]...), sentMarkers(origin, audio, byID[id]...), index}
+		return markers{
+			Flashes: sentMarkers(origin, video, byID[id]...), Beeps: sentMarkers(origin, audio, byID[id]...),
+			MediaFlashes: mediaMarkers(origin, video, byID[id]...), MediaBeeps: mediaMarkers(origin, audio, byID[id]...),
+			Index: index,
+		}
 	}
 	checkComposition(t, m, map[string]markers{
 		"alice":        sent("alice", "camera", "mic", 0),
@@ -530,16 +547,16 @@ func checkComposition(t *testing.T, m *manifest.Session, sent map[string]markers
 		t.Fatal(err)
 	}
 	palette := testmedia.Palette()
-	checkMarkers := func(what, id string, got, sent []time.Duration, from, to time.Duration) int {
+	checkMarkers := func(what, id string, got, sent, media []time.Duration, from, to time.Duration) int {
 		var offs []string
 		for _, f := range got {
 			if f < from+edgeMargin || f > to-edgeMargin {
 				continue
 			}
-			want := nearest(sent, f)
+			want, due := nearest(sent, f), nearest(media, f)
 			offs = append(offs, (f - want).Round(time.Millisecond).String())
-			if absDur(f-want) > markerTolerance {
-				t.Errorf("%s %s at %v, sent at %v (tolerance %v)", id, what, f, want, markerTolerance)
+			if absDur(f-want) > markerTolerance && absDur(f-due) > markerTolerance {
+				t.Errorf("%s %s at %v, sent at %v, due at %v (tolerance %v)", id, what, f, want, due, markerTolerance)
 			}
 		}
 		if len(offs) > 0 {
@@ -569,7 +586,7 @@ func checkComposition(t *testing.T, m *manifest.Session, sent map[string]markers
 		if i, _ := mediacheck.Nearest(c, palette); i != mo.Index {
 			t.Errorf("tile of %s at %v is coloured %+v (nearest tint %d), want tint %d", tl.id, at, c, i, mo.Index)
 		}
-		flashes[tl.id] += checkMarkers("flash", tl.id, rep.FlashOnsets(tl.region), mo.Flashes, from, to)
+		flashes[tl.id] += checkMarkers("flash", tl.id, rep.FlashOnsets(tl.region), mo.Flashes, mo.MediaFlashes, from, to)
 	}
 	if probed == 0 {
 		t.Error("no tile probed")
@@ -586,7 +603,7 @@ func checkComposition(t *testing.T, m *manifest.Session, sent map[string]markers
 	for _, id := range slices.Sorted(maps.Keys(freqs)) {
 		n := 0
 		if from, to := span(byID[id].AudioTrack()); from != to {
-			n = checkMarkers("beep", id, rep.BeepOnsets(freqs[id]), sent[id].Beeps, from, to)
+			n = checkMarkers("beep", id, rep.BeepOnsets(freqs[id]), sent[id].Beeps, sent[id].MediaBeeps, from, to)
 		}
 		var av []mediacheck.Offset
 		for _, tl := range tiles {
@@ -596,18 +613,25 @@ func checkComposition(t *testing.T, m *manifest.Session, sent map[string]markers
 					within(rep.BeepOnsets(freqs[id]), w.Start, w.End), mediacheck.PairWindow)...)
 			}
 		}
+		// A pair is bad when neither its offset in the output nor that
+		// offset minus the publisher's send skew is within tolerance.
 		var avs []string
+		var bad []mediacheck.Offset
 		for _, o := range av {
-			avs = append(avs, o.AV.Round(time.Millisecond).String())
+			skew := nearest(sent[id].Beeps, o.Beep) - nearest(sent[id].Flashes, o.Flash)
+			if absDur(o.AV) > composedAVTolerance && absDur(o.AV-skew) > composedAVTolerance {
+				bad = append(bad, o)
+			}
+			avs = append(avs, fmt.Sprintf("%v(sent %v)", o.AV.Round(time.Millisecond), skew.Round(time.Millisecond)))
 		}
-		t.Logf("%s: %d flashes, %d beeps checked, A/V (beep - flash) %v", id, flashes[id], n, avs)
+		t.Logf("%s: %d flashes, %d beeps checked, A/V (beep - flash) in the output (and as sent) %v", id, flashes[id], n, avs)
 		_, hasV := byID[id].VideoTrack()
 		_, hasA := byID[id].AudioTrack()
 		if hasV && hasA && len(av) < minAVPairs {
 			t.Errorf("%s: %d flash/beep pairs matched, want at least %d", id, len(av), minAVPairs)
 		}
-		if worst := mediacheck.MaxAbsAV(av); worst > composedAVTolerance {
-			t.Errorf("%s: A/V offset up to %v in the composed output (tolerance %v)", id, worst, composedAVTolerance)
+		if len(bad) > 0 {
+			t.Errorf("%s: %d flash/beep pairs in the composed output off by more than %v, beyond the publisher's own skew: %+v", id, len(bad), composedAVTolerance, bad)
 		}
 		if flashes[id] == 0 && n == 0 {
 			t.Errorf("%s: no marker found in the composed output", id)
@@ -619,13 +643,27 @@ func checkComposition(t *testing.T, m *manifest.Session, sent map[string]markers
 // its flashes and beeps, in the colours and tone of participant Index.
 type markers struct {
 	Flashes, Beeps []time.Duration
-	Index          int
+	// MediaFlashes and MediaBeeps are the markers' media times (their
+	// RTP timestamps on the publisher's clock): the bridge times frames
+	// from those, so a marker a loaded publisher sends late may show at
+	// its media time instead of its send time.
+	MediaFlashes, MediaBeeps []time.Duration
+	Index                    int
 }
 
 func sentMarkers(origin time.Time, name string, pubs ...*lktest.Publisher) []time.Duration {
+	return sinceOrigin(origin, pubs, func(p *lktest.Publisher) []time.Time { return p.Markers(name) })
+}
+
+func mediaMarkers(origin time.Time, name string, pubs ...*lktest.Publisher) []time.Duration {
+	return sinceOrigin(origin, pubs, func(p *lktest.Publisher) []time.Time { return p.MediaMarkers(name) })
+}
+
+// sinceOrigin returns the instants of every publisher's of, after origin.
+func sinceOrigin(origin time.Time, pubs []*lktest.Publisher, of func(*lktest.Publisher) []time.Time) []time.Duration {
 	var out []time.Duration
 	for _, p := range pubs {
-		for _, at := range p.Markers(name) {
+		for _, at := range of(p) {
 			out = append(out, at.Sub(origin))
 		}
 	}
@@ -670,8 +708,15 @@ func inset(r timeline.Rect) timeline.Rect {
 	return timeline.Rect{X: r.X + dx, Y: r.Y + dy, W: r.W - 2*dx, H: r.H - 2*dy}
 }
 
-// checkPresence compares the recorded presence intervals with the plan.
-func checkPresence(t *testing.T, m *manifest.Session, want map[string][]manifest.Interval) {
+// planned is when the plan's steps made a participant join and leave:
+// each within the span of its step.
+type planned struct {
+	joinFrom, joinTo, leaveFrom, leaveTo time.Duration
+}
+
+// checkPresence compares the recorded presence intervals with the plan:
+// each join and leave within presenceTolerance of its step's span.
+func checkPresence(t *testing.T, m *manifest.Session, want map[string][]planned) {
 	t.Helper()
 	got := map[string]manifest.Participant{}
 	for _, p := range m.Participants {
@@ -690,11 +735,12 @@ func checkPresence(t *testing.T, m *manifest.Session, want map[string][]manifest
 		}
 		for i, iv := range ivs {
 			for _, c := range []struct {
-				what      string
-				got, want float64
-			}{{"join", have[i].JoinS, iv.JoinS}, {"leave", have[i].LeaveS, iv.LeaveS}} {
-				if d := manifest.FromSeconds(c.got) - manifest.FromSeconds(c.want); absDur(d) > presenceTolerance {
-					t.Errorf("%s interval %d %s at %.2fs, planned %.2fs (tolerance %v)", id, i, c.what, c.got, c.want, presenceTolerance)
+				what     string
+				got      float64
+				from, to time.Duration
+			}{{"join", have[i].JoinS, iv.joinFrom, iv.joinTo}, {"leave", have[i].LeaveS, iv.leaveFrom, iv.leaveTo}} {
+				if at := manifest.FromSeconds(c.got); at < c.from-presenceTolerance || at > c.to+presenceTolerance {
+					t.Errorf("%s interval %d %s at %.2fs, planned %.2fs-%.2fs (tolerance %v)", id, i, c.what, c.got, c.from.Seconds(), c.to.Seconds(), presenceTolerance)
 				}
 			}
 		}
