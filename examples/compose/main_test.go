@@ -131,3 +131,26 @@ func TestRunErrors(t *testing.T) {
 		t.Errorf("files left behind: %v", entries)
 	}
 }
+
+// TestRunFFmpegLog checks that FFmpeg's own messages go through the
+// logger: libx264's lines show as debug records with LOG_LEVEL=DEBUG and
+// not at all at the default level.
+func TestRunFFmpegLog(t *testing.T) {
+	path, _ := makeSession(t)
+	t.Setenv("OUTPUT_WIDTH", "320")
+	t.Setenv("OUTPUT_HEIGHT", "180")
+	for _, level := range []string{"DEBUG", ""} {
+		t.Setenv("LOG_LEVEL", level)
+		var out, errb bytes.Buffer
+		if err := run(context.Background(), []string{"--session", path, "--preset", "ultrafast", "--output", filepath.Join(t.TempDir(), "o.mp4")}, &out, &errb); err != nil {
+			t.Fatalf("%v\n%s", err, errb.String())
+		}
+		routed := strings.Contains(errb.String(), "level=DEBUG") && strings.Contains(errb.String(), "ffmpeg=libx264")
+		if level == "DEBUG" && !routed {
+			t.Errorf("LOG_LEVEL=DEBUG: no libx264 debug record in %q", errb.String())
+		}
+		if level == "" && strings.Contains(errb.String(), "libx264") {
+			t.Errorf("default level: libx264's messages shown: %q", errb.String())
+		}
+	}
+}

@@ -95,6 +95,7 @@ func Main(ctx context.Context, args []string, env Env, stdout, stderr io.Writer,
 		return err
 	}
 	logger := NewLogger(stderr, cfg.LogLevel, cfg.LogJSON)
+	compose.SetFFmpegLogger(logger.With("component", "ffmpeg"))
 	_, err = Run(ctx, cfg, Options{Stop: stop, Out: stdout, Logger: logger})
 	return err
 }
@@ -110,7 +111,11 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		w = io.Discard
 	}
 	out := &printer{w: w}
-	setFFmpegLogLevel(cfg.LogLevel)
+	if compose.FFmpegLogger() == nil {
+		// FFmpeg's log is process-wide: a host (examples/bot) routes it
+		// once; otherwise it goes to this session's logger.
+		compose.SetFFmpegLogger(log)
+	}
 	log.Info("starting", "mode", cfg.Mode.String(), "recordings_dir", cfg.RecordingsDir,
 		"output", fmt.Sprintf("%dx%d@%d", cfg.Width, cfg.Height, cfg.FPS), "s3", cfg.S3, "livekit", cfg.LiveKit)
 

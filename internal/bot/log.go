@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"net/url"
 	"sync"
-
-	"github.com/asticode/go-astiav"
 )
 
 // NewLogger returns the bot's logger: text lines on w, or JSON lines when
@@ -39,17 +37,6 @@ func (p *printer) printf(format string, args ...any) {
 		return
 	}
 	_, p.err = fmt.Fprintf(p.w, format, args...)
-}
-
-// setFFmpegLogLevel quiets FFmpeg's own stderr messages (libx264's
-// statistics, filter notices) to errors, unless the bot logs below debug
-// level (LOG_LEVEL=DEBUG-4).
-func setFFmpegLogLevel(level slog.Level) {
-	if level < slog.LevelDebug {
-		astiav.SetLogLevel(astiav.LogLevelInfo)
-		return
-	}
-	astiav.SetLogLevel(astiav.LogLevelError)
 }
 
 // RedactURL returns raw fit for logs: user info and query are replaced by

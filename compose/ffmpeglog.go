@@ -1,0 +1,151 @@
+package compose
+
+/*
+#cgo pkg-config: libavutil
+#include <stdarg.h>
+#include <stdio.h>
+#include <libavutil/log.h>
+
+extern void roomtapeFFmpegLog(char *component, int level, char *msg);
+
+// roomtapeLogCallback formats one FFmpeg message into a bounded buffer
+// (vsnprintf: a long message, such as libx264's options line, is cut, never
+// overflowing) and hands it to Go with the emitting component's name.
+static void roomtapeLogCallback(void *ptr, int level, const char *fmt, va_list vl) {
+	if (level > av_log_get_level()) return;
+	char msg[2048];
+	if (vsnprintf(msg, sizeof msg, fmt, vl) >= (int)sizeof msg) {
+		msg[sizeof msg - 2] = '\n'; // cut: end the line here
+	}
+	const char *name = NULL;
+	if (ptr) {
+		AVClass *avc = *(AVClass **)ptr;
+		if (avc && avc->item_name) name = avc->item_name(ptr);
+	}
+	roomtapeFFmpegLog((char *)(name ? name : ""), level, msg);
+}
+
+static void roomtapeSetLogCallback(int level) {
+	av_log_set_level(level);
+	av_log_set_callback(roomtapeLogCallback);
+}
+*/
+import "C"
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// FFmpeg's log levels (libavutil/log.h).
+const (
+	avLogError   = 16
+	avLogWarning = 24
+	avLogInfo    = 32
+	avLogVerbose = 40
+	avLogDebug   = 48
+)
+
+// ffmpegLogger is the logger FFmpeg's messages go to (nil: dropped).
+var ffmpegLogger atomic.Pointer[slog.Logger]
+
+// partial holds, per component, the start of a line FFmpeg writes in
+// several calls (no newline yet). FFmpeg calls the callback from its own
+// threads (libx264's, frame-threaded decoders'); partialMu guards the map,
+// and no other lock is taken under it.
+var (
+	partialMu sync.Mutex
+	partial   = map[string]string{}
+)
+
+// maxPartial bounds a component's unfinished line: a message that never
+// ends in a newline is logged once it reaches this size.
+const maxPartial = 4096
+
+// SetFFmpegLogger routes FFmpeg's own log (libx264's statistics, decoder and
+// filter notices) through logger instead of stderr, at mapped levels:
+// FFmpeg's errors and worse become slog.LevelWarn (FFmpeg reports many
+// recoverable conditions as errors; compose returns the ones that matter
+// as errors of its own), its warnings slog.LevelInfo, its informational
+// messages (libx264's statistics) slog.LevelDebug, and its verbose and
+// debug messages slog.LevelDebug-4. Each record carries the component
+// ("libx264", "vp8", a filter's name) as "ffmpeg". FFmpeg's own level is
+// set to the lowest one logger enables, so messages nobody reads are not
+// even formatted. The routing is process-wide, as FFmpeg's log is; a nil
+// logger drops every message.
+func SetFFmpegLogger(logger *slog.Logger) {
+	ffmpegLogger.Store(logger)
+	level := avLogError
+	if logger != nil {
+		ctx := context.Background()
+		for _, l := range []struct {
+			slog slog.Level
+			av   int
+		}{{slog.LevelInfo, avLogWarning}, {slog.LevelDebug, avLogInfo}, {slog.LevelDebug - 4, avLogDebug}} {
+			if logger.Enabled(ctx, l.slog) {
+				level = l.av
+			}
+		}
+	}
+	C.roomtapeSetLogCallback(C.int(level))
+}
+
+// FFmpegLogger returns the logger SetFFmpegLogger last set, nil if none.
+func FFmpegLogger() *slog.Logger { return ffmpegLogger.Load() }
+
+// ffmpegLevel maps an FFmpeg log level to the slog level SetFFmpegLogger
+// documents.
+func ffmpegLevel(av int) slog.Level {
+	switch {
+	case av <= avLogError:
+		return slog.LevelWarn
+	case av <= avLogWarning:
+		return slog.LevelInfo
+	case av <= avLogInfo:
+		return slog.LevelDebug
+	default:
+		return slog.LevelDebug - 4
+	}
+}
+
+//export roomtapeFFmpegLog
+func roomtapeFFmpegLog(component *C.char, level C.int, msg *C.char) {
+	logger := ffmpegLogger.Load()
+	if logger == nil {
+		return
+	}
+	logFFmpegLine(logger, C.GoString(component), int(level), C.GoString(msg))
+}
+
+// logFFmpegLine logs the complete lines of msg, keeping an unfinished
+// tail for the component's next message.
+func logFFmpegLine(logger *slog.Logger, component string, level int, msg string) {
+	partialMu.Lock()
+	text := partial[component] + msg
+	var lines []string
+	for {
+		i := strings.IndexByte(text, '\n')
+		if i < 0 {
+			break
+		}
+		lines = append(lines, text[:i])
+		text = text[i+1:]
+	}
+	if len(text) >= maxPartial {
+		lines, text = append(lines, text), ""
+	}
+	if text == "" {
+		delete(partial, component)
+	} else {
+		partial[component] = text
+	}
+	partialMu.Unlock()
+	for _, l := range lines {
+		if l = strings.TrimSpace(l); l != "" {
+			logger.Log(context.Background(), ffmpegLevel(level), l, "ffmpeg", component)
+		}
+	}
+}
