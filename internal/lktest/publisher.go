@@ -154,14 +154,15 @@ func (p *Publisher) PublishVideo(c *Clip, source lkproto.TrackSource, name strin
 		return "", fmt.Errorf("lktest: %s publishes %s: %w", p.Identity, name, err)
 	}
 	const frameDur = time.Second / FPS
-	p.start(pub.SID(), frameDur, func(k int) {
-		marker := k%int(ClipLength/frameDur) == 0
-		// Every layer is encoded before any is sent, so that all layers
-		// of a frame leave together and the marker's send time holds for
-		// whichever layer a subscriber receives.
+	isMarker := func(k int) bool { return k%int(ClipLength/frameDur) == 0 }
+	// encode encodes frame k of every layer. Every layer is encoded
+	// before any is sent, so that all layers of a frame leave together
+	// and the marker's send time holds for whichever layer a subscriber
+	// receives.
+	encode := func(k int) [][]byte {
 		frames := make([][]byte, len(tracks))
 		for i := range tracks {
-			if marker {
+			if isMarker(k) {
 				// A flash is a scene cut: coded as a keyframe its first
 				// frame is fully white whatever the rate control does.
 				encs[i].key.Store(true)
@@ -171,7 +172,25 @@ func (p *Publisher) PublishVideo(c *Clip, source lkproto.TrackSource, name strin
 				frames[i] = data
 			}
 		}
-		if marker && len(frames[0]) > 0 {
+		return frames
+	}
+	// Frames are encoded one ahead, as a camera pipeline captures before
+	// it sends: frame k leaves at its instant, and encoding k+1 follows.
+	// Encoding at the instant itself would send every frame late by the
+	// encoding time, which the Sender Reports then carry as an A/V skew
+	// of the source (60-110 ms on a loaded machine). ahead and aheadK are
+	// owned by the sending goroutine (start's); a pause skips instants,
+	// and a frame encoded for a skipped instant is encoded again.
+	var (
+		ahead  [][]byte
+		aheadK = -1
+	)
+	p.start(pub.SID(), frameDur, func(k int) {
+		frames := ahead
+		if aheadK != k {
+			frames = encode(k)
+		}
+		if isMarker(k) && len(frames[0]) > 0 {
 			p.marker(name, time.Duration(k)*frameDur)
 		}
 		for i, t := range tracks {
@@ -180,6 +199,7 @@ func (p *Publisher) PublishVideo(c *Clip, source lkproto.TrackSource, name strin
 			}
 			_ = t.WriteSample(media.Sample{Data: frames[i], Duration: frameDur}, nil)
 		}
+		ahead, aheadK = encode(k+1), k+1
 	}, closeAll)
 	return pub.SID(), nil
 }
