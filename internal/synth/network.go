@@ -3,6 +3,7 @@ package synth
 import (
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,8 +18,9 @@ import (
 // send buffer still holds what it drops and retransmissions can repair it
 // (and may be dropped too).
 //
-// mu guards rng and held. Delayed packets are written by timer goroutines
-// that wg counts; the publisher waits for them when it closes.
+// mu guards rng, held and audio. Delayed packets are written by timer
+// goroutines that wg counts; the publisher waits for them before it
+// leaves, so that nothing is in flight when its WHIP DELETE goes out.
 type impairment struct {
 	interceptor.NoOp
 	loss, reorder float64
@@ -29,6 +31,69 @@ type impairment struct {
 	held    *heldPacket
 	dropped atomic.Int64
 	wg      sync.WaitGroup
+	// audio accounts for the audio streams' packets (see audioCount).
+	audio map[uint32]*streamCount
+}
+
+// streamCount accounts for one stream's packets on the way out.
+type streamCount struct {
+	delivered int64
+	// oldest and newest are the oldest and newest sequence numbers
+	// delivered (when delivered > 0).
+	oldest, newest uint16
+	// dropped are the sequence numbers dropped, oldest first.
+	dropped []uint16
+}
+
+// knownLost returns how many dropped packets a receiver can know of: those
+// between delivered packets. A drop before the first delivery or after the
+// last is invisible to anyone downstream.
+func (c *streamCount) knownLost() int64 {
+	var n int64
+	for _, s := range c.dropped {
+		if c.delivered > 0 && int16(c.newest-s) > 0 && int16(s-c.oldest) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// countAudio records a packet of an audio stream (ssrc), delivered or
+// dropped.
+func (m *impairment) countAudio(ssrc uint32, seq uint16, delivered bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.audio == nil {
+		m.audio = map[uint32]*streamCount{}
+	}
+	c := m.audio[ssrc]
+	if c == nil {
+		c = &streamCount{}
+		m.audio[ssrc] = c
+	}
+	if !delivered {
+		c.dropped = append(c.dropped, seq)
+		return
+	}
+	if c.delivered == 0 || int16(seq-c.newest) > 0 {
+		c.newest = seq
+	}
+	if c.delivered == 0 || int16(c.oldest-seq) > 0 {
+		c.oldest = seq
+	}
+	c.delivered++
+}
+
+// audioCount returns the audio packets delivered to the network and the
+// dropped ones a receiver can know of, over every audio stream.
+func (m *impairment) audioCount() (delivered, knownLost int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range m.audio {
+		delivered += c.delivered
+		knownLost += c.knownLost()
+	}
+	return delivered, knownLost
 }
 
 // maxJitterFactor caps a packet's delay at this many times the mean
@@ -36,8 +101,18 @@ type impairment struct {
 // only add packets the recorder gives up on.
 const maxJitterFactor = 4
 
-// wait returns once every delayed packet has been written.
-func (m *impairment) wait() { m.wg.Wait() }
+// wait returns once every delayed packet has been written, including one
+// held for the next packet that will not come.
+func (m *impairment) wait() {
+	m.wg.Wait()
+	m.mu.Lock()
+	held := m.held
+	m.held = nil
+	m.mu.Unlock()
+	if held != nil {
+		_, _ = held.writer.Write(&held.header, held.payload, held.attr)
+	}
+}
 
 // heldPacket is a packet delayed to be sent after the next one.
 type heldPacket struct {
@@ -53,7 +128,16 @@ func (m *impairment) NewInterceptor(string) (interceptor.Interceptor, error) { r
 // BindLocalStream drops a fraction loss of packets and swaps a fraction
 // reorder of them with the following packet, or delays each by a random
 // jitter (packets then overtake each other).
-func (m *impairment) BindLocalStream(_ *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
+func (m *impairment) BindLocalStream(info *interceptor.StreamInfo, next interceptor.RTPWriter) interceptor.RTPWriter {
+	w := next
+	audio := strings.HasPrefix(strings.ToLower(info.MimeType), "audio/")
+	if audio {
+		w = interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
+			n, err := next.Write(h, payload, a)
+			m.countAudio(h.SSRC, h.SequenceNumber, err == nil)
+			return n, err
+		})
+	}
 	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
 		m.mu.Lock()
 		r := m.rng.Float64()
@@ -62,6 +146,9 @@ func (m *impairment) BindLocalStream(_ *interceptor.StreamInfo, w interceptor.RT
 		case r < m.loss:
 			m.mu.Unlock()
 			m.dropped.Add(1)
+			if audio {
+				m.countAudio(h.SSRC, h.SequenceNumber, false)
+			}
 			return len(payload), nil
 		case r < m.loss+m.reorder && m.held == nil:
 			m.held = &heldPacket{header: h.Clone(), payload: append([]byte(nil), payload...), attr: a, writer: w}

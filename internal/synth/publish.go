@@ -212,6 +212,11 @@ type Stats struct {
 	PLIs, FIRs, NACKs int64
 	// Dropped counts RTP packets dropped by the Loss knob.
 	Dropped int64
+	// AudioDelivered counts the audio RTP packets handed to the network
+	// (with an impairment knob set; 0 otherwise), and AudioKnownLost the
+	// audio packets the Loss knob dropped before a delivered one: the
+	// losses a receiver can see. (Opus is never retransmitted.)
+	AudioDelivered, AudioKnownLost int64
 	// SenderReports counts the rounds of RTCP Sender Reports sent (one
 	// report per track each).
 	SenderReports int64
@@ -581,6 +586,7 @@ func (pub *Publisher) Stats() Stats {
 	}
 	if pub.imp != nil {
 		st.Dropped = pub.imp.dropped.Load()
+		st.AudioDelivered, st.AudioKnownLost = pub.imp.audioCount()
 	}
 	return st
 }
@@ -601,20 +607,23 @@ func (pub *Publisher) stopMedia() {
 	pub.wg.Wait()
 }
 
-// Close leaves: media stops, the WHIP resource is deleted (unless the
-// network was severed) and the peer connection is closed. It is
-// idempotent.
+// Close leaves: media stops, the packets an impairment knob delayed are
+// sent, the WHIP resource is deleted (unless the network was severed) and
+// the peer connection is closed. It is idempotent.
 func (pub *Publisher) Close(ctx context.Context) error {
 	pub.closeOnce.Do(func() {
 		pub.stopMedia()
+		if pub.imp != nil {
+			// Every packet sent before the leave is on the wire
+			// before it, as when a client's last packets precede
+			// its DELETE.
+			pub.imp.wait()
+		}
 		var errs []error
 		if !pub.cut.Load() {
 			errs = append(errs, pub.deleteResource(ctx))
 		}
 		errs = append(errs, pub.pc.Close())
-		if pub.imp != nil {
-			pub.imp.wait()
-		}
 		pub.closeErr = errors.Join(errs...)
 	})
 	return pub.closeErr

@@ -37,6 +37,10 @@ type assembler struct {
 	emitted  bool      // a frame was emitted
 	gapSince time.Time // when the frame at next was first found incomplete
 	lost     int
+	// unused counts packets stored nowhere: duplicates, and packets that
+	// came after their frame was emitted or given up (those given up are
+	// in lost already).
+	unused int
 }
 
 // newAssembler returns an assembler that waits at most maxLatency for a
@@ -58,11 +62,18 @@ func (a *assembler) push(pkt *rtp.Packet) {
 		// Reordered before the first frame: the stream starts earlier.
 		a.next = seq
 	case d < 0:
-		return // already emitted or given up: a late duplicate
+		// Already emitted or given up: a duplicate, or a packet (a
+		// retransmission) that came after its frame was given up.
+		a.unused++
+		return
 	case d >= ringSize:
 		// A discontinuity (a sender restarting its sequence, or 1024
 		// packets lost in a row): what lies between will not come.
 		a.skipTo(seq)
+	}
+	if a.at(seq) != nil {
+		a.unused++ // a duplicate of a packet still waiting
+		return
 	}
 	a.ring[seq%ringSize] = pkt
 	if int16(seq-a.newest) > 0 {

@@ -38,6 +38,9 @@ type frameOut struct {
 
 func TestAssembler(t *testing.T) {
 	const maxLatency = 100 * time.Millisecond
+	// wantUnused are the packets a case reads but uses nowhere (0 if
+	// not listed).
+	wantUnused := map[string]int{"loss given up after maxLatency": 1, "duplicate": 2}
 	for _, tc := range []struct {
 		name   string
 		events []event
@@ -119,6 +122,7 @@ func TestAssembler(t *testing.T) {
 				}
 			}
 			require.Equal(t, tc.want, got)
+			require.Equal(t, wantUnused[tc.name], a.unused, "unused packets")
 		})
 	}
 }

@@ -144,7 +144,15 @@ func FuzzPush(f *testing.F) {
 		require.Zero(t, st.DroppedOutOfOrder, "frames out of order")
 		// The recorder may still drop an H.264 IDR that comes without
 		// SPS and PPS; nothing else.
-		require.Equal(t, uint64(w.snapshot().Frames), st.Frames+st.DroppedBeforeKeyframe)
+		ws := w.snapshot()
+		require.Equal(t, uint64(ws.Frames), st.Frames+st.DroppedBeforeKeyframe)
+		if w.codec == recorder.Opus {
+			// One packet per frame: every packet read is written,
+			// dropped, unwritten or given up (each counted), or
+			// unused.
+			require.LessOrEqual(t, ws.Packets-ws.UnusedPackets, ws.Frames+ws.DroppedFrames+ws.Unwritten+ws.LostPackets,
+				"audio packets neither written nor counted: %+v", ws)
+		}
 		require.NoError(t, p.Leave())
 	})
 }

@@ -33,12 +33,17 @@ const (
 	// DefaultPLIInterval is how often a PLI is repeated while a video
 	// track waits for a keyframe.
 	DefaultPLIInterval = 500 * time.Millisecond
-	// endGrace is how long Record keeps reading after its context ends:
-	// packets sent before the end (a publisher's last ones before its
-	// WHIP DELETE) may still sit in pion's buffers or the socket's, and
-	// reading them takes microseconds. A sender still sending then has
-	// up to this much more recorded, after the end.
+	// endGrace is how long Record keeps reading after its context ends,
+	// and after each packet read since: packets sent before the end (a
+	// publisher's last ones before its WHIP DELETE) may still sit in
+	// pion's buffers or the socket's, and reading them takes
+	// microseconds, but pion returns nothing once the read deadline has
+	// passed, buffered or not, so a reader stalled by a loaded machine
+	// must not run out of it while a backlog remains.
 	endGrace = 50 * time.Millisecond
+	// maxEndDrain bounds that draining: a sender still sending after the
+	// end has up to this much more recorded.
+	maxEndDrain = 250 * time.Millisecond
 	// maxFrameDuration bounds a video frame duration derived from the next
 	// frame's timestamp (a paused camera would otherwise last long).
 	maxFrameDuration = time.Second
@@ -76,14 +81,23 @@ type Stats struct {
 	// LostPackets is the number of packets the reorder buffer gave up on
 	// (never arrived, not even by retransmission, within MaxLatency).
 	LostPackets int
+	// UnusedPackets is the number of packets read but not used:
+	// duplicates (a retransmission of a packet that had come), and
+	// packets that came after their frame was written or given up (such a
+	// packet is in LostPackets too). Every packet read is in a frame
+	// written, dropped or unwritten, in a frame given up (with
+	// LostPackets), or here.
+	UnusedPackets int
 	// Frames is the number of frames written.
 	Frames int
-	// DroppedFrames is the number of video frames dropped while waiting
-	// for a keyframe after a loss.
+	// DroppedFrames is the number of frames dropped: video frames while
+	// waiting for a keyframe after a loss, and audio packets overlapped
+	// by a step back of the clock (see the package documentation).
 	DroppedFrames int
 	// Unwritten is the number of frames received but not written because
 	// the recorder track was stopped before them (a Leave or Stop from
-	// elsewhere while frames waited for a Sender Report; see [Record]).
+	// elsewhere while frames waited for a Sender Report; see [Record]) or
+	// refused them (its file failed: see recorder.ErrStorage).
 	Unwritten int
 	// PLIs is the number of Picture Loss Indications sent.
 	PLIs int
@@ -135,6 +149,7 @@ func Record(ctx context.Context, p *recorder.Participant, track *webrtc.TrackRem
 	defer stop()
 
 	eof := false
+	var endAt time.Time // the first read after ctx ended
 	for !w.stopped {
 		pkt, _, err := track.ReadRTP()
 		if err != nil {
@@ -144,7 +159,19 @@ func Record(ctx context.Context, p *recorder.Participant, track *webrtc.TrackRem
 			}
 			break
 		}
-		w.push(pkt, time.Now())
+		now := time.Now()
+		w.push(pkt, now)
+		if ctx.Err() != nil {
+			// Draining after the end: more may be buffered.
+			if endAt.IsZero() {
+				endAt = now
+			}
+			deadline := now.Add(endGrace)
+			if limit := endAt.Add(maxEndDrain); deadline.After(limit) {
+				deadline = limit
+			}
+			_ = track.SetReadDeadline(deadline)
+		}
 	}
 	w.finish()
 	if eof {
@@ -237,10 +264,13 @@ func (w *writer) push(pkt *rtp.Packet, now time.Time) {
 
 // finish writes what is left and stops the recorder track.
 func (w *writer) finish() {
-	if !w.stopped {
-		w.drain(time.Now(), true)
-		w.flush()
-	}
+	// Every frame still waiting is written (or counted unwritten if the
+	// track was stopped from elsewhere), and packets given up with no
+	// frame after them to carry the count are counted lost.
+	w.drain(time.Now(), true)
+	w.flush()
+	w.stats.LostPackets += w.asm.lost
+	w.asm.lost = 0
 	if err := w.track.Stop(); err != nil {
 		w.log.Warn("stop track", "err", err)
 	}
@@ -258,6 +288,7 @@ func (w *writer) snapshot() Stats {
 	defer w.mu.Unlock()
 	st := w.stats
 	st.Packets = w.packets
+	st.UnusedPackets = w.asm.unused
 	return st
 }
 
@@ -297,10 +328,15 @@ type writer struct {
 // drain writes every frame the assembler has ready; flush gives up on
 // missing packets at once.
 func (w *writer) drain(now time.Time, flush bool) {
-	for !w.stopped {
+	for {
 		f, ok := w.asm.pop(now, flush)
 		if !ok {
 			return
+		}
+		if w.stopped {
+			w.stats.LostPackets += f.lost
+			w.stats.Unwritten++
+			continue
 		}
 		w.frame(f, now)
 	}
@@ -393,6 +429,7 @@ func (w *writer) flush() {
 			w.stopped = true
 			w.stats.Unwritten++
 		case err != nil:
+			w.stats.Unwritten++
 			w.log.Debug("write frame", "err", err)
 		default:
 			w.stats.Frames++

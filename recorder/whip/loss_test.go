@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomtape/roomtape/internal/synth"
+	"github.com/roomtape/roomtape/recorder/internal/avtest"
 	"github.com/roomtape/roomtape/recorder/pionrec"
 	"github.com/roomtape/roomtape/recorder/whip"
 )
@@ -52,6 +53,39 @@ func (ts *trackStats) video() []pionrec.Stats {
 	return out
 }
 
+// audio returns the stats of the audio tracks (no PLI, no keyframe).
+func (ts *trackStats) audio() []pionrec.Stats {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	var out []pionrec.Stats
+	for _, s := range ts.all {
+		if s.FirstKeyframe == 0 && s.PLIs == 0 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// requireAudioAccounted checks that every audio packet the publisher handed
+// to the network is accounted for: read by the recorder, then written to
+// the file, dropped or unwritten (each counted), or unused (a packet that
+// came after it was given up); every loss a receiver can see is in
+// LostPackets; and the file holds exactly the packets written.
+func requireAudioAccounted(t *testing.T, pub synth.Stats, rec pionrec.Stats, path string) {
+	t.Helper()
+	pts, _, err := avtest.Demux(path)
+	require.NoError(t, err)
+	t.Logf("audio: sent %d, delivered %d, known lost %d; recorder %+v; file %d packets",
+		pub.AudioPackets, pub.AudioDelivered, pub.AudioKnownLost, rec, len(pts))
+	require.Positive(t, pub.AudioDelivered, "the impairment counted no audio")
+	require.EqualValues(t, pub.AudioDelivered, rec.Packets, "audio packets delivered to the network but not read")
+	require.Equal(t, rec.Packets, rec.Frames+rec.DroppedFrames+rec.Unwritten+rec.UnusedPackets,
+		"audio packets read but neither written nor counted")
+	require.EqualValues(t, pub.AudioKnownLost, rec.LostPackets-rec.UnusedPackets, "audio losses not counted")
+	require.Len(t, pts, rec.Frames, "%s: packets in the file vs written", path)
+	require.Zero(t, rec.Unwritten, "audio frames lost at the end of the track")
+}
+
 // Bounds of the NACK case of TestLossRecovery.
 const (
 	// nackJitter is the mean of the exponential delay every packet gets
@@ -73,7 +107,9 @@ const (
 // TestLossRecovery sends through packet loss and delay jitter, injected
 // after the publisher's NACK responder (so retransmissions are lost too).
 // At 5 % loss and 20 ms of mean jitter NACK repairs the losses: nearly
-// every frame sent is written and the picture never freezes. With a
+// every frame sent is written and the picture never freezes. In both cases
+// every audio packet is accounted for (requireAudioAccounted) and every
+// frame written is in the file. With a
 // reorder wait (MaxLatency) shorter than the NACK generator's 100 ms
 // interval, losses are given up before any retransmission and PLIs bring
 // keyframes instead. Either way the first picture comes within 1.5 s and
@@ -121,6 +157,9 @@ func TestLossRecovery(t *testing.T) {
 			for _, tr := range tracksOf(p, "video") {
 				rep, flashes := analyzeVideo(t, tr)
 				require.NotEmpty(t, flashes, "no flash survived")
+				pts, _, err := avtest.Demux(tr.Path)
+				require.NoError(t, err)
+				require.Len(t, pts, vs[0].Frames, "%s: frames in the file vs written (recovered frames must all be there)", tr.Path)
 				if !tc.wantPLI {
 					require.Empty(t, rep.Freezes(0, nackMaxFreeze), "%s: the picture froze although NACK repaired the losses", tr.Path)
 				}
@@ -131,6 +170,9 @@ func TestLossRecovery(t *testing.T) {
 			for _, tr := range tracksOf(p, "audio") {
 				_, beeps := analyzeAudio(t, tr, synth.Freq(2))
 				require.NotEmpty(t, beeps)
+				as := ts.audio()
+				require.Len(t, as, 1)
+				requireAudioAccounted(t, st, as[0], tr.Path)
 			}
 		})
 	}
