@@ -14,6 +14,8 @@ type fileWriter interface {
 	Close() error
 	// Abort closes the file as it is, after a write failed.
 	Abort()
+	// Resize says the pictures are now width x height (video).
+	Resize(width, height int)
 }
 
 // mkvCodecs maps codecs to the Matroska writer's.

@@ -702,6 +702,11 @@ func TestVP9InterFrameResize(t *testing.T) {
 	mt := loadManifest(t, f.s).Participants[0].Tracks[0]
 	assert.Equal(t, [2]int{320, 180}, [2]int{mt.Width, mt.Height})
 	assert.Equal(t, []manifest.Resolution{{AtS: 0.1, Width: 640, Height: 360}}, mt.Resolutions)
+	// The Matroska header, written at the first keyframe, gives the
+	// largest picture once the file is closed.
+	hs, err := avtest.HeaderSize(mt.Path)
+	require.NoError(t, err)
+	assert.Equal(t, avtest.Size{W: 640, H: 360}, hs)
 }
 
 // TestLeaveAt ends a presence at the time the host decided it, after the

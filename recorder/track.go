@@ -255,6 +255,9 @@ func (t *Track) resizeLocked(at time.Duration, w, h int) {
 	s.emitLocked(Event{Kind: ResolutionChanged, At: at, ParticipantID: t.p.id, Name: t.p.name, Track: &ti, Width: w, Height: h})
 	s.mu.Unlock()
 	t.width, t.height = w, h
+	if t.w != nil {
+		t.w.Resize(w, h)
+	}
 	s.log.Debug("resolution changed", "participant", t.p.id, "track", t.info.ID, "width", w, "height", h)
 }
 

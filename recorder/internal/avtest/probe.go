@@ -171,3 +171,23 @@ func Probe(path string) (*Report, error) {
 	}
 	return r, nil
 }
+
+// HeaderSize returns the picture size the container header of the file at
+// path gives for its first stream, as FFmpeg's demuxer reads it before
+// decoding anything.
+func HeaderSize(path string) (Size, error) {
+	fc := astiav.AllocFormatContext()
+	if fc == nil {
+		return Size{}, errors.New("avtest: alloc format context")
+	}
+	defer fc.Free()
+	if err := fc.OpenInput(path, nil, nil); err != nil {
+		return Size{}, fmt.Errorf("avtest: open %s: %w", path, err)
+	}
+	defer fc.CloseInput()
+	if len(fc.Streams()) == 0 {
+		return Size{}, fmt.Errorf("avtest: %s has no stream", path)
+	}
+	cp := fc.Streams()[0].CodecParameters()
+	return Size{W: cp.Width(), H: cp.Height()}, nil
+}

@@ -79,6 +79,9 @@ type Writer struct {
 	ptsBuf []int64
 	// opened says Create created the file (to remove it if Create fails).
 	opened bool
+	// width and height are the header's picture size; maxW and maxH the
+	// largest picture seen (see Resize).
+	width, height, maxW, maxH int
 }
 
 // codecID maps a Codec to FFmpeg's codec id and media type.
@@ -112,7 +115,7 @@ func Create(path string, p Params) (w *Writer, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("mkv: %s: alloc muxer: %w", path, err)
 	}
-	nw := &Writer{path: path, fc: fc}
+	nw := &Writer{path: path, fc: fc, width: p.Width, height: p.Height, maxW: p.Width, maxH: p.Height}
 	w = nw
 	defer func() {
 		if err != nil {
@@ -288,7 +291,20 @@ func (w *Writer) Flush() error {
 	return nil
 }
 
-// Close writes the trailer (cues, duration) and closes the file. Calling
+// Resize tells a video writer that the stream's pictures are now width x
+// height. The header, written with Params' size, gets the largest picture
+// (by area; the first of equal ones) when Close rewrites it: a VP9 stream
+// with spatial layers starts with a small keyframe and grows on inter
+// frames, and players size their window from the header. Every packet's
+// own size stays in its bitstream.
+func (w *Writer) Resize(width, height int) {
+	if width > 0 && height > 0 && width*height > w.maxW*w.maxH {
+		w.maxW, w.maxH = width, height
+	}
+}
+
+// Close writes the trailer (cues, duration), rewrites the header's picture
+// size if a larger picture came (see Resize) and closes the file. Calling
 // it again returns nil.
 func (w *Writer) Close() error {
 	if w.fc == nil {
@@ -303,6 +319,15 @@ func (w *Writer) Close() error {
 	}
 	w.pb = nil
 	w.free()
+	if err == nil && (w.maxW != w.width || w.maxH != w.height) {
+		perr := patchFile(w.path, w.maxW, w.maxH)
+		switch {
+		case errors.Is(perr, errLayout) || errors.Is(perr, errNoRoom):
+			// The header keeps the first size (see header.go).
+		case perr != nil:
+			err = fmt.Errorf("mkv: %s: header size: %w", w.path, osError(perr))
+		}
+	}
 	return err
 }
 
