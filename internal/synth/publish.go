@@ -137,6 +137,14 @@ type Participant struct {
 	// (test knob).
 	FirstSenderReport time.Duration
 
+	// ClockSkew (optional) makes the sender's clock run fast (positive)
+	// or slow (negative) by this fraction against real time, e.g. 0.001
+	// for 0.1 % fast: its media clocks, RTP timestamps and the NTP time of
+	// its Sender Reports all follow that clock, which is consistent in
+	// itself, as a device whose crystal is off (test knob; |ClockSkew| at
+	// most maxClockSkew).
+	ClockSkew float64
+
 	// ConnectTimeout (optional) defaults to DefaultConnectTimeout.
 	ConnectTimeout time.Duration
 	// HTTPClient (optional) defaults to http.DefaultClient.
@@ -196,10 +204,35 @@ func (p Participant) withDefaults() (Participant, error) {
 	if p.Jitter < 0 || (p.Jitter > 0 && p.Reorder > 0) {
 		return p, fmt.Errorf("%w: jitter %v (with reorder %g)", ErrBadParticipant, p.Jitter, p.Reorder)
 	}
+	if p.ClockSkew < -maxClockSkew || p.ClockSkew > maxClockSkew {
+		return p, fmt.Errorf("%w: clock skew %g beyond ±%g", ErrBadParticipant, p.ClockSkew, maxClockSkew)
+	}
 	if p.Loss < 0 || p.Reorder < 0 || p.Loss+p.Reorder > 1 {
 		return p, fmt.Errorf("%w: loss %g and reorder %g", ErrBadParticipant, p.Loss, p.Reorder)
 	}
 	return p, nil
+}
+
+// maxClockSkew bounds Participant.ClockSkew: 10 %, far beyond any real
+// crystal (tens of ppm) and any test's need.
+const maxClockSkew = 0.1
+
+// wall returns the real time at which the sender's clock reads at (from
+// its start).
+func (pub *Publisher) wall(at time.Duration) time.Time {
+	if pub.p.ClockSkew == 0 {
+		return pub.start.Add(at)
+	}
+	return pub.start.Add(time.Duration(float64(at) / (1 + pub.p.ClockSkew)))
+}
+
+// clock returns the sender's clock at real time now (from its start).
+func (pub *Publisher) clock(now time.Time) time.Duration {
+	d := now.Sub(pub.start)
+	if pub.p.ClockSkew == 0 {
+		return d
+	}
+	return time.Duration(float64(d) * (1 + pub.p.ClockSkew))
 }
 
 // Stats are a publisher's counters.
@@ -636,7 +669,7 @@ const senderReportInterval = time.Second
 // runSenderReports sends each track's RTP↔NTP mapping on the capture
 // clock: RTP time ts0 is Start, advancing at the clock rate.
 func (pub *Publisher) runSenderReports(ctx context.Context) {
-	if d := pub.p.FirstSenderReport; d > 0 && !sleepUntil(ctx, pub.start.Add(d)) {
+	if d := pub.p.FirstSenderReport; d > 0 && !sleepUntil(ctx, pub.wall(d)) {
 		return
 	}
 	ticker := time.NewTicker(senderReportInterval)
@@ -645,7 +678,9 @@ func (pub *Publisher) runSenderReports(ctx context.Context) {
 		now := time.Now()
 		pkts := make([]rtcp.Packet, 0, len(pub.tracks))
 		for _, t := range pub.tracks {
-			pkts = append(pkts, t.senderReport(now, now.Sub(pub.start)))
+			// The sender's wall clock runs with its media clock.
+			at := pub.clock(now)
+			pkts = append(pkts, t.senderReport(pub.start.Add(at), at))
 		}
 		if err := pub.pc.WriteRTCP(pkts); err != nil {
 			pub.p.Logger.Debug("synth: send sender reports", "name", pub.p.Name, "err", err)
@@ -666,7 +701,7 @@ func (pub *Publisher) runVideo(ctx context.Context, vs videoSource, t *rtpTrack,
 	for i := 0; ; i++ {
 		at := frameTime(i, fps)
 		if vs.skippable() && i > 0 {
-			if behind := time.Since(pub.start) - at; behind > frameTime(1, fps) {
+			if behind := pub.clock(time.Now()) - at; behind > frameTime(1, fps) {
 				i = catchUp(i, i+int(int64(behind)*int64(fps)/int64(time.Second)), fps)
 				at = frameTime(i, fps)
 			}
@@ -688,7 +723,7 @@ func (pub *Publisher) runVideo(ctx context.Context, vs videoSource, t *rtpTrack,
 		if ps, ok := vs.(presenter); ok {
 			send = frameTime(i+ps.latency(), fps)
 		}
-		if !sleepUntil(ctx, pub.start.Add(send)) {
+		if !sleepUntil(ctx, pub.wall(send)) {
 			return
 		}
 		if len(data) == 0 {
@@ -727,7 +762,7 @@ func (pub *Publisher) runAudio(ctx context.Context, as audioSource, t *rtpTrack)
 			pub.p.Logger.Warn("synth: encode audio", "name", pub.p.Name, "err", err)
 			return
 		}
-		if !sleepUntil(ctx, pub.start.Add(at)) {
+		if !sleepUntil(ctx, pub.wall(at)) {
 			return
 		}
 		if inGap(pub.p.AudioGaps, at) || len(data) == 0 {
