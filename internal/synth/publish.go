@@ -603,6 +603,10 @@ func (pub *Publisher) deleteResource(ctx context.Context) error {
 // Start returns the wall-clock instant of participant-local time 0.
 func (pub *Publisher) Start() time.Time { return pub.start }
 
+// WallTime returns the real instant at which the sender's clock reads
+// participant-local time at: Start().Add(at) unless ClockSkew is set.
+func (pub *Publisher) WallTime(at time.Duration) time.Time { return pub.wall(at) }
+
 // Resource returns the WHIP resource URL.
 func (pub *Publisher) Resource() string { return pub.resource }
 

@@ -165,3 +165,31 @@ func requireResidual(t *testing.T, g *clockGroup, want time.Duration) {
 	require.True(t, ok, "residual set")
 	require.Equal(t, want, r)
 }
+
+// FuzzClockGroupOffset feeds Sender Report delays to a participant's
+// offset: it is always one of the delays seen, within their range, and the
+// reports kept stay bounded.
+func FuzzClockGroupOffset(f *testing.F) {
+	f.Add([]byte{10, 20, 10, 30, 10, 40, 10, 50, 10, 60, 10, 70, 10, 80})
+	f.Add([]byte{200, 0, 1, 255, 1, 0, 255, 128})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		g := &clockGroup{}
+		at := time.Unix(1000, 0)
+		ntp0 := time.Unix(0, 0)
+		seen := map[time.Duration]bool{}
+		lo, hi := time.Duration(1<<62), time.Duration(-1<<62)
+		for i := 0; i+1 < len(data); i += 2 {
+			at = at.Add(time.Duration(data[i]) * 50 * time.Millisecond)
+			d := time.Duration(data[i+1]) * 5 * time.Millisecond
+			g.observe(at, at.Add(-d).Add(ntp0.Sub(time.Unix(0, 0))))
+			seen[d] = true
+			lo, hi = min(lo, d), max(hi, d)
+			off, ok := g.get()
+			require.True(t, ok)
+			require.True(t, seen[off], "offset %v was never a report's delay", off)
+			require.GreaterOrEqual(t, off, lo)
+			require.LessOrEqual(t, off, hi)
+			require.LessOrEqual(t, len(g.recent), maxRecentReports)
+		}
+	})
+}

@@ -69,9 +69,13 @@ func TestTrackClockDrift(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		ntpFast bool
+		skew    float64
 	}{
-		{"rtp clock fast", false},
-		{"sender clock fast", true},
+		{"rtp clock fast", false, driftSkew},
+		{"sender clock fast", true, driftSkew},
+		{"rtp clock slow", false, 2 - driftSkew},
+		// The offset is revised upward too, after offsetWindow.
+		{"sender clock slow", true, 2 - driftSkew},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			origin := time.Unix(1000, 0)
@@ -86,7 +90,7 @@ func TestTrackClockDrift(t *testing.T) {
 			ntp0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 			rng := rand.New(rand.NewPCG(11, 1001))
 			delay := func() time.Duration { return driftDelay + time.Duration(rng.Int64N(int64(driftJitter))) }
-			real := func(sent time.Duration) time.Duration { return time.Duration(float64(sent) / driftSkew) }
+			real := func(sent time.Duration) time.Duration { return time.Duration(float64(sent) / tc.skew) }
 			const a0, v0 = 7_000_000, 123_456_789
 			var evs []driftEvent
 			for k := int64(0); time.Duration(k)*20*time.Millisecond < driftLength; k++ {
@@ -98,7 +102,7 @@ func TestTrackClockDrift(t *testing.T) {
 				evs = append(evs, driftEvent{at: start.Add(real(sent) + delay()), ext: v0 + 3000*n, sent: sent})
 			}
 			for r := driftReportEvery / 2; real(driftLength) > r; r += driftReportEvery {
-				sent := time.Duration(float64(r) * driftSkew) // the sender's clock at real time r
+				sent := time.Duration(float64(r) * tc.skew) // the sender's clock at real time r
 				ntp := ntp0.Add(r)
 				if tc.ntpFast {
 					ntp = ntp0.Add(sent)
@@ -197,7 +201,9 @@ func TestTrackClockDrift(t *testing.T) {
 				markers, worstAV, minA, maxA, minV, maxV, dropped)
 			bound := driftMaxWander
 			if tc.ntpFast {
-				bound += offsetRevision
+				// The offset moves in revisions; upward ones lag the
+				// drift over offsetWindow besides.
+				bound += offsetRevision + time.Duration(float64(offsetWindow)*(driftSkew-1))
 			}
 			if maxA-minA > bound || maxV-minV > bound {
 				t.Errorf("streams wander from real time: audio by %v, video by %v (bound %v)", maxA-minA, maxV-minV, bound)

@@ -24,6 +24,14 @@ const (
 	// real time over the call that the test must see, or it did not test
 	// a drifting clock (the skew times the call, less scheduling slack).
 	driftMinDrift = 500 * time.Millisecond
+	// driftMaxWander bounds how far the recorded markers may move against
+	// the real instants the sender showed them at, over the call: the
+	// sender-to-local offset follows the drifting clock in revisions of
+	// 50 ms (pionrec's offsetRevision), upward ones lagging by the drift
+	// over 5 s (its offsetWindow: 100 ms at driftSkew), plus 40 ms for
+	// the reports' delays jittering under load. Recorded on the sender's
+	// clock alone, a marker would move by the whole drift (600 ms).
+	driftMaxWander = 50*time.Millisecond + 100*time.Millisecond + 40*time.Millisecond
 )
 
 // TestClockDriftEndToEnd publishes over WHIP from a sender whose clock
@@ -74,6 +82,22 @@ func TestClockDriftEndToEnd(t *testing.T) {
 			first, last := offsets[0], offsets[len(offsets)-1]
 			require.Less(t, first.Flash, 4*time.Second+iv.Join(), "no pair at the start: %v", offsets)
 			require.Greater(t, last.Flash, iv.Leave()-6*time.Second, "no pair at the end: %v", offsets)
+			// Against real time: each flash where the session clock
+			// was when the sender showed it, give or take a constant
+			// (the path's delay); the spread is the wander.
+			lo, hi := time.Duration(1<<62), time.Duration(-1<<62)
+			for _, o := range offsets {
+				var best time.Duration
+				for k := time.Duration(0); k*synth.MarkerPeriod < senderTime+synth.MarkerPeriod; k++ {
+					d := o.Flash - r.s.SessionTime(pub.WallTime(k*synth.MarkerPeriod))
+					if k == 0 || d.Abs() < best.Abs() {
+						best = d
+					}
+				}
+				lo, hi = min(lo, best), max(hi, best)
+			}
+			t.Logf("flashes against the sender's real instants: %v..%v", lo, hi)
+			require.LessOrEqual(t, hi-lo, driftMaxWander, "the recording wanders from real time")
 		})
 	}
 }
