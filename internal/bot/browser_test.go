@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
+	"encoding/json"
 	"errors"
 	"io"
 	"math"
@@ -85,8 +86,6 @@ func TestBrowser(t *testing.T) {
 	if ns == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), browserLimit)
-	defer cancel()
 	const w, h = 320, 180
 	// The publishing page, on 127.0.0.1 (a secure context, for
 	// getUserMedia); its origin is allowed to publish.
@@ -95,11 +94,32 @@ func TestBrowser(t *testing.T) {
 		_, _ = w.Write(publishPage)
 	}))
 	defer page.Close()
-	cfg, err := ParseArgs([]string{
-		"--whip-listen", "127.0.0.1:0", "--idle-timeout", browserIdle.String(), "--whip-origin", page.URL,
+	out, m, _ := runBrowserSession(t, page.URL, func(whipURL string) string {
+		return `publish(` + jsString(whipURL) + `, "Chromium")`
+	})
+	cm, _, err := m.Trim()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSynthetic(t, out, cm, w, h, []synthParticipant{{"Synth", 0}})
+	checkBrowser(t, out, cm, w, h, "Chromium")
+}
+
+// runBrowserSession runs the bot for one session: the synthetic
+// participant, then Chromium publishing from the page at pageURL for
+// browserStay through the JavaScript call publish returns for the WHIP
+// URL (publish or publishMarkers of testdata/publish.html, with the name
+// "Chromium"). args are more bot flags. It returns the composed
+// output, the manifest and what the page reported of its own timing.
+func runBrowserSession(t *testing.T, pageURL string, publish func(whipURL string) string, args ...string) (string, *manifest.Session, pageHealth) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), browserLimit)
+	defer cancel()
+	cfg, err := ParseArgs(append([]string{
+		"--whip-listen", "127.0.0.1:0", "--idle-timeout", browserIdle.String(), "--whip-origin", pageURL,
 		"--width", "320", "--height", "180", "--preset", "ultrafast",
 		"--recordings-dir", t.TempDir(), "--env-file", "",
-	}, noEnv, io.Discard)
+	}, args...), noEnv, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,17 +152,26 @@ func TestBrowser(t *testing.T) {
 	// Then the browser, from the page.
 	bctx, stopBrowser := startChromium(ctx, t)
 	defer stopBrowser()
-	if err := chromedp.Do(bctx, chromedp.Navigate(page.URL)); err != nil {
+	if err := chromedp.Do(bctx, chromedp.Navigate(pageURL)); err != nil {
 		t.Fatal(err)
 	}
 	sleepUntil(ctx, synthStart.Add(browserJoin))
 	resource, err := chromedp.Run(bctx, chromedp.Evaluate[string](
-		`publish(`+jsString(whipURL)+`, "Chromium")`, chromedp.EvalAwaitPromise))
+		publish(whipURL), chromedp.EvalAwaitPromise))
 	if err != nil {
 		t.Fatalf("browser publish: %v", err)
 	}
 	t.Logf("browser publishing as %s", resource)
 	sleepUntil(ctx, time.Now().Add(browserStay))
+	var health pageHealth
+	report, err := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify({flashes: window.markerLog, audioClock: window.audioClock})`))
+	if err != nil {
+		t.Fatalf("browser page report: %v", err)
+	}
+	t.Logf("browser page: %s", report)
+	if err := json.Unmarshal([]byte(report), &health); err != nil {
+		t.Fatalf("browser page report %q: %v", report, err)
+	}
 	status, err := chromedp.Run(bctx, chromedp.Evaluate[int](`unpublish()`, chromedp.EvalAwaitPromise))
 	if err != nil || status != http.StatusOK {
 		t.Fatalf("browser unpublish: status %d, %v", status, err)
@@ -162,12 +191,7 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cm, _, err := m.Trim()
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkSynthetic(t, r.res.Output, cm, w, h, []synthParticipant{{"Synth", 0}})
-	checkBrowser(t, r.res.Output, cm, w, h, "Chromium")
+	return r.res.Output, m, health
 }
 
 // startChromium starts headless Chromium with fake media devices.
