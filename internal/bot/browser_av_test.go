@@ -135,20 +135,7 @@ func (h pageHealth) starved() string {
 // present but one (mediacheck.MinPairs) pairs within maxAV.
 func checkRecordedAV(t *testing.T, m *manifest.Session, name string, index int, maxAV time.Duration) {
 	t.Helper()
-	var p *manifest.Participant
-	for i := range m.Participants {
-		if m.Participants[i].Name == name {
-			p = &m.Participants[i]
-		}
-	}
-	if p == nil {
-		t.Fatalf("no participant %q in session.json", name)
-	}
-	vt, okV := p.VideoTrack()
-	at, okA := p.AudioTrack()
-	if !okV || !okA {
-		t.Fatalf("%s: video %v audio %v tracks", name, okV, okA)
-	}
+	p, vt, at := browserTracks(t, m, name)
 	vrep, err := mediacheck.Analyze(vt.Path, mediacheck.Options{Regions: []timeline.Rect{{X: 0, Y: 0, W: vt.Width, H: vt.Height}}})
 	if err != nil {
 		t.Fatal(err)

@@ -237,11 +237,9 @@ func jsString(s string) string {
 	return b.String()
 }
 
-// checkBrowser checks the browser participant name in the output: its
-// tile shows a bright, moving picture that is not a synthetic tint while
-// it is present, and its microphone is heard in the mix then (and nothing
-// is heard but synthetic beeps otherwise).
-func checkBrowser(t *testing.T, out string, m *manifest.Session, w, h int, name string) {
+// browserTracks returns participant name of m and its video and audio
+// tracks; it fails the test if one is missing.
+func browserTracks(t *testing.T, m *manifest.Session, name string) (*manifest.Participant, manifest.Track, manifest.Track) {
 	t.Helper()
 	var bp *manifest.Participant
 	for i := range m.Participants {
@@ -253,10 +251,20 @@ func checkBrowser(t *testing.T, out string, m *manifest.Session, w, h int, name 
 		t.Fatalf("no participant %q in session.json", name)
 	}
 	vt, okV := bp.VideoTrack()
-	_, okA := bp.AudioTrack()
+	at, okA := bp.AudioTrack()
 	if !okV || !okA {
 		t.Fatalf("%s: video %v audio %v tracks", name, okV, okA)
 	}
+	return bp, vt, at
+}
+
+// checkBrowser checks the browser participant name in the output: its
+// tile shows a bright, moving picture that is not a synthetic tint while
+// it is present, and its microphone is heard in the mix then (and nothing
+// is heard but synthetic beeps otherwise).
+func checkBrowser(t *testing.T, out string, m *manifest.Session, w, h int, name string) {
+	t.Helper()
+	bp, vt, _ := browserTracks(t, m, name)
 	ivs := bp.Intervals()
 	if len(ivs) != 1 || ivs[0].Leave()-ivs[0].Join() < browserStay-time.Second {
 		t.Fatalf("%s presence %+v, want one interval of about %v", name, ivs, browserStay)
