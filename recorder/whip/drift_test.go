@@ -32,6 +32,14 @@ const (
 	// the reports' delays jittering under load. Recorded on the sender's
 	// clock alone, a marker would move by the whole drift (600 ms).
 	driftMaxWander = 50*time.Millisecond + 100*time.Millisecond + 40*time.Millisecond
+	// driftStepSlack: each revision of a fast sender's offset moves its
+	// audio back by 50 ms or more, in whole 20 ms packets, which the
+	// recorder drops; a beep whose onset falls in the packets dropped is
+	// found later by up to 60 ms. At driftSkew that happens every 2.5 s
+	// (every 50 s at 0.1 %), so up to driftStepHits markers of the call
+	// may be that late.
+	driftStepSlack = 60 * time.Millisecond
+	driftStepHits  = 3
 )
 
 // TestClockDriftEndToEnd publishes over WHIP from a sender whose clock
@@ -74,9 +82,17 @@ func TestClockDriftEndToEnd(t *testing.T) {
 			}
 			mk := participantMarkers(t, p, 4)
 			n := markersSent(p)
-			offsets, err := mediacheck.CheckAV(mk.flashes, mk.beeps, mediacheck.MinPairs(n), avTolerance)
+			offsets, err := mediacheck.CheckAV(mk.flashes, mk.beeps, mediacheck.MinPairs(n), avTolerance+driftStepSlack)
 			t.Logf("%d markers sent; offsets %v", n, offsets)
 			require.NoError(t, err)
+			inSync := 0
+			for _, o := range offsets {
+				if o.AV.Abs() <= avTolerance {
+					inSync++
+				}
+			}
+			require.GreaterOrEqual(t, inSync, mediacheck.MinPairs(n)-driftStepHits,
+				"pairs within %v (the others may be beeps cut by an audio step): %v", avTolerance, offsets)
 			// The last pairs are the ones the drift has had the most
 			// time to move; they are checked like the first.
 			first, last := offsets[0], offsets[len(offsets)-1]
