@@ -1,0 +1,321 @@
+package speaker
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// maxGapBlocks is how many blocks without a level a track may have before
+// it counts as silent: levels stamped from packet times jitter around the
+// block grid, so two may fall in one block and none in the next.
+const maxGapBlocks = 2
+
+// meter is one track's speech state, stepped block by block.
+type meter struct {
+	cfg    Config
+	alpha  float64
+	rise   float64 // dB per block
+	levels []Level
+	next   int // first level not yet taken
+
+	smooth, floor float64
+	started       bool // smooth holds a value
+	floorSet      bool
+	lastData      int64
+	last          float64 // last block's level, reused over a short gap
+
+	on         bool
+	onset      time.Duration // start of the current speech run
+	below      bool          // under the off threshold inside speech
+	belowSince time.Duration
+	lastEnd    time.Duration // end of the last finished run
+	out        []Interval    // finished runs, when collect is set
+	collect    bool
+	id         string
+}
+
+func newMeter(cfg Config, t Track, collect bool) *meter {
+	alpha := 1.0
+	if cfg.Smoothing > 0 {
+		alpha = 1 - math.Exp(-float64(cfg.Block)/float64(cfg.Smoothing))
+	}
+	return &meter{
+		cfg: cfg, alpha: alpha, rise: cfg.FloorRise * cfg.Block.Seconds(),
+		levels: t.Levels, id: t.ID, collect: collect, lastData: math.MinInt64 / 2,
+	}
+}
+
+// take returns the loudest level of block k, if any.
+func (m *meter) take(k int64) (float64, bool) {
+	end := time.Duration(k+1) * m.cfg.Block
+	db, has := Silence, false
+	for m.next < len(m.levels) && m.levels[m.next].At < end {
+		if v := m.levels[m.next].DBFS; v > db {
+			db = v
+		}
+		has = true
+		m.next++
+	}
+	return db, has
+}
+
+// nextBlock is the block of the next level not taken, or -1.
+func (m *meter) nextBlock() int64 {
+	if m.next >= len(m.levels) {
+		return -1
+	}
+	return int64(m.levels[m.next].At / m.cfg.Block)
+}
+
+// step runs block k (starting at t).
+func (m *meter) step(k int64, t time.Duration) {
+	db, has := m.take(k)
+	db = max(db, Silence)
+	if has {
+		m.lastData, m.last = k, db
+	} else if k-m.lastData <= maxGapBlocks {
+		db, has = m.last, true
+	}
+	if !has {
+		// No audio: speech ends where the data did, the smoothing starts
+		// afresh; the floor is kept.
+		if m.on {
+			m.end(min(t, time.Duration(m.lastData+1)*m.cfg.Block))
+		}
+		m.started = false
+		return
+	}
+	if !m.started {
+		m.smooth = db
+		if !m.floorSet {
+			m.floor, m.floorSet = db, true
+		}
+		m.started = true
+	} else {
+		m.smooth += m.alpha * (db - m.smooth)
+	}
+	if m.smooth < m.floor {
+		m.floor = m.smooth
+	} else {
+		m.floor = min(m.smooth, m.floor+m.rise)
+	}
+	c := m.cfg
+	onT := max(m.floor+c.OnAbove, c.MinLevel)
+	offT := max(m.floor+c.OffAbove, c.MinLevel-(c.OnAbove-c.OffAbove))
+	switch {
+	case !m.on && m.smooth >= onT:
+		m.on, m.onset, m.below = true, t, false
+	case m.on && m.smooth < offT:
+		if !m.below {
+			m.below, m.belowSince = true, t
+		}
+		if t+c.Block-m.belowSince > c.Hangover {
+			m.end(m.belowSince)
+		}
+	case m.on:
+		m.below = false
+	}
+}
+
+func (m *meter) end(at time.Duration) {
+	at = max(at, m.onset)
+	if m.collect && at > m.onset {
+		m.out = append(m.out, Interval{Start: m.onset, End: at, ID: m.id})
+	}
+	m.on, m.below, m.lastEnd = false, false, at
+}
+
+// validate checks a track's levels.
+func validate(i int, t Track, seen map[string]bool) error {
+	if t.ID == "" {
+		return fmt.Errorf("%w: track %d: empty ID", ErrLevels, i)
+	}
+	if seen != nil {
+		if seen[t.ID] {
+			return fmt.Errorf("%w: track %d: duplicate ID %q", ErrLevels, i, t.ID)
+		}
+		seen[t.ID] = true
+	}
+	var prev time.Duration
+	for k, l := range t.Levels {
+		switch {
+		case l.At < 0:
+			return fmt.Errorf("%w: track %q level %d: negative time %v", ErrLevels, t.ID, k, l.At)
+		case l.At < prev:
+			return fmt.Errorf("%w: track %q level %d: time %v before the previous level's %v", ErrLevels, t.ID, k, l.At, prev)
+		case math.IsNaN(l.DBFS) || math.IsInf(l.DBFS, 1):
+			return fmt.Errorf("%w: track %q level %d: level %g", ErrLevels, t.ID, k, l.DBFS)
+		}
+		prev = l.At
+	}
+	return nil
+}
+
+// Activity returns the speech intervals of t in [0, end), in time order,
+// with t.ID: where its level, smoothed over Config.Smoothing, rises above
+// max(floor + OnAbove, MinLevel) until it has stayed below
+// max(floor + OffAbove, MinLevel - (OnAbove - OffAbove)) for longer than
+// Hangover. The noise floor starts at the first level and follows the
+// smoothed level down at once and up by FloorRise dB per second (so speech
+// from the very first block counts from its first pause on). A gap of more than two blocks without levels
+// is silence: speech ends where the levels stop. Levels at or after end are
+// ignored; speech still on at end ends there.
+func Activity(t Track, end time.Duration, cfg Config) ([]Interval, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if end < 0 {
+		return nil, fmt.Errorf("%w: end %v", ErrLevels, end)
+	}
+	if t.ID == "" {
+		t.ID = "-"
+	}
+	if err := validate(0, t, nil); err != nil {
+		return nil, err
+	}
+	m := newMeter(cfg, t, true)
+	run([]*meter{m}, end, nil)
+	if m.on {
+		m.end(end)
+	}
+	return m.out, nil
+}
+
+// run steps the meters over [0, end) block by block, calling decide (if
+// not nil) after each block with the block's end. Spans in which no meter
+// is speaking and none has a level are skipped.
+func run(ms []*meter, end time.Duration, decide func(d time.Duration)) {
+	block := ms[0].cfg.Block
+	last := int64((end + block - 1) / block) // blocks [0, last)
+	for k := int64(0); k < last; {
+		t := time.Duration(k) * block
+		for _, m := range ms {
+			m.step(k, min(t, end))
+		}
+		if decide != nil {
+			decide(min(t+block, end))
+		}
+		k++
+		busy := false
+		nextK := int64(-1)
+		for _, m := range ms {
+			if m.on || k-m.lastData <= maxGapBlocks {
+				busy = true
+				break
+			}
+			if b := m.nextBlock(); b >= 0 && (nextK < 0 || b < nextK) {
+				nextK = b
+			}
+		}
+		if !busy {
+			if nextK < 0 {
+				return
+			}
+			k = max(k, nextK)
+		}
+	}
+}
+
+// Detect returns the turns of tracks in [0, end): contiguous intervals,
+// in time order, each naming the participant who holds the main area. It
+// is empty until someone has spoken; from the first turn on, someone always
+// holds it (silence keeps the last speaker), up to end.
+//
+// Stability rules, with speech as [Activity] finds it:
+//   - a participant takes the main area after speaking for MinSpeak while
+//     the current speaker is silent (counted from the later of their onset
+//     and the current speaker's last speech end) and while their level is
+//     above the off threshold (not in a hangover): cross-talk never makes
+//     it flip, and neither do interjections shorter than MinSpeak;
+//   - the current speaker keeps it for at least MinHold, and for as long as
+//     they speak;
+//   - when several could take it, the one speaking alone the longest does
+//     (then the first in tracks);
+//   - the switch is decided MinSpeak after the new turn starts, and placed
+//     as early as Lookahead allows: at the later of the new speaker's
+//     onset, the previous speaker's end and the previous turn's start plus
+//     MinHold, but no earlier than the decision minus Lookahead.
+//
+// Every turn but the last is at least MinHold long, and adjacent turns name
+// different participants. With a finite Lookahead, the turns before
+// T - Lookahead are the same whether or not levels after T exist (and
+// whatever end is, beyond T): a live composer that knows every track's
+// levels up to T may draw up to T - Lookahead.
+func Detect(tracks []Track, end time.Duration, cfg Config) ([]Interval, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if end < 0 {
+		return nil, fmt.Errorf("%w: end %v", ErrLevels, end)
+	}
+	seen := make(map[string]bool, len(tracks))
+	for i, t := range tracks {
+		if err := validate(i, t, seen); err != nil {
+			return nil, err
+		}
+	}
+	if len(tracks) == 0 || end == 0 {
+		return nil, nil
+	}
+	ms := make([]*meter, len(tracks))
+	for i, t := range tracks {
+		ms[i] = newMeter(cfg, t, false)
+	}
+	var out []Interval
+	cur := -1
+	var curStart time.Duration
+	run(ms, end, func(d time.Duration) {
+		if cur >= 0 && (ms[cur].on || d < curStart+cfg.MinHold) {
+			return
+		}
+		best := -1
+		var bestSince time.Duration
+		for i, m := range ms {
+			if i == cur || !m.on || m.below {
+				continue
+			}
+			since := m.onset
+			if cur >= 0 {
+				since = max(since, ms[cur].lastEnd)
+			}
+			if d-since >= cfg.MinSpeak && (best < 0 || since < bestSince) {
+				best, bestSince = i, since
+			}
+		}
+		if best < 0 {
+			return
+		}
+		s := bestSince
+		if cfg.Lookahead < d {
+			s = max(s, d-cfg.Lookahead)
+		}
+		if cur >= 0 {
+			s = max(s, curStart+cfg.MinHold)
+			if s > curStart {
+				out = append(out, Interval{Start: curStart, End: s, ID: tracks[cur].ID})
+			}
+		}
+		cur, curStart = best, s
+	})
+	if cur >= 0 && curStart < end {
+		out = append(out, Interval{Start: curStart, End: end, ID: tracks[cur].ID})
+	}
+	return merge(out), nil
+}
+
+// merge joins adjacent turns of the same participant (a turn dropped
+// because its successor took its whole span can leave two).
+func merge(in []Interval) []Interval {
+	out := in[:0]
+	for _, iv := range in {
+		if n := len(out); n > 0 && out[n-1].ID == iv.ID && out[n-1].End == iv.Start {
+			out[n-1].End = iv.End
+			continue
+		}
+		out = append(out, iv)
+	}
+	return out
+}
