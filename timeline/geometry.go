@@ -12,6 +12,12 @@ const MaxSize = 1 << 20
 // ceil(sqrt(n)) columns and rows = ceil(n/cols) rows of equal cells, the last
 // row centred when it is not full.
 //
+// Speaker: one tile fills the canvas; with more, the first (the main area)
+// spans the width above a strip a fifth of the height tall, in which the
+// others sit side by side, centred, each at most 16:9. SingleSpeaker: the
+// first tile fills the canvas, the others are empty. Auto: [AutoTiles]
+// with every aspect 16:9.
+//
 // Every rectangle has even X, Y, W and H (for 4:2:0 pictures). When the
 // canvas is odd in a dimension its last pixel column or row is left out.
 // When the even canvas size does not divide equally, cells differ by at most
@@ -24,7 +30,17 @@ func Tiles(kind LayoutKind, n, width, height int) []Rect {
 		return nil
 	}
 	width, height = max(width, 0), max(height, 0)
-	if kind != Grid {
+	switch kind {
+	case Speaker:
+		return speakerTiles(n, width&^1, height&^1)
+	case SingleSpeaker:
+		out := make([]Rect, n)
+		out[0] = Rect{W: width &^ 1, H: height &^ 1}
+		return out
+	case Auto:
+		return AutoTiles(make([]float64, n), width, height)
+	case Grid:
+	default:
 		return row(nil, partition(width, n), 0, height&^1, 0)
 	}
 	cols := 1
@@ -53,9 +69,28 @@ func Tiles(kind LayoutKind, n, width, height int) []Rect {
 }
 
 // Tiles returns the tile cells of w's participants on a width x height
-// canvas; see [Tiles].
+// canvas; see [Tiles]. The Auto layout uses w.Aspects.
 func (w Window) Tiles(width, height int) []Rect {
+	if w.Layout == Auto && len(w.Aspects) == len(w.Participants) {
+		return AutoTiles(w.Aspects, width, height)
+	}
 	return Tiles(w.Layout, len(w.Participants), width, height)
+}
+
+// speakerTiles is the Speaker layout on an even canvas.
+func speakerTiles(n, width, height int) []Rect {
+	if n == 1 {
+		return []Rect{{W: width, H: height}}
+	}
+	stripH := (height / 5) &^ 1
+	out := []Rect{{W: width, H: height - stripH}}
+	tileW := min(width/(n-1), stripH*16/9) &^ 1
+	x := ((width - tileW*(n-1)) / 2) &^ 1
+	for range n - 1 {
+		out = append(out, Rect{X: x, Y: height - stripH, W: tileW, H: stripH})
+		x += tileW
+	}
+	return out
 }
 
 // row appends cells of the given widths side by side from x at y.

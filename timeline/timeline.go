@@ -6,7 +6,10 @@
 // tests. The session clock is a [time.Duration] since the session started.
 package timeline
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // EventKind says what happened to a participant.
 type EventKind int
@@ -50,7 +53,47 @@ const (
 	Columns LayoutKind = iota
 	// Grid is a near-square grid whose last row is centred.
 	Grid
+	// Speaker shows the active speaker (Options.Turns) large with the
+	// others in a strip below, in the order of their first join; before
+	// anyone has spoken, or while the speaker is away, it is Columns.
+	Speaker
+	// SingleSpeaker shows only the active speaker, the others listed in
+	// Window.Hidden; before anyone has spoken it is Columns.
+	SingleSpeaker
+	// Auto is an aspect-aware arrangement in rows: each tile gets its
+	// participant's picture aspect (Options.Aspects), and the rows are
+	// chosen to show the largest picture area; see [AutoTiles].
+	Auto
 )
+
+// String returns the layout's name as --layout spells it: "columns",
+// "grid", "speaker", "single-speaker" or "auto".
+func (k LayoutKind) String() string {
+	switch k {
+	case Columns:
+		return "columns"
+	case Grid:
+		return "grid"
+	case Speaker:
+		return "speaker"
+	case SingleSpeaker:
+		return "single-speaker"
+	case Auto:
+		return "auto"
+	}
+	return fmt.Sprintf("LayoutKind(%d)", int(k))
+}
+
+// ParseLayout is the LayoutKind named s (see [LayoutKind.String]); ok is
+// false for an unknown name.
+func ParseLayout(s string) (k LayoutKind, ok bool) {
+	for k := Columns; k <= Auto; k++ {
+		if k.String() == s {
+			return k, true
+		}
+	}
+	return Columns, false
+}
 
 // Fit is a tile's aspect policy: how a picture whose aspect ratio differs
 // from its tile's is placed in it.
@@ -69,14 +112,21 @@ const (
 type Window struct {
 	// Start and End bound the window on the session clock.
 	Start, End time.Duration
-	// Participants are on screen, in the order of their first join.
-	// Empty for a span in which nobody is present.
+	// Participants are on screen, in the order of their first join; in
+	// the Speaker and SingleSpeaker layouts the one in the main area (the
+	// active speaker or a screen share) comes first. Empty for a span in
+	// which nobody is present.
 	Participants []Participant
 	// Hidden are present but not on screen because the layout has no room
 	// for them (see Options.MaxTiles); they are still heard.
 	Hidden []Participant
-	// Layout is Options.Layout; see [Window.Tiles].
+	// Layout is the layout drawn in this window: Options.Layout, or
+	// Speaker (SingleSpeaker) while a screen share takes the main area, or
+	// Columns while a speaker layout has no speaker; see [Window.Tiles].
 	Layout LayoutKind
+	// Aspects are the Participants' picture aspect ratios (width/height)
+	// in the Auto layout, from Options.Aspects.
+	Aspects []float64
 }
 
 // Rect is an integer rectangle on the canvas; X, Y, W and H are even so that

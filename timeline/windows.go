@@ -91,6 +91,15 @@ type rawWindow struct {
 //     or the last picture for a tile without media. A negative MinWindow
 //     disables bridging and this rule.
 //  4. TrimEmpty drops the windows without participants, leaving gaps.
+//  5. Main area: a window in which a screen share (Options.Screens) is
+//     present shows it in the main area: the Speaker layout with the share
+//     first and everyone else (other shares too) in the strip, or with
+//     SingleSpeaker only the share. Otherwise the Speaker and SingleSpeaker
+//     layouts are cut at each turn of Options.Turns and show its speaker
+//     in the main area while the speaker is present, and the Columns
+//     layout while nobody has spoken yet or the speaker is away. The
+//     other layouts are drawn as they are. Adjacent windows that end up
+//     alike are merged.
 //
 // Participants are listed in the stable order of their first Join (ties in
 // the order of the events in the slice), so tiles don't jump. Their Name is
@@ -136,20 +145,23 @@ func Windows(events []Event, end time.Duration, opts Options) ([]Window, error) 
 		}
 		out = append(out, w)
 	}
-	return out, nil
+	return arrange(out, opts), nil
 }
 
 // normalize validates o and fills in defaults.
 func (o Options) normalize() (Options, error) {
 	switch o.Layout {
-	case Columns, Grid:
+	case Columns, Grid, Speaker, SingleSpeaker, Auto:
 	default:
 		return o, fmt.Errorf("timeline: Options.Layout %d: %w", o.Layout, ErrInvalidOptions)
+	}
+	if err := checkTurns(o.Turns); err != nil {
+		return o, err
 	}
 	if o.MaxTiles < 0 {
 		return o, fmt.Errorf("timeline: Options.MaxTiles %d: %w", o.MaxTiles, ErrInvalidOptions)
 	}
-	if o.MaxTiles == 0 && o.Layout == Grid {
+	if o.MaxTiles == 0 && (o.Layout == Grid || o.Layout == Auto) {
 		o.MaxTiles = DefaultMaxTiles
 	}
 	if o.MinWindow == 0 {
