@@ -72,6 +72,7 @@ package compose
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/asticode/go-astiav"
 
@@ -79,6 +80,7 @@ import (
 	"github.com/roomtape/roomtape/compose/graph"
 	"github.com/roomtape/roomtape/timeline"
 	"github.com/roomtape/roomtape/timeline/manifest"
+	"github.com/roomtape/roomtape/timeline/speaker"
 )
 
 // WindowGraph is the filter graph of one layout window, for display.
@@ -90,7 +92,9 @@ type WindowGraph struct {
 // Graphs returns the filter graph of every layout window of m as [Session]
 // would first build it, with each participant's video at the size and pixel
 // format its file starts with (it opens the video files to find out). It is
-// what examples/compose --print-graph prints.
+// what examples/compose --print-graph prints. It does not measure the
+// audio: the Speaker and SingleSpeaker layouts are shown as before anyone
+// spoke (and with any screen share in the main area).
 func Graphs(m *manifest.Session, cfg Config) (_ []WindowGraph, err error) {
 	cfg, err = cfg.withDefaults()
 	if err != nil {
@@ -99,7 +103,7 @@ func Graphs(m *manifest.Session, cfg Config) (_ []WindowGraph, err error) {
 	if m, _, err = cfg.span(m); err != nil {
 		return nil, err
 	}
-	ws, err := windows(m, cfg)
+	ws, err := windows(m, cfg, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -133,11 +137,11 @@ func Graphs(m *manifest.Session, cfg Config) (_ []WindowGraph, err error) {
 	return out, nil
 }
 
-func windows(m *manifest.Session, cfg Config) ([]timeline.Window, error) {
+func windows(m *manifest.Session, cfg Config, turns []speaker.Interval) ([]timeline.Window, error) {
 	if m == nil || len(m.Participants) == 0 {
 		return nil, ErrNoParticipants
 	}
-	ws, err := m.Windows(cfg.timelineOptions())
+	ws, err := m.Windows(cfg.timelineOptions(m, turns))
 	if err != nil {
 		if errors.Is(err, timeline.ErrNoParticipants) {
 			return nil, fmt.Errorf("%w: %w", ErrNoParticipants, err)
@@ -153,6 +157,24 @@ func windows(m *manifest.Session, cfg Config) ([]timeline.Window, error) {
 // (measured: 0.5 against 1.5 CPU-s per minute of one 720p input scaled to a
 // 426x240 tile; see bench/live.sh for the effect on the output's SSIM).
 const scaleFlags = "bilinear"
+
+// layoutCache keeps the layout of the last window drawn: the Auto
+// layout's arrangement is searched once per window, not per frame.
+type layoutCache struct {
+	w   *timeline.Window
+	win timeline.Window
+	l   graph.Layout
+}
+
+// layout is layout(cfg, *w), a fresh copy of the tiles.
+func (lc *layoutCache) layout(cfg Config, w *timeline.Window) graph.Layout {
+	if lc.w != w || lc.win.Start != w.Start || lc.win.End != w.End {
+		lc.w, lc.win, lc.l = w, *w, layout(cfg, *w)
+	}
+	l := lc.l
+	l.Tiles = slices.Clone(lc.l.Tiles)
+	return l
+}
 
 // layout is the graph layout of w with every tile a placeholder.
 func layout(cfg Config, w timeline.Window) graph.Layout {

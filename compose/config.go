@@ -9,6 +9,7 @@ import (
 
 	"github.com/roomtape/roomtape/timeline"
 	"github.com/roomtape/roomtape/timeline/manifest"
+	"github.com/roomtape/roomtape/timeline/speaker"
 )
 
 // Defaults of [Config].
@@ -62,8 +63,14 @@ type Config struct {
 	Width, Height int
 	// FPS (optional) is the constant output frame rate; defaults to 30.
 	FPS int
-	// Layout (optional) defaults to timeline.Columns.
+	// Layout (optional) defaults to timeline.Columns; see the package
+	// documentation (Layouts) for the others.
 	Layout timeline.LayoutKind
+	// Speaker (optional) tunes the speaker detection of the Speaker and
+	// SingleSpeaker layouts; the zero value gives speaker's defaults. Its
+	// Lookahead is set by the composition: unbounded for [Session], Delay
+	// less a second (for the audio to reach its file) for [Live].
+	Speaker speaker.Config
 	// MaxTiles (optional) caps the tiles on screen; see timeline.Options.
 	MaxTiles int
 	// MinWindow (optional) is timeline.Options.MinWindow; defaults to
@@ -151,7 +158,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.FPS < 1 || c.FPS > 240 {
 		return c, fmt.Errorf("%w: FPS %d: must be 1 to 240", ErrConfig, c.FPS)
 	}
-	if c.Layout != timeline.Columns && c.Layout != timeline.Grid {
+	if c.Layout < timeline.Columns || c.Layout > timeline.Auto {
 		return c, fmt.Errorf("%w: unknown layout %d", ErrConfig, c.Layout)
 	}
 	if c.Fit != timeline.Letterbox && c.Fit != timeline.Crop {
@@ -202,8 +209,9 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-func (c Config) timelineOptions() timeline.Options {
-	return timeline.Options{Layout: c.Layout, MaxTiles: c.MaxTiles, MinWindow: c.MinWindow}
+func (c Config) timelineOptions(m *manifest.Session, turns []speaker.Interval) timeline.Options {
+	return timeline.Options{Layout: c.Layout, MaxTiles: c.MaxTiles, MinWindow: c.MinWindow,
+		Turns: turns, Screens: screens(m), Aspects: aspects(m)}
 }
 
 // span is the part of m to compose: m trimmed to first join → last leave,

@@ -20,6 +20,7 @@ import (
 	"github.com/roomtape/roomtape/mix"
 	"github.com/roomtape/roomtape/timeline"
 	"github.com/roomtape/roomtape/timeline/manifest"
+	"github.com/roomtape/roomtape/timeline/speaker"
 )
 
 // Recording is a session being recorded, as [Live] follows it.
@@ -176,6 +177,8 @@ type composition struct {
 	newAudio []mix.Source // added to the mixer with the next frame
 	dopts    demux.Options
 	lagWarn  bool
+	spk      *speakers // speaker layouts only
+	lay      layoutCache
 
 	runner  *runner
 	key     string
@@ -222,6 +225,10 @@ func compose(ctx context.Context, src source, out, part string, cfg Config) (err
 	if c.dopts.Threads == 0 {
 		c.dopts.Threads = decoderThreads(src)
 	}
+	if usesSpeakers(cfg.Layout) {
+		c.spk = &speakers{cfg: cfg.Speaker}
+		c.spk.cfg.Lookahead = speakerLookahead(src, cfg)
+	}
 	if err := c.update(ctx); err != nil {
 		return err
 	}
@@ -263,7 +270,7 @@ func (c *composition) update(ctx context.Context) error {
 		raw, final := c.src.snapshot()
 		c.refresh = time.Now()
 		if len(raw.Participants) > 0 {
-			return c.apply(raw, final)
+			return c.apply(ctx, raw, final)
 		}
 		if final {
 			return ErrNoParticipants
@@ -274,7 +281,7 @@ func (c *composition) update(ctx context.Context) error {
 	}
 }
 
-func (c *composition) apply(raw *manifest.Session, final bool) error {
+func (c *composition) apply(ctx context.Context, raw *manifest.Session, final bool) error {
 	cfg := c.cfg
 	if !final {
 		c.edge = c.src.edge()
@@ -286,19 +293,6 @@ func (c *composition) apply(raw *manifest.Session, final bool) error {
 	c.offset = offset
 	c.final = final
 	c.end = m.End()
-	if final || c.end > 0 {
-		if c.windows, err = windows(m, cfg); err != nil {
-			return err
-		}
-	}
-	if final {
-		c.horizon = c.end
-	} else {
-		minWindow := max(cfg.MinWindow, 0)
-		// Up to Delay behind the edge, and never into the last MinWindow
-		// before the end: whether someone comes back decides those windows.
-		c.horizon = max(0, min(c.edge-c.offset-cfg.Delay, c.end-minWindow))
-	}
 	for _, p := range m.Participants {
 		for _, t := range p.VideoTracks() {
 			tf, isNew := c.track(t, final)
@@ -319,6 +313,9 @@ func (c *composition) apply(raw *manifest.Session, final bool) error {
 				a := newAudioSource(p.Name, tf, c.dopts)
 				c.audios = append(c.audios, a)
 				c.newAudio = append(c.newAudio, a)
+				if c.spk != nil {
+					c.spk.add(p.Key(), tf, c.dopts)
+				}
 			}
 		}
 	}
@@ -327,7 +324,50 @@ func (c *composition) apply(raw *manifest.Session, final bool) error {
 			v.finish()
 		}
 	}
+	return c.plan(ctx, m)
+}
+
+// plan computes the layout windows and the horizon.
+func (c *composition) plan(ctx context.Context, m *manifest.Session) error {
+	cfg := c.cfg
+	var turns []speaker.Interval
+	upTo := time.Duration(math.MaxInt64)
+	if c.spk != nil && (c.final || c.end > 0) {
+		if c.final {
+			if err := c.spk.wait(ctx); err != nil {
+				return err
+			}
+		}
+		if err := c.spk.detect(c.end, c.edge-c.offset, c.final); err != nil {
+			return err
+		}
+		turns, upTo = c.spk.turns, c.spk.upTo
+	}
+	if c.final || c.end > 0 {
+		var err error
+		if c.windows, err = windows(m, cfg, turns); err != nil {
+			return err
+		}
+	}
+	if c.final {
+		c.horizon = c.end
+	} else {
+		minWindow := max(cfg.MinWindow, 0)
+		// Up to Delay behind the edge, and never into the last MinWindow
+		// before the end: whether someone comes back decides those windows;
+		// nor past the speaker turns known for sure.
+		c.horizon = max(0, min(c.edge-c.offset-cfg.Delay, c.end-minWindow, upTo))
+	}
 	return nil
+}
+
+// speakerLookahead is how far the speaker detection may look ahead: as
+// far as it likes after the call, within the fixed delay live.
+func speakerLookahead(src source, cfg Config) time.Duration {
+	if _, final := src.snapshot(); final {
+		return speaker.Unbounded
+	}
+	return max(0, cfg.Delay-liveLevelMargin)
 }
 
 // track registers t's file, marks it complete when it is, and reports
@@ -368,6 +408,9 @@ func (c *composition) close() {
 	}
 	for _, a := range c.audios {
 		a.close()
+	}
+	if c.spk != nil {
+		c.spk.close()
 	}
 	if c.out != nil {
 		c.out.free()
@@ -489,7 +532,7 @@ func (c *composition) produce(ctx context.Context) (int64, error) {
 		for wi+1 < len(c.windows) && t >= c.windows[wi].End {
 			wi++
 		}
-		if err := c.frame(n, t, c.windows[wi]); err != nil {
+		if err := c.frame(n, t, &c.windows[wi]); err != nil {
 			return n, err
 		}
 		if cfg.Progress == nil {
@@ -577,8 +620,8 @@ func (c *composition) progress(done, total time.Duration, frames int64, started 
 }
 
 // frame draws output frame n at time t in window w.
-func (c *composition) frame(n int64, t time.Duration, w timeline.Window) error {
-	l := layout(c.cfg, w)
+func (c *composition) frame(n int64, t time.Duration, w *timeline.Window) error {
+	l := c.lay.layout(c.cfg, w)
 	var inputs []*videoInput
 	for i, p := range w.Participants {
 		v := c.videos[p.ID]

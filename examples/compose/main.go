@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	width := fs.Int("width", envInt("OUTPUT_WIDTH", compose.DefaultWidth), "output width (env OUTPUT_WIDTH)")
 	height := fs.Int("height", envInt("OUTPUT_HEIGHT", compose.DefaultHeight), "output height (env OUTPUT_HEIGHT)")
 	fps := fs.Int("fps", compose.DefaultFPS, "output frame rate")
-	layout := fs.String("layout", "columns", "layout: columns or grid")
+	layout := fs.String("layout", "columns", "layout: columns, grid, speaker, single-speaker or auto")
 	fit := fs.String("fit", "letterbox", "aspect policy: letterbox or crop")
 	preset := fs.String("preset", compose.DefaultPreset, "libx264 preset")
 	crf := fs.Int("crf", compose.DefaultCRF, "libx264 CRF")
@@ -107,14 +107,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Width: *width, Height: *height, FPS: *fps, Preset: *preset, CRF: *crf,
 		Labels: *labels, HoldLast: *hold, FullSpan: *fullSpan, Logger: logger,
 	}
-	switch *layout {
-	case "columns":
-		cfg.Layout = timeline.Columns
-	case "grid":
-		cfg.Layout = timeline.Grid
-	default:
-		return fmt.Errorf("--layout %q: want columns or grid", *layout)
+	k, ok := timeline.ParseLayout(*layout)
+	if !ok {
+		return fmt.Errorf("--layout %q: want columns, grid, speaker, single-speaker or auto", *layout)
 	}
+	cfg.Layout = k
 	switch *fit {
 	case "letterbox":
 		cfg.Fit = timeline.Letterbox

@@ -335,7 +335,7 @@ func ParseArgs(args []string, env Env, usage io.Writer) (Config, error) {
 	fs.IntVar(&c.Width, "width", getInt("OUTPUT_WIDTH", DefaultWidth), "output width (env OUTPUT_WIDTH)")
 	fs.IntVar(&c.Height, "height", getInt("OUTPUT_HEIGHT", DefaultHeight), "output height (env OUTPUT_HEIGHT)")
 	fs.IntVar(&c.FPS, "fps", compose.DefaultFPS, "output frame rate")
-	layout := fs.String("layout", get("LAYOUT", "columns"), "layout: columns or grid")
+	layout := fs.String("layout", get("LAYOUT", "columns"), "layout: columns, grid, speaker, single-speaker or auto")
 	fit := fs.String("fit", "letterbox", "tile fit: letterbox or crop")
 	fs.BoolVar(&c.Labels, "labels", false, "draw name labels on tiles")
 	fs.StringVar(&c.Preset, "preset", compose.DefaultPreset, "libx264 preset")
@@ -363,13 +363,10 @@ func ParseArgs(args []string, env Env, usage io.Writer) (Config, error) {
 	c.S3.Bucket = get("S3_BUCKET", "")
 	c.S3.BaseCDNURL = get("BASE_CDN_URL", "")
 
-	switch strings.ToLower(*layout) {
-	case "columns", "":
-		c.Layout = timeline.Columns
-	case "grid":
-		c.Layout = timeline.Grid
-	default:
-		errs = append(errs, fmt.Errorf("%w: unknown layout %q (want columns or grid)", ErrConfig, *layout))
+	if k, ok := timeline.ParseLayout(strings.ToLower(*layout)); ok || *layout == "" {
+		c.Layout = k
+	} else {
+		errs = append(errs, fmt.Errorf("%w: unknown layout %q (want columns, grid, speaker, single-speaker or auto)", ErrConfig, *layout))
 	}
 	switch strings.ToLower(*fit) {
 	case "letterbox", "":

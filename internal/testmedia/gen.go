@@ -53,10 +53,15 @@ func VideoFilter(i, width, height int, dur time.Duration, cfr bool) string {
 }
 
 // AudioFilter is the lavfi source graph of participant i's sound: a 50 ms
-// tone at its frequency every 2 s, silence elsewhere.
-func AudioFilter(i int, dur time.Duration) string {
-	return fmt.Sprintf("aevalsrc='%g*sin(2*PI*%g*t)*lt(mod(t\\,2)\\,%g)':s=%d:d=%g",
-		BeepAmplitude, Freqs[i%len(Freqs)], BeepDuration.Seconds(), SampleRate, dur.Seconds())
+// tone at its frequency every 2 s, silence elsewhere, and the tone at
+// TalkAmplitude during the talk spans.
+func AudioFilter(i int, dur time.Duration, talk ...Span) string {
+	gate := ""
+	for _, s := range talk {
+		gate += fmt.Sprintf("+%g*between(t\\,%g\\,%g)", TalkAmplitude, s.From.Seconds(), s.To.Seconds())
+	}
+	return fmt.Sprintf("aevalsrc='sin(2*PI*%g*t)*(%g*lt(mod(t\\,2)\\,%g)%s)':s=%d:d=%g",
+		Freqs[i%len(Freqs)], BeepAmplitude, BeepDuration.Seconds(), gate, SampleRate, dur.Seconds())
 }
 
 func writeVideo(dir string, i int, p Participant, dur time.Duration) (string, string, error) {
@@ -100,7 +105,7 @@ func writeAudio(dir string, i int, p Participant, dur time.Duration) (string, st
 	}
 	path := filepath.Join(dir, p.Name+"_audio."+spec.ext)
 	// aevalsrc ends on a whole frame of samples: trim to the exact length.
-	graph := AudioFilter(i, dur) + fmt.Sprintf(",atrim=end_sample=%d,aformat=sample_fmts=%s:channel_layouts=mono,asetnsamples=n=%d:p=0",
+	graph := AudioFilter(i, dur, p.Talk...) + fmt.Sprintf(",atrim=end_sample=%d,aformat=sample_fmts=%s:channel_layouts=mono,asetnsamples=n=%d:p=0",
 		int64(dur.Seconds()*SampleRate+0.5), spec.sampleFormat.Name(), spec.frameSize)
 	w := &writer{path: path, muxer: spec.muxer}
 	err := w.run(graph, func(f *astiav.Frame, tb astiav.Rational) error {

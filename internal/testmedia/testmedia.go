@@ -146,7 +146,18 @@ type Participant struct {
 	// TruncateVideo (optional) cuts the video file to this fraction of its
 	// size (0 < f < 1), as when the bot was killed mid-write.
 	TruncateVideo float64
+	// Talk (optional) are spans of participant-local time in which the
+	// participant talks: a continuous tone at its frequency, TalkAmplitude
+	// peak, under the beeps (the speaker layouts' tests).
+	Talk []Span
 }
+
+// Span is a span [From, To) of time.
+type Span struct{ From, To time.Duration }
+
+// TalkAmplitude is the peak of a talking participant's tone (about -17
+// dBFS RMS), full scale 1.0.
+const TalkAmplitude = 0.2
 
 // Options tune [Make].
 type Options struct {

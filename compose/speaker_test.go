@@ -1,0 +1,103 @@
+package compose_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/roomtape/roomtape/compose"
+	"github.com/roomtape/roomtape/internal/mediacheck"
+	"github.com/roomtape/roomtape/internal/testmedia"
+	"github.com/roomtape/roomtape/timeline"
+)
+
+// switchTolerance is how far from a planned turn change the main area may
+// switch after the call: the turn is placed at the previous speaker's end
+// or the new speaker's onset (look-ahead), which the 60 ms smoothing and
+// the beeps' hangover move by up to about 0.2 s, plus a frame.
+const switchTolerance = 300 * time.Millisecond
+
+// flashGuard skips probes within the white flashes (every 2 s for 100 ms,
+// plus the encoder's smear).
+const flashGuard = 150 * time.Millisecond
+
+// talkPlan is three participants taking turns, with B speaking over A for
+// less than MinSpeak and long silences inside C's turn.
+var talkPlan = []testmedia.Participant{
+	{Name: "A", Leave: 24 * time.Second, Talk: []testmedia.Span{{From: 1 * time.Second, To: 7 * time.Second}}},
+	{Name: "B", Leave: 24 * time.Second, Talk: []testmedia.Span{{From: 4 * time.Second, To: 4600 * time.Millisecond}, {From: 8 * time.Second, To: 14 * time.Second}}},
+	{Name: "C", Leave: 24 * time.Second, Talk: []testmedia.Span{{From: 15 * time.Second, To: 17 * time.Second}}},
+}
+
+// plannedMain is who should hold the main area at t: A from 1 s, B from 8
+// s, C from 15 s to the end (silence keeps C), nobody before 1 s.
+func plannedMain(t time.Duration) int {
+	switch {
+	case t < time.Second:
+		return -1
+	case t < 8*time.Second:
+		return 0
+	case t < 15*time.Second:
+		return 1
+	}
+	return 2
+}
+
+func TestSpeakerLayouts(t *testing.T) {
+	dir := t.TempDir()
+	s, _, err := testmedia.Make(context.Background(), dir, talkPlan, testmedia.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []timeline.LayoutKind{timeline.Speaker, timeline.SingleSpeaker} {
+		t.Run(kind.String(), func(t *testing.T) {
+			out := filepath.Join(dir, kind.String()+".mp4")
+			cfg := testConfig
+			cfg.Layout = kind
+			if err := compose.Session(context.Background(), s, out, cfg); err != nil {
+				t.Fatal(err)
+			}
+			main := timeline.Tiles(kind, 3, testWidth, testHeight)[0]
+			pic, _ := timeline.Place(main, 320, 180, timeline.Letterbox)
+			rep, err := mediacheck.Analyze(out, mediacheck.Options{Regions: []timeline.Rect{shrink(pic, edgeMargin)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pal := testmedia.Palette()
+			end := s.End()
+			switches, probes, last := 0, 0, -1
+			for at := 1500 * time.Millisecond; at < end-100*time.Millisecond; at += 100 * time.Millisecond {
+				if at%testmedia.MarkerPeriod < flashGuard || at%testmedia.MarkerPeriod > testmedia.MarkerPeriod-flashGuard/3 {
+					continue
+				}
+				c, ok := rep.MeanAt(0, at)
+				if !ok {
+					t.Fatalf("no frame at %v", at)
+				}
+				k, sim := mediacheck.Nearest(c, pal)
+				if sim < minTintSimilarity {
+					t.Errorf("%v: main area %+v is nobody's tint", at, c)
+					continue
+				}
+				probes++
+				if last >= 0 && k != last {
+					switches++
+				}
+				last = k
+				want := plannedMain(at)
+				near := plannedMain(at-switchTolerance) != want || plannedMain(at+switchTolerance) != want
+				if k != want && !near {
+					t.Errorf("%v: main area shows %s, want %s", at, talkPlan[k].Name, talkPlan[want].Name)
+				}
+			}
+			if probes < 150 {
+				t.Fatalf("only %d probes", probes)
+			}
+			if switches != 2 {
+				t.Errorf("main area switched %d times, want 2 (A→B, B→C)", switches)
+			}
+			t.Logf("%s: %d probes, %d switches", kind, probes, switches)
+		})
+	}
+}

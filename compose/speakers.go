@@ -1,0 +1,260 @@
+package compose
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/roomtape/roomtape/compose/demux"
+	"github.com/roomtape/roomtape/timeline"
+	"github.com/roomtape/roomtape/timeline/manifest"
+	"github.com/roomtape/roomtape/timeline/speaker"
+)
+
+// ScreenSuffix marks a participant ID that is a screen share, as
+// recorder/livekit and recorder/browser record one ("<identity>#screen"):
+// it takes the main area while present.
+const ScreenSuffix = "#screen"
+
+// liveLevelMargin is how much of Config.Delay a live composition keeps for
+// the recorder's audio to reach its files: the speaker detection looks
+// ahead Delay minus this.
+const liveLevelMargin = time.Second
+
+// meterRate is the sample rate levels are measured at (Opus decodes at
+// 48 kHz natively: no resampling).
+const meterRate = 48000
+
+// meter measures one microphone file's levels, RMS dBFS per
+// speaker.DefaultBlock, in a goroutine of its own that follows the file
+// while it is recorded. mu guards levels, pos, done and err; the owner
+// goroutine reads them through snapshot.
+type meter struct {
+	key  string
+	file *trackFile
+	st   inputState
+
+	mu     sync.Mutex
+	levels []speaker.Level
+	pos    time.Duration // session time up to which the file is measured
+	done   bool
+}
+
+func newMeter(key string, tf *trackFile, opts demux.Options) *meter {
+	m := &meter{key: key, file: tf, st: newInputState(), pos: tf.start}
+	go m.run(opts)
+	return m
+}
+
+func (m *meter) run(opts demux.Options) {
+	defer close(m.st.exited)
+	err := m.measure(opts)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, errStopped) {
+		// As the mix does: a damaged file counts as far as it decodes.
+		opts.Logger.Warn("speaker detection: audio file measured up to an error", "participant", m.key, "file", m.file.path, "err", err)
+	}
+	m.mu.Lock()
+	m.done = true
+	m.mu.Unlock()
+}
+
+func (m *meter) measure(opts demux.Options) error {
+	if !m.file.complete.Load() {
+		tr, err := openTail(m.file, m.st.stop, &m.st.starved)
+		if err != nil {
+			return fmt.Errorf("%w: participant %q: audio file: %w", ErrInput, m.key, err)
+		}
+		defer func() { _ = tr.Close() }()
+		opts.Reader = tr
+	}
+	opts.Logger = opts.Logger.With("meter", m.file.path)
+	r, err := demux.OpenAudio(m.file.path, meterRate, 1, opts)
+	if err != nil {
+		return fmt.Errorf("%w: participant %q: audio file %s: %w", ErrInput, m.key, m.file.path, err)
+	}
+	defer r.Close()
+	block := int64(speaker.DefaultBlock) * meterRate / int64(time.Second)
+	cur, sum, count := int64(-1), 0.0, int64(0)
+	var batch []speaker.Level
+	flush := func() {
+		if count > 0 {
+			db := 10 * math.Log10(sum/float64(count))
+			batch = append(batch, speaker.Level{At: m.file.start + time.Duration(cur)*speaker.DefaultBlock, DBFS: max(db, speaker.Silence)})
+		}
+		sum, count = 0, 0
+	}
+	for {
+		start, s, err := r.Next()
+		if err != nil {
+			flush()
+			m.publish(batch, -1)
+			return err
+		}
+		for i, v := range s {
+			if b := (start + int64(i)) / block; b != cur {
+				flush()
+				cur = b
+			}
+			sum += float64(v) * float64(v)
+			count++
+		}
+		end := start + int64(len(s))
+		m.publish(batch, end)
+		batch = batch[:0]
+	}
+}
+
+// publish adds measured levels; end (sample frames on the file clock,
+// -1 for unchanged) is how far the file is measured.
+func (m *meter) publish(ls []speaker.Level, end int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.levels = append(m.levels, ls...)
+	if end >= 0 {
+		m.pos = m.file.start + time.Duration(end)*time.Second/meterRate
+	}
+}
+
+// known is the session time up to which m's levels are final, given the
+// live edge (on the output clock): all of them once done, up to the edge
+// less liveLevelMargin while the file is not growing (nothing was said),
+// else up to what is measured.
+func (m *meter) known(edge time.Duration) time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case m.done:
+		return math.MaxInt64
+	case m.st.starved.Load():
+		return max(m.pos, edge-liveLevelMargin)
+	}
+	return m.pos
+}
+
+func (m *meter) close() {
+	close(m.st.stop)
+	<-m.st.exited
+}
+
+// speakers is a composition's speaker detection: a meter per microphone
+// file, and the turns found from them. The owner goroutine owns it.
+type speakers struct {
+	cfg    speaker.Config
+	meters []*meter
+	turns  []speaker.Interval
+	upTo   time.Duration // turns are final before upTo
+	at     time.Time     // wall time of the last detection
+}
+
+// detectEvery is how often a live composition reruns the speaker
+// detection (over the whole session so far).
+const detectEvery = time.Second
+
+// add starts a meter for a new microphone file of participant key.
+func (s *speakers) add(key string, tf *trackFile, opts demux.Options) {
+	s.meters = append(s.meters, newMeter(key, tf, opts))
+}
+
+// wait blocks until every meter is done (offline: the pre-pass).
+func (s *speakers) wait(ctx context.Context) error {
+	for _, m := range s.meters {
+		select {
+		case <-m.st.exited:
+		case <-ctx.Done():
+			return fmt.Errorf("compose: %w", ctx.Err())
+		}
+	}
+	return nil
+}
+
+// detect reruns the detection with the levels known at the live edge
+// edge (output clock) when detectEvery has passed, or always when final.
+func (s *speakers) detect(end, edge time.Duration, final bool) error {
+	if !final && time.Since(s.at) < detectEvery && s.at != (time.Time{}) {
+		return nil
+	}
+	s.at = time.Now()
+	known := end
+	if !final {
+		known = max(0, edge)
+		for _, m := range s.meters {
+			known = min(known, m.known(edge))
+		}
+	}
+	byKey := map[string]*speaker.Track{}
+	var tracks []*speaker.Track
+	for _, m := range s.meters {
+		t := byKey[m.key]
+		if t == nil {
+			t = &speaker.Track{ID: m.key}
+			byKey[m.key] = t
+			tracks = append(tracks, t)
+		}
+		m.mu.Lock()
+		for _, l := range m.levels {
+			if l.At >= 0 && l.At < known {
+				t.Levels = append(t.Levels, l)
+			}
+		}
+		m.mu.Unlock()
+	}
+	in := make([]speaker.Track, len(tracks))
+	for i, t := range tracks {
+		slices.SortStableFunc(t.Levels, func(a, b speaker.Level) int { return cmp.Compare(a.At, b.At) })
+		in[i] = *t
+	}
+	turns, err := speaker.Detect(in, max(known, 0), s.cfg)
+	if err != nil {
+		return fmt.Errorf("compose: speaker detection: %w", err)
+	}
+	s.turns = turns
+	s.upTo = end
+	if !final {
+		s.upTo = known - min(known, s.cfg.Lookahead)
+	}
+	return nil
+}
+
+func (s *speakers) close() {
+	for _, m := range s.meters {
+		m.close()
+	}
+}
+
+// screens are the participants of m that are screen shares.
+func screens(m *manifest.Session) []string {
+	var out []string
+	for _, p := range m.Participants {
+		if strings.HasSuffix(p.Key(), ScreenSuffix) {
+			out = append(out, p.Key())
+		}
+	}
+	return out
+}
+
+// aspects are the picture aspects of m's participants, from their first
+// camera track's size as recorded, for the Auto layout.
+func aspects(m *manifest.Session) map[string]float64 {
+	out := map[string]float64{}
+	for _, p := range m.Participants {
+		for _, t := range p.VideoTracks() {
+			if t.Width > 0 && t.Height > 0 {
+				out[p.Key()] = float64(t.Width) / float64(t.Height)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// usesSpeakers says whether the layout needs the speaker detection.
+func usesSpeakers(k timeline.LayoutKind) bool {
+	return k == timeline.Speaker || k == timeline.SingleSpeaker
+}
