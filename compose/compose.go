@@ -103,7 +103,11 @@ func Graphs(m *manifest.Session, cfg Config) (_ []WindowGraph, err error) {
 	if m, _, err = cfg.span(m); err != nil {
 		return nil, err
 	}
-	ws, err := windows(m, cfg, nil)
+	sizes := map[string]float64{}
+	if cfg.Layout == timeline.Auto {
+		probeAspects(m, true, sizes, demux.Options{Logger: cfg.Logger})
+	}
+	ws, err := windows(m, cfg, nil, sizes)
 	if err != nil {
 		return nil, err
 	}
@@ -137,11 +141,11 @@ func Graphs(m *manifest.Session, cfg Config) (_ []WindowGraph, err error) {
 	return out, nil
 }
 
-func windows(m *manifest.Session, cfg Config, turns []speaker.Interval) ([]timeline.Window, error) {
+func windows(m *manifest.Session, cfg Config, turns []speaker.Interval, sizes map[string]float64) ([]timeline.Window, error) {
 	if m == nil || len(m.Participants) == 0 {
 		return nil, ErrNoParticipants
 	}
-	ws, err := m.Windows(cfg.timelineOptions(m, turns))
+	ws, err := m.Windows(cfg.timelineOptions(m, turns, sizes))
 	if err != nil {
 		if errors.Is(err, timeline.ErrNoParticipants) {
 			return nil, fmt.Errorf("%w: %w", ErrNoParticipants, err)

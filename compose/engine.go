@@ -177,7 +177,8 @@ type composition struct {
 	newAudio []mix.Source // added to the mixer with the next frame
 	dopts    demux.Options
 	lagWarn  bool
-	spk      *speakers // speaker layouts only
+	spk      *speakers          // speaker layouts only
+	sizes    map[string]float64 // picture aspects of camera files, Auto only
 	lay      layoutCache
 
 	runner  *runner
@@ -213,7 +214,7 @@ func compose(ctx context.Context, src source, out, part string, cfg Config) (err
 	}
 	c := &composition{
 		cfg: cfg, src: src,
-		videos: map[string]*videoInput{}, files: map[string]*trackFile{},
+		videos: map[string]*videoInput{}, files: map[string]*trackFile{}, sizes: map[string]float64{},
 		dopts: demux.Options{Logger: cfg.Logger, Threads: cfg.Threads},
 	}
 	defer c.close()
@@ -343,9 +344,12 @@ func (c *composition) plan(ctx context.Context, m *manifest.Session) error {
 		}
 		turns, upTo = c.spk.turns, c.spk.upTo
 	}
+	if cfg.Layout == timeline.Auto {
+		probeAspects(m, c.final, c.sizes, c.dopts)
+	}
 	if c.final || c.end > 0 {
 		var err error
-		if c.windows, err = windows(m, cfg, turns); err != nil {
+		if c.windows, err = windows(m, cfg, turns, c.sizes); err != nil {
 			return err
 		}
 	}

@@ -101,3 +101,69 @@ func TestSpeakerLayouts(t *testing.T) {
 		})
 	}
 }
+
+// TestScreenShareAndAuto composes a screen share (a "#screen" participant,
+// as LiveKit's is recorded) in the Auto layout with a portrait camera: the
+// share takes the main area while on, the Auto arrangement returns after,
+// with each picture at its aspect.
+func TestScreenShareAndAuto(t *testing.T) {
+	dir := t.TempDir()
+	parts := []testmedia.Participant{
+		{Name: "A", Leave: 12 * time.Second},
+		{Name: "P", Leave: 12 * time.Second, Width: 180, Height: 320},
+		{Name: "A#screen", Join: 4 * time.Second, Leave: 8 * time.Second, Audio: testmedia.NoAudio},
+	}
+	s, _, err := testmedia.Make(context.Background(), dir, parts, testmedia.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "auto.mp4")
+	cfg := testConfig
+	cfg.Layout = timeline.Auto
+	if err := compose.Session(context.Background(), s, out, cfg); err != nil {
+		t.Fatal(err)
+	}
+	// Auto with A (16:9) and P (9:16), and the share's main area.
+	auto := timeline.AutoTiles([]float64{16.0 / 9, 9.0 / 16}, testWidth, testHeight)
+	aPic, _ := timeline.Place(auto[0], 320, 180, timeline.Letterbox)
+	pPic, _ := timeline.Place(auto[1], 180, 320, timeline.Letterbox)
+	share := timeline.Tiles(timeline.Speaker, 3, testWidth, testHeight)[0]
+	sharePic, _ := timeline.Place(share, 320, 180, timeline.Letterbox)
+	// The top of A's picture: black bar in the grid (A letterboxed in a
+	// half-width cell), A's picture only when its tile is as large as Auto
+	// makes it.
+	aEdge := timeline.Rect{X: aPic.X + edgeMargin, Y: aPic.Y + edgeMargin, W: aPic.W - 2*edgeMargin, H: 36}
+	if gridPic, _ := timeline.Place(timeline.Tiles(timeline.Grid, 2, testWidth, testHeight)[0], 320, 180, timeline.Letterbox); aEdge.Y+aEdge.H > gridPic.Y {
+		t.Fatalf("A's auto picture %v does not reach above the grid's %v", aPic, gridPic)
+	}
+	regions := []timeline.Rect{shrink(aPic, edgeMargin), shrink(pPic, edgeMargin), shrink(sharePic, edgeMargin), aEdge}
+	rep, err := mediacheck.Analyze(out, mediacheck.Options{Regions: regions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, g := timeline.PictureFraction(auto, []float64{16.0 / 9, 9.0 / 16}, testWidth, testHeight),
+		timeline.PictureFraction(timeline.Tiles(timeline.Grid, 2, testWidth, testHeight), []float64{16.0 / 9, 9.0 / 16}, testWidth, testHeight); f <= g {
+		t.Errorf("auto picture fraction %.3f not above grid's %.3f", f, g)
+	} else {
+		t.Logf("picture fraction: auto %.3f, grid %.3f", f, g)
+	}
+	pal := testmedia.Palette()
+	probe := func(region, want int, at time.Duration) {
+		t.Helper()
+		c, ok := rep.MeanAt(region, at)
+		if !ok {
+			t.Fatalf("no frame at %v", at)
+		}
+		if k, sim := mediacheck.Nearest(c, pal); k != want || sim < minTintSimilarity {
+			t.Errorf("%v: region %d shows %+v (nearest %d, similarity %.3f), want %s", at, region, c, k, sim, parts[want].Name)
+		}
+	}
+	for _, at := range []time.Duration{time.Second, 3 * time.Second, 9 * time.Second, 11 * time.Second} {
+		probe(0, 0, at+500*time.Millisecond)
+		probe(1, 1, at+500*time.Millisecond)
+		probe(3, 0, at+500*time.Millisecond)
+	}
+	for _, at := range []time.Duration{4500 * time.Millisecond, 5500 * time.Millisecond, 7500 * time.Millisecond} {
+		probe(2, 2, at)
+	}
+}

@@ -155,7 +155,7 @@ type speakers struct {
 
 // detectEvery is how often a live composition reruns the speaker
 // detection (over the whole session so far).
-const detectEvery = time.Second
+const detectEvery = 500 * time.Millisecond
 
 // add starts a meter for a new microphone file of participant key.
 func (s *speakers) add(key string, tf *trackFile, opts demux.Options) {
@@ -239,9 +239,10 @@ func screens(m *manifest.Session) []string {
 	return out
 }
 
-// aspects are the picture aspects of m's participants, from their first
-// camera track's size as recorded, for the Auto layout.
-func aspects(m *manifest.Session) map[string]float64 {
+// aspects are the picture aspects of m's participants for the Auto
+// layout: their first camera track's size as recorded, or else as sizes
+// (the complete files probed, by path) says.
+func aspects(m *manifest.Session, sizes map[string]float64) map[string]float64 {
 	out := map[string]float64{}
 	for _, p := range m.Participants {
 		for _, t := range p.VideoTracks() {
@@ -249,9 +250,38 @@ func aspects(m *manifest.Session) map[string]float64 {
 				out[p.Key()] = float64(t.Width) / float64(t.Height)
 				break
 			}
+			if a := sizes[t.Path]; a > 0 {
+				out[p.Key()] = a
+				break
+			}
 		}
 	}
 	return out
+}
+
+// probeAspects opens the first complete camera file of each participant
+// whose track has no recorded size (prototype manifests) and adds its
+// picture aspect to sizes; a file that does not open is left out (the
+// composition reports it).
+func probeAspects(m *manifest.Session, final bool, sizes map[string]float64, opts demux.Options) {
+	for _, p := range m.Participants {
+		ts := p.VideoTracks()
+		if len(ts) == 0 || ts[0].Width > 0 || (!final && !ts[0].Complete) {
+			continue
+		}
+		if _, seen := sizes[ts[0].Path]; seen {
+			continue
+		}
+		sizes[ts[0].Path] = 0
+		d, err := demux.Open(ts[0].Path, demux.Video, opts)
+		if err != nil {
+			continue
+		}
+		if cc := d.CodecContext(); cc.Width() > 0 && cc.Height() > 0 {
+			sizes[ts[0].Path] = float64(cc.Width()) / float64(cc.Height())
+		}
+		d.Close()
+	}
 }
 
 // usesSpeakers says whether the layout needs the speaker detection.

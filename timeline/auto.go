@@ -2,6 +2,13 @@ package timeline
 
 import "math"
 
+// autoBalance is the smallest picture's least share of the largest
+// picture's area in an Auto arrangement: without it the largest total area
+// can be one big tile beside slivers. A portrait picture beside landscape
+// ones in a row of equal height has 9/16 / 16/9 ≈ 0.32 of their area, as
+// in the grid.
+const autoBalance = 0.25
+
 // autoExhaustive is the most tiles for which AutoTiles tries every way of
 // cutting the tiles into rows (2^(n-1) arrangements); beyond it, rows of
 // equal counts only.
@@ -18,7 +25,9 @@ const autoExhaustive = 12
 // the rows scaled down together to fit the height) and banded (each row
 // gets an equal share of the height, scaled down only if too wide); rows and
 // tiles are centred. The same is tried in columns, and the grid of [Tiles]
-// is a candidate too. The arrangement whose letterboxed pictures cover the
+// is a candidate too. Of the arrangements in which the smallest picture
+// has at least a quarter of the largest one's area (the grid always
+// counts), the one whose letterboxed pictures cover the
 // largest area wins (the grid, then the first tried, on a tie), so the
 // picture area is never less than the grid's. Rectangles are even, as
 // [Tiles] says; the result depends only on the aspects and the canvas, so it
@@ -46,7 +55,7 @@ func AutoTiles(aspects []float64, width, height int) []Rect {
 		for _, band := range []bool{false, true} {
 			// In rows, and in columns (the canvas transposed).
 			for _, r := range [][]Rect{rowsLayout(as, counts, width, height, band), transpose(rowsLayout(inv, counts, height, width, band))} {
-				if a := pictureArea(r, as); a > bestArea {
+				if a, balanced := pictureAreas(r, as); a > bestArea && balanced {
 					best, bestArea = r, a
 				}
 			}
@@ -145,13 +154,22 @@ func rowsLayout(as []float64, counts []int, width, height int, band bool) []Rect
 // pictureArea is the canvas area the letterboxed pictures of aspects as
 // cover in tiles.
 func pictureArea(tiles []Rect, as []float64) int64 {
-	var area int64
+	a, _ := pictureAreas(tiles, as)
+	return a
+}
+
+// pictureAreas is pictureArea, and whether the smallest picture has at
+// least autoBalance of the largest one's area.
+func pictureAreas(tiles []Rect, as []float64) (total int64, balanced bool) {
+	var lo, hi int64 = math.MaxInt64, 0
 	for i, t := range tiles {
 		w, h := aspectSize(as[i])
 		dst, _ := Place(t, w, h, Letterbox)
-		area += int64(dst.W) * int64(dst.H)
+		a := int64(dst.W) * int64(dst.H)
+		total += a
+		lo, hi = min(lo, a), max(hi, a)
 	}
-	return area
+	return total, float64(lo) >= autoBalance*float64(hi)
 }
 
 // aspectSize is a source size with aspect a, for Place.
