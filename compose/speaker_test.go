@@ -23,11 +23,12 @@ const switchTolerance = 300 * time.Millisecond
 const flashGuard = 150 * time.Millisecond
 
 // talkPlan is three participants taking turns, with B speaking over A for
-// less than MinSpeak and long silences inside C's turn.
+// less than MinSpeak and a long silence after C's turn; in the recorder's
+// formats (VP8 and Opus in Matroska), which a live composition follows.
 var talkPlan = []testmedia.Participant{
-	{Name: "A", Leave: 24 * time.Second, Talk: []testmedia.Span{{From: 1 * time.Second, To: 7 * time.Second}}},
-	{Name: "B", Leave: 24 * time.Second, Talk: []testmedia.Span{{From: 4 * time.Second, To: 4600 * time.Millisecond}, {From: 8 * time.Second, To: 14 * time.Second}}},
-	{Name: "C", Leave: 24 * time.Second, Talk: []testmedia.Span{{From: 15 * time.Second, To: 17 * time.Second}}},
+	{Name: "A", Leave: 24 * time.Second, Video: testmedia.VP8MKV, Audio: testmedia.OpusMKV, Talk: []testmedia.Span{{From: 1 * time.Second, To: 7 * time.Second}}},
+	{Name: "B", Leave: 24 * time.Second, Video: testmedia.VP8MKV, Audio: testmedia.OpusMKV, Talk: []testmedia.Span{{From: 4 * time.Second, To: 4600 * time.Millisecond}, {From: 8 * time.Second, To: 14 * time.Second}}},
+	{Name: "C", Leave: 24 * time.Second, Video: testmedia.VP8MKV, Audio: testmedia.OpusMKV, Talk: []testmedia.Span{{From: 15 * time.Second, To: 17 * time.Second}}},
 }
 
 // plannedMain is who should hold the main area at t: A from 1 s, B from 8
@@ -58,46 +59,7 @@ func TestSpeakerLayouts(t *testing.T) {
 			if err := compose.Session(context.Background(), s, out, cfg); err != nil {
 				t.Fatal(err)
 			}
-			main := timeline.Tiles(kind, 3, testWidth, testHeight)[0]
-			pic, _ := timeline.Place(main, 320, 180, timeline.Letterbox)
-			rep, err := mediacheck.Analyze(out, mediacheck.Options{Regions: []timeline.Rect{shrink(pic, edgeMargin)}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			pal := testmedia.Palette()
-			end := s.End()
-			switches, probes, last := 0, 0, -1
-			for at := 1500 * time.Millisecond; at < end-100*time.Millisecond; at += 100 * time.Millisecond {
-				if at%testmedia.MarkerPeriod < flashGuard || at%testmedia.MarkerPeriod > testmedia.MarkerPeriod-flashGuard/3 {
-					continue
-				}
-				c, ok := rep.MeanAt(0, at)
-				if !ok {
-					t.Fatalf("no frame at %v", at)
-				}
-				k, sim := mediacheck.Nearest(c, pal)
-				if sim < minTintSimilarity {
-					t.Errorf("%v: main area %+v is nobody's tint", at, c)
-					continue
-				}
-				probes++
-				if last >= 0 && k != last {
-					switches++
-				}
-				last = k
-				want := plannedMain(at)
-				near := plannedMain(at-switchTolerance) != want || plannedMain(at+switchTolerance) != want
-				if k != want && !near {
-					t.Errorf("%v: main area shows %s, want %s", at, talkPlan[k].Name, talkPlan[want].Name)
-				}
-			}
-			if probes < 150 {
-				t.Fatalf("only %d probes", probes)
-			}
-			if switches != 2 {
-				t.Errorf("main area switched %d times, want 2 (A→B, B→C)", switches)
-			}
-			t.Logf("%s: %d probes, %d switches", kind, probes, switches)
+			checkMain(t, out, kind, s.End())
 		})
 	}
 }
@@ -166,4 +128,51 @@ func TestScreenShareAndAuto(t *testing.T) {
 	for _, at := range []time.Duration{4500 * time.Millisecond, 5500 * time.Millisecond, 7500 * time.Millisecond} {
 		probe(2, 2, at)
 	}
+}
+
+// checkMain checks that the main area of out shows the planned speaker of
+// talkPlan, within switchTolerance of each turn change, and switches twice.
+func checkMain(t *testing.T, out string, kind timeline.LayoutKind, end time.Duration) {
+	t.Helper()
+	main := timeline.Tiles(kind, 3, testWidth, testHeight)[0]
+	pic, _ := timeline.Place(main, 320, 180, timeline.Letterbox)
+	rep, err := mediacheck.Analyze(out, mediacheck.Options{Regions: []timeline.Rect{shrink(pic, edgeMargin)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pal := testmedia.Palette()
+	switches, probes, last := 0, 0, -1
+	var at0 []time.Duration
+	for at := 1500 * time.Millisecond; at < end-100*time.Millisecond; at += 100 * time.Millisecond {
+		if at%testmedia.MarkerPeriod < flashGuard || at%testmedia.MarkerPeriod > testmedia.MarkerPeriod-flashGuard/3 {
+			continue
+		}
+		c, ok := rep.MeanAt(0, at)
+		if !ok {
+			t.Fatalf("no frame at %v", at)
+		}
+		k, sim := mediacheck.Nearest(c, pal)
+		if sim < minTintSimilarity {
+			t.Errorf("%v: main area %+v is nobody's tint", at, c)
+			continue
+		}
+		probes++
+		if last >= 0 && k != last {
+			switches++
+			at0 = append(at0, at)
+		}
+		last = k
+		want := plannedMain(at)
+		near := plannedMain(at-switchTolerance) != want || plannedMain(at+switchTolerance) != want
+		if k != want && !near {
+			t.Errorf("%v: main area shows %s, want %s", at, talkPlan[k].Name, talkPlan[want].Name)
+		}
+	}
+	if probes < 150 {
+		t.Fatalf("only %d probes", probes)
+	}
+	if switches != 2 {
+		t.Errorf("main area switched %d times, want 2 (A→B, B→C)", switches)
+	}
+	t.Logf("%s: %d probes, %d switches, first seen at %v (planned 8s, 15s; probes every 100 ms)", kind, probes, switches, at0)
 }
