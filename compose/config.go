@@ -210,8 +210,10 @@ func (c Config) withDefaults() (Config, error) {
 }
 
 func (c Config) timelineOptions(m *manifest.Session, turns []speaker.Interval, sizes map[string]float64) timeline.Options {
-	return timeline.Options{Layout: c.Layout, MaxTiles: c.MaxTiles, MinWindow: c.MinWindow,
-		Turns: turns, Screens: screens(m), Aspects: aspects(m, sizes)}
+	return timeline.Options{
+		Layout: c.Layout, MaxTiles: c.MaxTiles, MinWindow: c.MinWindow,
+		Turns: turns, Screens: screens(m), Aspects: aspects(m, sizes),
+	}
 }
 
 // span is the part of m to compose: m trimmed to first join → last leave,

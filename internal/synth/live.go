@@ -178,7 +178,7 @@ func newLiveAudio(p Participant) (*liveAudio, error) {
 	frameLen := int(audioFrame * SampleRate / time.Second)
 	src := audio.ReaderFunc(func() (wave.Audio, func(), error) {
 		chunk := wave.NewInt16Interleaved(wave.ChunkInfo{Len: frameLen, Channels: 1, SamplingRate: SampleRate})
-		Tone(chunk.Data, p.Index, int64(a.next)*int64(frameLen))
+		Tone(chunk.Data, p.Index, int64(a.next)*int64(frameLen), p.Talk...)
 		a.next++
 		return chunk, func() {}, nil
 	})

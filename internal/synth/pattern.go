@@ -103,17 +103,27 @@ func fill(b []byte, v byte) {
 
 // Tone writes the participant's audio for the samples starting at sample
 // index first (participant-local, at SampleRate) into buf (mono): a sine
-// at its frequency while Beeping, silence elsewhere.
-func Tone(buf []int16, index int, first int64) {
+// at its frequency while Beeping, at testmedia.TalkAmplitude within the
+// talk spans, silence elsewhere.
+func Tone(buf []int16, index int, first int64, talk ...Interval) {
 	freq := Freq(index)
 	for i := range buf {
 		n := first + int64(i)
 		t := time.Duration(n * int64(time.Second) / SampleRate)
-		if !Beeping(t) {
+		amp := 0.0
+		if Beeping(t) {
+			amp = testmedia.BeepAmplitude
+		}
+		for _, s := range talk {
+			if t >= s.Start && t < s.End {
+				amp += testmedia.TalkAmplitude
+			}
+		}
+		if amp == 0 {
 			buf[i] = 0
 			continue
 		}
-		s := testmedia.BeepAmplitude * math.Sin(2*math.Pi*freq*float64(n)/SampleRate)
+		s := amp * math.Sin(2*math.Pi*freq*float64(n)/SampleRate)
 		buf[i] = int16(math.Round(s * math.MaxInt16))
 	}
 }

@@ -127,6 +127,10 @@ type Participant struct {
 	// AudioGaps (optional) are participant-local spans during which no
 	// audio packet is sent, as with Opus DTX (test knob).
 	AudioGaps []Interval
+	// Talk (optional) are participant-local spans in which the participant
+	// talks: its tone at testmedia.TalkAmplitude under the beeps (the
+	// speaker layouts' tests).
+	Talk []Interval
 	// Resizes (optional) change the picture size mid-stream (test knob).
 	Resizes []Resize
 	// NoSenderReports (optional) sends no RTCP Sender Report, as a

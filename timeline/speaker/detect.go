@@ -29,7 +29,7 @@ type meter struct {
 	onset      time.Duration // start of the current speech run
 	below      bool          // under the off threshold inside speech
 	belowSince time.Duration
-	lastEnd    time.Duration // end of the last finished run
+	lastEnd    time.Duration // end of the last finished run of at least MinSpeak/2
 	out        []Interval    // finished runs, when collect is set
 	collect    bool
 	id         string
@@ -123,7 +123,10 @@ func (m *meter) end(at time.Duration) {
 	if m.collect && at > m.onset {
 		m.out = append(m.out, Interval{Start: m.onset, End: at, ID: m.id})
 	}
-	m.on, m.below, m.lastEnd = false, false, at
+	if at-m.onset >= m.cfg.MinSpeak/2 {
+		m.lastEnd = at
+	}
+	m.on, m.below = false, false
 }
 
 // validate checks a track's levels.
@@ -226,9 +229,11 @@ func run(ms []*meter, end time.Duration, decide func(d time.Duration)) {
 // Stability rules, with speech as [Activity] finds it:
 //   - a participant takes the main area after speaking for MinSpeak while
 //     the current speaker is silent (counted from the later of their onset
-//     and the current speaker's last speech end) and while their level is
-//     above the off threshold (not in a hangover): cross-talk never makes
-//     it flip, and neither do interjections shorter than MinSpeak;
+//     and the end of the current speaker's last speech of at least
+//     MinSpeak/2: a cough or a word does not restart the count, though it
+//     holds the switch while it lasts) and while their level is above the
+//     off threshold (not in a hangover): cross-talk never makes it flip,
+//     and neither do interjections shorter than MinSpeak;
 //   - the current speaker keeps it for at least MinHold, and for as long as
 //     they speak;
 //   - when several could take it, the one speaking alone the longest does

@@ -193,6 +193,17 @@ func TestDetect(t *testing.T) {
 			offline,
 			[]turn{{"a", sec(0.5), sec(10)}, {"b", sec(10), end}},
 		},
+		{
+			// A's cough during B's first second delays the switch while
+			// it lasts but does not restart B's count.
+			"cough of the current speaker",
+			[]speaker.Track{
+				levels("a", end, false, talk{sec(0.5), sec(6)}, talk{sec(8), sec(8.06)}),
+				levels("b", end, true, talk{sec(7), sec(14)}),
+			},
+			offline,
+			[]turn{{"a", sec(0.5), sec(7)}, {"b", sec(7), end}},
+		},
 		{"nobody speaks", []speaker.Track{levels("a", end, true), levels("b", end, true)}, offline, nil},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,146 @@
+package whip_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/roomtape/roomtape/compose"
+	"github.com/roomtape/roomtape/internal/mediacheck"
+	"github.com/roomtape/roomtape/internal/synth"
+	"github.com/roomtape/roomtape/internal/testmedia"
+	"github.com/roomtape/roomtape/recorder/whip"
+	"github.com/roomtape/roomtape/timeline"
+	"github.com/roomtape/roomtape/timeline/speaker"
+)
+
+// Checks of TestSpeakerTurns.
+const (
+	// turnTolerance is how far from a planned turn change the main area
+	// may switch: the switch is placed at the previous speaker's end or
+	// the new one's onset (which the 60 ms level smoothing and the beeps'
+	// hangover move by up to about 0.2 s), the participants' local clocks
+	// start when each connection is up (up to a few tens of ms from the
+	// join the recorder notes), plus one output frame.
+	turnTolerance = 400 * time.Millisecond
+	// turnFlashGuard skips probes within this of any participant's white
+	// flash (100 ms every 2 s of its own clock) and the encoder's smear.
+	turnFlashGuard = 150 * time.Millisecond
+	// minTurnSimilarity is the least mediacheck.Nearest similarity of the
+	// main area's mean colour to the speaker's tint.
+	minTurnSimilarity = 0.93
+)
+
+// TestSpeakerTurns publishes three participants over WHIP who take turns
+// talking (B speaks over A for less than MinSpeak, A's beep falls in B's
+// first second, C's turn is followed by a long silence), records them, and composes the session in the speaker
+// and single-speaker layouts: the main area shows the planned speaker
+// within turnTolerance of each turn change and switches exactly twice
+// (never more often than the 3 s hold).
+func TestSpeakerTurns(t *testing.T) {
+	type who struct {
+		name  string
+		index int
+		talk  []synth.Interval
+	}
+	s := func(v float64) time.Duration { return time.Duration(v * float64(time.Second)) }
+	people := []who{
+		{"ann", 0, []synth.Interval{{Start: s(1), End: s(6)}}},
+		{"bo", 1, []synth.Interval{{Start: s(3), End: s(3.6)}, {Start: s(7), End: s(12)}}},
+		{"cy", 2, []synth.Interval{{Start: s(13), End: s(15)}}},
+	}
+	r := newRig(t, whip.Config{Logger: testLogger(t)})
+	var pubs []*synth.Publisher
+	for _, w := range people {
+		pubs = append(pubs, r.publish(t, synth.Participant{Name: w.name, Index: w.index, Talk: w.talk}))
+	}
+	time.Sleep(20 * time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), closeTimeout)
+	defer cancel()
+	for _, pub := range pubs {
+		require.NoError(t, pub.Close(ctx))
+	}
+	m := r.finish(t)
+
+	// The plan on the output clock (0 is the first join): each talk span
+	// moved by its participant's join.
+	first := m.Participants[0].JoinTimeS
+	for _, p := range m.Participants {
+		first = min(first, p.JoinTimeS)
+	}
+	joins := map[int]time.Duration{}
+	var flashes []time.Duration
+	for _, w := range people {
+		j := time.Duration((participantNamed(t, m, w.name).JoinTimeS - first) * float64(time.Second))
+		joins[w.index] = j
+		for f := j; f < m.End(); f += synth.MarkerPeriod {
+			flashes = append(flashes, f)
+		}
+	}
+	// planned is who holds the main area at t: ann's turn from her first
+	// word, bo's from his second, cy's from hers to the end.
+	turns := []struct {
+		at  time.Duration
+		who int
+	}{{joins[0] + s(1), 0}, {joins[1] + s(7), 1}, {joins[2] + s(13), 2}}
+	planned := func(t time.Duration) int {
+		k := -1
+		for _, tr := range turns {
+			if t >= tr.at {
+				k = tr.who
+			}
+		}
+		return k
+	}
+	nearFlash := func(t time.Duration) bool {
+		for _, f := range flashes {
+			if t >= f-turnFlashGuard/3 && t < f+turnFlashGuard {
+				return true
+			}
+		}
+		return false
+	}
+
+	for _, kind := range []timeline.LayoutKind{timeline.Speaker, timeline.SingleSpeaker} {
+		t.Run(kind.String(), func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out.mp4")
+			cfg := compose.Config{Width: composeW, Height: composeH, Preset: "ultrafast", Layout: kind}
+			require.NoError(t, compose.Session(t.Context(), m, out, cfg))
+			main := timeline.Tiles(kind, len(people), composeW, composeH)[0]
+			dst, _ := timeline.Place(main, synth.DefaultWidth, synth.DefaultHeight, timeline.Letterbox)
+			region := timeline.Rect{X: dst.X + 8, Y: dst.Y + 8, W: dst.W - 16, H: dst.H - 16}
+			rep, err := mediacheck.Analyze(out, mediacheck.Options{Regions: []timeline.Rect{region}})
+			require.NoError(t, err)
+			pal := testmedia.Palette()
+			probes, switches, last := 0, 0, -1
+			var seen []string
+			end := m.End() - time.Duration(first*float64(time.Second))
+			for at := turns[0].at + turnTolerance; at < end-200*time.Millisecond; at += 100 * time.Millisecond {
+				if nearFlash(at) {
+					continue
+				}
+				c, ok := rep.MeanAt(0, at)
+				require.True(t, ok, "no composed frame at %v", at)
+				k, sim := mediacheck.Nearest(c, pal)
+				require.GreaterOrEqual(t, sim, minTurnSimilarity, "main area at %v is %+v, nobody's tint", at, c)
+				probes++
+				if last >= 0 && k != last {
+					switches++
+					seen = append(seen, fmt.Sprintf("%s at %v", people[k].name, at))
+				}
+				last = k
+				want := planned(at)
+				if k != want && planned(at-turnTolerance) == want && planned(at+turnTolerance) == want {
+					t.Errorf("%v: main area shows %s, want %s", at, people[k].name, people[want].name)
+				}
+			}
+			require.GreaterOrEqual(t, probes, 100, "probes of the main area")
+			require.Equal(t, 2, switches, "main area switches (seen: %v)", seen)
+			t.Logf("%s: %d probes; planned turns %v; switches seen %v; hold %v", kind, probes, turns, seen, speaker.DefaultMinHold)
+		})
+	}
+}
