@@ -100,7 +100,7 @@ func Graphs(m *manifest.Session, cfg Config) (_ []WindowGraph, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if m, _, err = cfg.span(m); err != nil {
+	if m, _, err = cfg.span(splitScreens(m)); err != nil {
 		return nil, err
 	}
 	sizes := map[string]float64{}

@@ -287,7 +287,7 @@ func (c *composition) apply(ctx context.Context, raw *manifest.Session, final bo
 	if !final {
 		c.edge = c.src.edge()
 	}
-	m, offset, err := cfg.span(raw)
+	m, offset, err := cfg.span(splitScreens(raw))
 	if err != nil {
 		return err
 	}

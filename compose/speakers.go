@@ -288,3 +288,69 @@ func probeAspects(m *manifest.Session, final bool, sizes map[string]float64, opt
 func usesSpeakers(k timeline.LayoutKind) bool {
 	return k == timeline.Speaker || k == timeline.SingleSpeaker
 }
+
+// ScreenNameSuffix is added to the name of a participant's screen share
+// when compose shows a WHIP publisher's screen track as a participant of
+// its own.
+const ScreenNameSuffix = " (screen)"
+
+// splitScreens returns m with each participant's screen-share tracks
+// (Source "screen" and "screen_audio", as recorder/whip records a track
+// announced with a=content:slides) moved to a participant of their own,
+// ID "<key>#screen" and name "<name> (screen)", present while the screen
+// video track records (until the participant's last leave when it has no
+// end yet), as recorder/livekit records a LiveKit share. m itself is not
+// changed; it is returned as is when it has no screen track.
+func splitScreens(m *manifest.Session) *manifest.Session {
+	if m == nil {
+		return m
+	}
+	has := false
+	for _, p := range m.Participants {
+		for _, t := range p.Tracks {
+			has = has || t.Source == manifest.SourceScreen
+		}
+	}
+	if !has {
+		return m
+	}
+	out := m.Clone()
+	for _, p := range m.Participants {
+		var screen []manifest.Track
+		var spans []manifest.Interval
+		for _, t := range p.Tracks {
+			switch t.Source {
+			case manifest.SourceScreen:
+				end := p.LeaveTimeS
+				if t.EndS != nil {
+					end = *t.EndS
+				}
+				if iv := (manifest.Interval{JoinS: max(t.StartS, p.JoinTimeS), LeaveS: min(end, p.LeaveTimeS)}); iv.LeaveS > iv.JoinS {
+					spans = append(spans, iv)
+				}
+				t.Source = manifest.SourceCamera
+			case manifest.SourceScreenAudio:
+				t.Source = manifest.SourceMicrophone
+			default:
+				continue
+			}
+			screen = append(screen, t)
+		}
+		if len(spans) == 0 {
+			continue
+		}
+		slices.SortFunc(spans, func(a, b manifest.Interval) int { return cmp.Compare(a.JoinS, b.JoinS) })
+		merged := spans[:1]
+		for _, iv := range spans[1:] {
+			if last := &merged[len(merged)-1]; iv.JoinS <= last.LeaveS {
+				last.LeaveS = max(last.LeaveS, iv.LeaveS)
+				continue
+			}
+			merged = append(merged, iv)
+		}
+		sp := manifest.Participant{ID: p.Key() + ScreenSuffix, Name: p.Name + ScreenNameSuffix, Tracks: screen}
+		sp.SetPresence(merged)
+		out.Participants = append(out.Participants, sp)
+	}
+	return out
+}

@@ -127,6 +127,10 @@ type Participant struct {
 	// AudioGaps (optional) are participant-local spans during which no
 	// audio packet is sent, as with Opus DTX (test knob).
 	AudioGaps []Interval
+	// ScreenShare (optional) announces the video as a screen share: its
+	// m-section carries "a=content:slides" (RFC 4796), as recorder/whip
+	// documents.
+	ScreenShare bool
 	// Talk (optional) are participant-local spans in which the participant
 	// talks: its tone at testmedia.TalkAmplitude under the beeps (the
 	// speaker layouts' tests).
@@ -519,6 +523,19 @@ func (pub *Publisher) readRTCP(sender *webrtc.RTPSender) {
 	}
 }
 
+// markSlides adds "a=content:slides" to every video m-section of offer.
+func markSlides(offer string) string {
+	lines := strings.SplitAfter(offer, "\r\n")
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(l)
+		if strings.HasPrefix(l, "m=video ") {
+			b.WriteString("a=content:slides\r\n")
+		}
+	}
+	return b.String()
+}
+
 // signal runs the WHIP offer/answer exchange.
 func (pub *Publisher) signal(ctx context.Context, whipURL string) error {
 	offer, err := pub.pc.CreateOffer(nil)
@@ -546,8 +563,12 @@ func (pub *Publisher) signal(ctx context.Context, whipURL string) error {
 		q.Set("id", pub.p.ID)
 	}
 	u.RawQuery = q.Encode()
+	sdpOffer := pub.pc.LocalDescription().SDP
+	if pub.p.ScreenShare {
+		sdpOffer = markSlides(sdpOffer)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(),
-		strings.NewReader(pub.pc.LocalDescription().SDP))
+		strings.NewReader(sdpOffer))
 	if err != nil {
 		return fmt.Errorf("synth: whip request: %w", err)
 	}

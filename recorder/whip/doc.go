@@ -14,6 +14,18 @@
 // (media can flow from then on) and each incoming track is recorded with
 // [pionrec.Record].
 //
+// # Screen shares
+//
+// A publisher announces a screen share by marking its m-section with
+// "a=content:slides" (RFC 4796, presentation content) in the offer; that
+// track is recorded with source [recorder.ScreenShare] (audio in such a
+// section as [recorder.ScreenShareAudio]), the others as camera and
+// microphone. Browsers do not add the attribute themselves: a WHIP client
+// adds the line after the "m=video" line of the screen track's section
+// before POSTing the offer (one publication may carry a camera and a
+// screen, or the screen may be a publication of its own). compose shows
+// the share as a participant of its own ("<id>#screen") in the main area.
+//
 // # Authentication and identity
 //
 // Publishers authenticate as RFC 9725 section 4.5 says, with

@@ -561,6 +561,48 @@ func checkOffer(body []byte, lim Limits) (int, error) {
 		strings.Join(dedupe(seen), ", "))
 }
 
+// screenMids are the mids of an offer's m-sections that carry a screen
+// share: those marked "a=content:slides" (RFC 4796, presentation content).
+// An offer that does not parse has none.
+func screenMids(offer string) map[string]bool {
+	var sd sdp.SessionDescription
+	if err := sd.Unmarshal([]byte(offer)); err != nil {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, md := range sd.MediaDescriptions {
+		mid, slides := "", false
+		for _, a := range md.Attributes {
+			switch {
+			case a.Key == "mid":
+				mid = a.Value
+			case a.Key == "content" && strings.EqualFold(strings.TrimSpace(a.Value), "slides"):
+				slides = true
+			}
+		}
+		if slides && mid != "" {
+			out[mid] = true
+		}
+	}
+	return out
+}
+
+// trackSource is the recorder source of a track whose transceiver has
+// mid: a screen share (or its audio) when the offer marked it so, else
+// the camera or microphone.
+func trackSource(screens map[string]bool, pc *webrtc.PeerConnection, receiver *webrtc.RTPReceiver, kind webrtc.RTPCodecType) recorder.Source {
+	for _, tr := range pc.GetTransceivers() {
+		if tr.Receiver() != receiver || !screens[tr.Mid()] {
+			continue
+		}
+		if kind == webrtc.RTPCodecTypeAudio {
+			return recorder.ScreenShareAudio
+		}
+		return recorder.ScreenShare
+	}
+	return ""
+}
+
 // sentTracks counts the tracks an offer may send: one per audio or video
 // m-section that is not rejected (port 0), inactive or receive-only, or
 // one per simulcast layer (a=rid ... send).
@@ -652,6 +694,7 @@ func (h *Handler) create(ctx, rctx context.Context, res *resource, offer string)
 			go h.end(res)
 		}
 	})
+	screens := screenMids(offer)
 	pc.OnTrack(func(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
 		res.mu.Lock()
 		res.tracks++
@@ -684,7 +727,11 @@ func (h *Handler) create(ctx, rctx context.Context, res *resource, offer string)
 			if p == nil {
 				return
 			}
-			if err := pionrec.Record(rctx, p, track, receiver, pc, h.cfg.Record); err != nil {
+			rcfg := h.cfg.Record
+			if src := trackSource(screens, pc, receiver, track.Kind()); src != "" {
+				rcfg.Source = src
+			}
+			if err := pionrec.Record(rctx, p, track, receiver, pc, rcfg); err != nil {
 				h.log.Warn("whip track not recorded", "resource", resID, "participant", pid, "track", track.ID(), "err", err)
 			}
 		}()

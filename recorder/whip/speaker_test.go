@@ -144,3 +144,63 @@ func TestSpeakerTurns(t *testing.T) {
 		})
 	}
 }
+
+// TestScreenShare publishes a camera and, from a second WHIP client, a
+// screen share announced with a=content:slides: the recorder records it as
+// a screen track, and the composition (default columns layout) shows it in
+// the main area while it is on, the camera in the strip, and the columns
+// again after.
+func TestScreenShare(t *testing.T) {
+	r := newRig(t, whip.Config{Logger: testLogger(t)})
+	cam := r.publish(t, synth.Participant{Name: "ann", Index: 0})
+	time.Sleep(3 * time.Second)
+	deck := r.publish(t, synth.Participant{Name: "deck", Index: 3, Video: true, ScreenShare: true})
+	time.Sleep(6 * time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), closeTimeout)
+	defer cancel()
+	require.NoError(t, deck.Close(ctx))
+	time.Sleep(4 * time.Second)
+	require.NoError(t, cam.Close(ctx))
+	m := r.finish(t)
+
+	tracks := tracksOf(participantNamed(t, m, "deck"), "video")
+	require.Len(t, tracks, 1)
+	require.Equal(t, "screen", tracks[0].Source, "the announced screen track's source")
+
+	out := filepath.Join(t.TempDir(), "out.mp4")
+	cfg := compose.Config{Width: composeW, Height: composeH, Preset: "ultrafast"}
+	require.NoError(t, compose.Session(t.Context(), m, out, cfg))
+	graphs, err := compose.Graphs(m, cfg)
+	require.NoError(t, err)
+	var shareWin *timeline.Window
+	for i, g := range graphs {
+		if len(g.Window.Participants) > 0 && g.Window.Participants[0].ID == participantNamed(t, m, "deck").Key()+compose.ScreenSuffix {
+			shareWin = &graphs[i].Window
+		}
+	}
+	require.NotNil(t, shareWin, "a window with the screen share in the main area: %+v", graphs)
+	require.Equal(t, timeline.Speaker, shareWin.Layout)
+
+	main := shareWin.Tiles(composeW, composeH)[0]
+	dst, _ := timeline.Place(main, synth.DefaultWidth, synth.DefaultHeight, timeline.Letterbox)
+	full, _ := timeline.Place(timeline.Rect{W: composeW, H: composeH}, synth.DefaultWidth, synth.DefaultHeight, timeline.Letterbox)
+	inset := func(r timeline.Rect) timeline.Rect {
+		return timeline.Rect{X: r.X + 8, Y: r.Y + 8, W: r.W - 16, H: r.H - 16}
+	}
+	rep, err := mediacheck.Analyze(out, mediacheck.Options{Regions: []timeline.Rect{inset(dst), inset(full)}})
+	require.NoError(t, err)
+	pal := testmedia.Palette()
+	probe := func(region, want int, at time.Duration) {
+		t.Helper()
+		at = at - at%synth.MarkerPeriod + synth.MarkerPeriod/2 // between flashes (to within the joins' offsets)
+		c, ok := rep.MeanAt(region, at)
+		require.True(t, ok, "no composed frame at %v", at)
+		k, sim := mediacheck.Nearest(c, pal)
+		require.True(t, k == want && sim >= minTurnSimilarity, "region %d at %v is %+v, want tint %d", region, at, c, want)
+	}
+	mid := shareWin.Start + (shareWin.End-shareWin.Start)/2
+	probe(0, 3, mid)                          // the share in the main area
+	probe(1, 0, shareWin.Start-2*time.Second) // before: ann alone, full frame
+	probe(1, 0, shareWin.End+2*time.Second)   // after: ann alone again
+	t.Logf("share window %v-%v", shareWin.Start, shareWin.End)
+}
