@@ -110,6 +110,11 @@ type Config struct {
 	// leave (manifest.Session.Trim), leaving out the wait before anyone
 	// came and the idle time after everyone left.
 	FullSpan bool
+	// AudioFile (optional) also writes the mixed audio alone to this file
+	// at the end, an M4A (AAC in MP4, copied from the output without
+	// re-encoding), for audio-only sessions (nobody ever sent video: the
+	// MP4 shows the placeholders with the names) or podcasts.
+	AudioFile string
 	// Delay (optional) is how far behind the live edge [Live] composes;
 	// defaults to DefaultDelay. It must not be shorter than MinWindow.
 	Delay time.Duration

@@ -236,7 +236,10 @@ func compose(ctx context.Context, src source, out, part string, cfg Config) (err
 	if err := c.run(ctx, part); err != nil {
 		return err
 	}
-	return Finalize(ctx, part, out, cfg.Logger)
+	if err := Finalize(ctx, part, out, cfg.Logger); err != nil || cfg.AudioFile == "" {
+		return err
+	}
+	return ExtractAudio(ctx, out, cfg.AudioFile, cfg.Logger)
 }
 
 // decoderThreads is the thread count of each video decoder. Every input

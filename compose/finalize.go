@@ -23,6 +23,21 @@ var ErrNoPartial = errors.New("compose: no partial output")
 // file cut by a crash is used up to its last complete fragment (a warning
 // says where it ends). On error out is not touched and partial is kept.
 func Finalize(ctx context.Context, partial, out string, logger *slog.Logger) (err error) {
+	return remux(ctx, partial, out, false, logger)
+}
+
+// ExtractAudio writes the audio of the composed MP4 in to out, an
+// audio-only MP4 (M4A: AAC, as Daily's and LiveKit's audio-only recordings)
+// without re-encoding, under a temporary name renamed to out; in is kept.
+// Config.AudioFile does it at the end of a composition.
+func ExtractAudio(ctx context.Context, in, out string, logger *slog.Logger) error {
+	return remux(ctx, in, out, true, logger)
+}
+
+// remux copies the packets of partial (its audio only with audioOnly) into
+// a faststart MP4 out; Finalize's and ExtractAudio's engine. Finalize's
+// partial file is removed after.
+func remux(ctx context.Context, partial, out string, audioOnly bool, logger *slog.Logger) (err error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -59,7 +74,7 @@ func Finalize(ctx context.Context, partial, out string, logger *slog.Logger) (er
 	streams := map[int]*astiav.Stream{}
 	for _, is := range in.Streams() {
 		mt := is.CodecParameters().MediaType()
-		if mt != astiav.MediaTypeVideo && mt != astiav.MediaTypeAudio {
+		if (mt != astiav.MediaTypeVideo || audioOnly) && mt != astiav.MediaTypeAudio {
 			continue
 		}
 		ost := fc.NewStream(nil)
@@ -148,6 +163,9 @@ func Finalize(ctx context.Context, partial, out string, logger *slog.Logger) (er
 	}
 	if err := os.Rename(tmp, out); err != nil {
 		return fmt.Errorf("compose: %w", err)
+	}
+	if audioOnly {
+		return nil
 	}
 	if err := os.Remove(partial); err != nil {
 		logger.Warn("cannot remove partial output", "file", partial, "error", err)

@@ -3,6 +3,8 @@ package bot
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/roomtape/roomtape/compose"
@@ -60,5 +62,16 @@ func composeSession(ctx context.Context, cfg Config, manifestPath, output string
 		return err
 	}
 	log.Info("composing", "length", m.End())
-	return compose.Session(ctx, m, output, composeConfig(cfg, log, out))
+	ccfg := composeConfig(cfg, log, out)
+	ccfg.AudioFile = audioFile(cfg, output)
+	return compose.Session(ctx, m, output, ccfg)
+}
+
+// audioFile is where --audio-m4a writes the audio-only recording of
+// output: the same name with .m4a; empty without the flag.
+func audioFile(cfg Config, output string) string {
+	if !cfg.AudioM4A {
+		return ""
+	}
+	return strings.TrimSuffix(output, filepath.Ext(output)) + ".m4a"
 }

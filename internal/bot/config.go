@@ -98,6 +98,7 @@ type Config struct {
 	Layout        timeline.LayoutKind
 	Crop          bool
 	Labels        bool
+	AudioM4A      bool // also write <output>.m4a, the audio alone
 	Preset        string
 	CRF           int
 	// NoCompose stops after recording (session.json and per-participant
@@ -338,6 +339,7 @@ func ParseArgs(args []string, env Env, usage io.Writer) (Config, error) {
 	layout := fs.String("layout", get("LAYOUT", "columns"), "layout: columns, grid, speaker, single-speaker or auto")
 	fit := fs.String("fit", "letterbox", "tile fit: letterbox or crop")
 	fs.BoolVar(&c.Labels, "labels", false, "draw name labels on tiles")
+	fs.BoolVar(&c.AudioM4A, "audio-m4a", false, "also write the mixed audio alone as <output>.m4a (audio-only recording)")
 	fs.StringVar(&c.Preset, "preset", compose.DefaultPreset, "libx264 preset")
 	fs.IntVar(&c.CRF, "crf", compose.DefaultCRF, "libx264 CRF (1-51)")
 	fs.BoolVar(&c.NoCompose, "no-compose", false, "record only; compose later with examples/compose")
