@@ -38,6 +38,26 @@
 // only read. By default the output spans the first join to the last leave
 // (manifest.Session.Trim); Config.FullSpan keeps the whole session.
 //
+// # Layouts
+//
+// Config.Layout picks the rule (timeline.LayoutKind): Columns (the
+// prototype's, the default), Grid, Auto (tiles at the pictures' aspects,
+// timeline.AutoTiles; the aspects come from the recorded track sizes or
+// the camera files), Speaker and SingleSpeaker (the active speaker in the
+// main area). A screen share (a participant whose ID ends in
+// [ScreenSuffix], as recorder/livekit records one, or a participant's
+// screen tracks, as recorder/whip records a track announced with
+// a=content:slides) takes the main area in every layout while present.
+//
+// The speaker layouts measure every microphone file's level per 20 ms
+// (a decoder of their own per file, at 48 kHz mono: a pre-pass after the
+// call, following the files while they are recorded live) and find the
+// turns with package timeline/speaker: after the call with unbounded
+// look-ahead, live incrementally with a look-ahead of Config.Delay less a
+// second, the horizon held back until the turns before it are final. The
+// turns cut the layout windows, so both layouts go through the one
+// engine: a turn change is a window boundary like a join.
+//
 // # Live
 //
 // [Live] runs the same engine while the session is recorded: it rereads the

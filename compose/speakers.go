@@ -151,15 +151,24 @@ type speakers struct {
 	turns  []speaker.Interval
 	upTo   time.Duration // turns are final before upTo
 	at     time.Time     // wall time of the last detection
+
+	// Live: the levels handed to det so far, per participant, and how
+	// many of each meter's levels they include.
+	det    *speaker.Detector
+	tracks []speaker.Track
+	index  map[string]int // participant key → tracks index
+	used   []int          // per meter
+	ran    time.Duration  // det has run up to here
 }
 
-// detectEvery is how often a live composition reruns the speaker
-// detection (over the whole session so far).
+// detectEvery is how often a live composition runs the speaker detection
+// on the levels measured since.
 const detectEvery = 500 * time.Millisecond
 
 // add starts a meter for a new microphone file of participant key.
 func (s *speakers) add(key string, tf *trackFile, opts demux.Options) {
 	s.meters = append(s.meters, newMeter(key, tf, opts))
+	s.used = append(s.used, 0)
 }
 
 // wait blocks until every meter is done (offline: the pre-pass).
@@ -174,20 +183,60 @@ func (s *speakers) wait(ctx context.Context) error {
 	return nil
 }
 
-// detect reruns the detection with the levels known at the live edge
-// edge (output clock) when detectEvery has passed, or always when final.
+// detect runs the detection with the levels known at the live edge edge
+// (output clock) when detectEvery has passed, incrementally (a
+// speaker.Detector fed the new levels); once final, over everything.
 func (s *speakers) detect(end, edge time.Duration, final bool) error {
-	if !final && time.Since(s.at) < detectEvery && s.at != (time.Time{}) {
+	if final {
+		return s.detectAll(end)
+	}
+	if time.Since(s.at) < detectEvery && s.at != (time.Time{}) {
 		return nil
 	}
 	s.at = time.Now()
-	known := end
-	if !final {
-		known = max(0, edge)
-		for _, m := range s.meters {
-			known = min(known, m.known(edge))
-		}
+	known := max(0, edge)
+	for _, m := range s.meters {
+		known = min(known, m.known(edge))
 	}
+	if s.det == nil {
+		d, err := speaker.NewDetector(s.cfg)
+		if err != nil {
+			return fmt.Errorf("compose: speaker detection: %w", err)
+		}
+		s.det, s.index = d, map[string]int{}
+	}
+	upTo := max(s.ran, known)
+	for i, m := range s.meters {
+		k, ok := s.index[m.key]
+		if !ok {
+			k = len(s.tracks)
+			s.index[m.key] = k
+			s.tracks = append(s.tracks, speaker.Track{ID: m.key})
+		}
+		t := &s.tracks[k]
+		m.mu.Lock()
+		for ; s.used[i] < len(m.levels) && m.levels[s.used[i]].At < upTo; s.used[i]++ {
+			l := m.levels[s.used[i]]
+			// A participant's files follow each other; a level of one
+			// overlapping the next (it should not) is left out.
+			if n := len(t.Levels); l.At >= 0 && (n == 0 || l.At >= t.Levels[n-1].At) {
+				t.Levels = append(t.Levels, l)
+			}
+		}
+		m.mu.Unlock()
+	}
+	turns, err := s.det.Advance(s.tracks, upTo)
+	if err != nil {
+		return fmt.Errorf("compose: speaker detection: %w", err)
+	}
+	s.turns, s.ran = turns, upTo
+	s.upTo = known - min(known, s.cfg.Lookahead)
+	return nil
+}
+
+// detectAll runs the detection over every level measured, once the
+// session has ended (after the call: the pre-pass).
+func (s *speakers) detectAll(end time.Duration) error {
 	byKey := map[string]*speaker.Track{}
 	var tracks []*speaker.Track
 	for _, m := range s.meters {
@@ -199,7 +248,7 @@ func (s *speakers) detect(end, edge time.Duration, final bool) error {
 		}
 		m.mu.Lock()
 		for _, l := range m.levels {
-			if l.At >= 0 && l.At < known {
+			if l.At >= 0 && l.At < end {
 				t.Levels = append(t.Levels, l)
 			}
 		}
@@ -210,15 +259,11 @@ func (s *speakers) detect(end, edge time.Duration, final bool) error {
 		slices.SortStableFunc(t.Levels, func(a, b speaker.Level) int { return cmp.Compare(a.At, b.At) })
 		in[i] = *t
 	}
-	turns, err := speaker.Detect(in, max(known, 0), s.cfg)
+	turns, err := speaker.Detect(in, max(end, 0), s.cfg)
 	if err != nil {
 		return fmt.Errorf("compose: speaker detection: %w", err)
 	}
-	s.turns = turns
-	s.upTo = end
-	if !final {
-		s.upTo = known - min(known, s.cfg.Lookahead)
-	}
+	s.turns, s.upTo = turns, end
 	return nil
 }
 

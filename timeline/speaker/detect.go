@@ -191,8 +191,17 @@ func Activity(t Track, end time.Duration, cfg Config) ([]Interval, error) {
 // is speaking and none has a level are skipped.
 func run(ms []*meter, end time.Duration, decide func(d time.Duration)) {
 	block := ms[0].cfg.Block
-	last := int64((end + block - 1) / block) // blocks [0, last)
-	for k := int64(0); k < last; {
+	step(ms, 0, int64((end+block-1)/block), end, decide)
+}
+
+// step runs blocks [k, last) of the meters (see run) and returns the next
+// block to run.
+func step(ms []*meter, k, last int64, end time.Duration, decide func(d time.Duration)) int64 {
+	if len(ms) == 0 {
+		return max(k, last)
+	}
+	block := ms[0].cfg.Block
+	for k < last {
 		t := time.Duration(k) * block
 		for _, m := range ms {
 			m.step(k, min(t, end))
@@ -214,11 +223,12 @@ func run(ms []*meter, end time.Duration, decide func(d time.Duration)) {
 		}
 		if !busy {
 			if nextK < 0 {
-				return
+				return last
 			}
 			k = max(k, nextK)
 		}
 	}
+	return k
 }
 
 // Detect returns the turns of tracks in [0, end): contiguous intervals,
@@ -265,50 +275,127 @@ func Detect(tracks []Track, end time.Duration, cfg Config) ([]Interval, error) {
 	if len(tracks) == 0 || end == 0 {
 		return nil, nil
 	}
-	ms := make([]*meter, len(tracks))
+	d := &Detector{cfg: cfg, cur: -1}
+	for _, t := range tracks {
+		d.ms = append(d.ms, newMeter(cfg, t, false))
+	}
+	run(d.ms, end, d.decide)
+	return d.turns(end), nil
+}
+
+// Detector is [Detect] run incrementally, for a live composer that learns
+// levels as they are recorded: each [Detector.Advance] runs only the blocks
+// it has not run yet. It is not safe for concurrent use.
+type Detector struct {
+	cfg Config
+	ms  []*meter
+	ids map[string]int
+	k   int64 // next block to run
+
+	cur      int // index in ms, -1 before anyone spoke
+	curStart time.Duration
+	out      []Interval
+}
+
+// NewDetector returns a Detector; cfg is as for Detect.
+func NewDetector(cfg Config) (*Detector, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Detector{cfg: cfg, cur: -1, ids: map[string]int{}}, nil
+}
+
+// Advance takes tracks' levels known up to upTo and returns the turns in
+// [0, upTo), as Detect(tracks, upTo) does when upTo is a multiple of
+// Config.Block (else up to the last whole block before it, the last turn
+// running on to upTo). Each call gives every track's levels so far: the
+// levels of the previous call with more after them; tracks may be added
+// (by ID). Levels in blocks run by an earlier call are not looked at
+// again (a new track's levels before them are ignored), so a call costs
+// only the new blocks and levels.
+func (d *Detector) Advance(tracks []Track, upTo time.Duration) ([]Interval, error) {
+	if upTo < 0 {
+		return nil, fmt.Errorf("%w: end %v", ErrLevels, upTo)
+	}
+	given := make(map[string]bool, len(tracks))
 	for i, t := range tracks {
-		ms[i] = newMeter(cfg, t, false)
+		if given[t.ID] {
+			return nil, fmt.Errorf("%w: track %d: duplicate ID %q", ErrLevels, i, t.ID)
+		}
+		given[t.ID] = true
+		j, seen := d.ids[t.ID]
+		if !seen {
+			if err := validate(i, t, nil); err != nil {
+				return nil, err
+			}
+			j = len(d.ms)
+			d.ids[t.ID] = j
+			m := newMeter(d.cfg, t, false)
+			for m.next < len(m.levels) && m.levels[m.next].At < time.Duration(d.k)*d.cfg.Block {
+				m.next++
+			}
+			d.ms = append(d.ms, m)
+			continue
+		}
+		m := d.ms[j]
+		if len(t.Levels) < len(m.levels) {
+			return nil, fmt.Errorf("%w: track %q: %d levels, fewer than the %d given before", ErrLevels, t.ID, len(t.Levels), len(m.levels))
+		}
+		from := max(0, len(m.levels)-1)
+		if err := validate(i, Track{ID: t.ID, Levels: t.Levels[from:]}, nil); err != nil {
+			return nil, err
+		}
+		m.levels = t.Levels
 	}
-	var out []Interval
-	cur := -1
-	var curStart time.Duration
-	run(ms, end, func(d time.Duration) {
-		if cur >= 0 && (ms[cur].on || d < curStart+cfg.MinHold) {
-			return
-		}
-		best := -1
-		var bestSince time.Duration
-		for i, m := range ms {
-			if i == cur || !m.on || m.below {
-				continue
-			}
-			since := m.onset
-			if cur >= 0 {
-				since = max(since, ms[cur].lastEnd)
-			}
-			if d-since >= cfg.MinSpeak && (best < 0 || since < bestSince) {
-				best, bestSince = i, since
-			}
-		}
-		if best < 0 {
-			return
-		}
-		s := bestSince
-		if cfg.Lookahead < d {
-			s = max(s, d-cfg.Lookahead)
-		}
-		if cur >= 0 {
-			s = max(s, curStart+cfg.MinHold)
-			if s > curStart {
-				out = append(out, Interval{Start: curStart, End: s, ID: tracks[cur].ID})
-			}
-		}
-		cur, curStart = best, s
-	})
-	if cur >= 0 && curStart < end {
-		out = append(out, Interval{Start: curStart, End: end, ID: tracks[cur].ID})
+	last := int64(upTo / d.cfg.Block)
+	d.k = step(d.ms, d.k, last, upTo, d.decide)
+	return d.turns(upTo), nil
+}
+
+// decide is the turn rule of Detect after the block ending at t.
+func (d *Detector) decide(t time.Duration) {
+	cfg, ms := d.cfg, d.ms
+	if d.cur >= 0 && (ms[d.cur].on || t < d.curStart+cfg.MinHold) {
+		return
 	}
-	return merge(out), nil
+	best := -1
+	var bestSince time.Duration
+	for i, m := range ms {
+		if i == d.cur || !m.on || m.below {
+			continue
+		}
+		since := m.onset
+		if d.cur >= 0 {
+			since = max(since, ms[d.cur].lastEnd)
+		}
+		if t-since >= cfg.MinSpeak && (best < 0 || since < bestSince) {
+			best, bestSince = i, since
+		}
+	}
+	if best < 0 {
+		return
+	}
+	s := bestSince
+	if cfg.Lookahead < t {
+		s = max(s, t-cfg.Lookahead)
+	}
+	if d.cur >= 0 {
+		s = max(s, d.curStart+cfg.MinHold)
+		if s > d.curStart {
+			d.out = append(d.out, Interval{Start: d.curStart, End: s, ID: ms[d.cur].id})
+		}
+	}
+	d.cur, d.curStart = best, s
+}
+
+// turns is the finished turns and the current one up to end.
+func (d *Detector) turns(end time.Duration) []Interval {
+	out := append([]Interval(nil), d.out...)
+	if d.cur >= 0 && d.curStart < end {
+		out = append(out, Interval{Start: d.curStart, End: end, ID: d.ms[d.cur].id})
+	}
+	return merge(out)
 }
 
 // merge joins adjacent turns of the same participant (a turn dropped

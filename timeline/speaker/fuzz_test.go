@@ -2,6 +2,7 @@ package speaker_test
 
 import (
 	"encoding/binary"
+	"fmt"
 	"testing"
 	"time"
 
@@ -77,6 +78,7 @@ func FuzzDetect(f *testing.F) {
 				}
 			}
 		}
+		checkIncremental(t, tracks, end, cfg, data)
 		if cfg.Lookahead == speaker.Unbounded || len(data) < 4 {
 			return
 		}
@@ -93,4 +95,36 @@ func FuzzDetect(f *testing.F) {
 			t.Fatalf("cut at %v: %v\npart %v\nfull %v", cut, err, part, turns)
 		}
 	})
+}
+
+// checkIncremental checks that a Detector fed the levels in three steps
+// gives Detect's turns.
+func checkIncremental(t *testing.T, tracks []speaker.Track, end time.Duration, cfg speaker.Config, data []byte) {
+	t.Helper()
+	end = end.Truncate(speaker.DefaultBlock)
+	want, err := speaker.Detect(truncate(tracks, end), end, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := speaker.NewDetector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1, c2 := end/3, end/2
+	if len(data) > 0 {
+		c1 = end * time.Duration(data[0]) / 256
+	}
+	c2 = max(c1, c2)
+	var got []speaker.Interval
+	for _, cut := range []time.Duration{c1.Truncate(speaker.DefaultBlock), c2.Truncate(speaker.DefaultBlock), end} {
+		if got, err = d.Advance(truncate(tracks, cut), cut); err != nil {
+			t.Fatal(err)
+		}
+		if cut < end {
+			checkTurns(t, got, cut, cfg.MinHold)
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("incremental %v\nDetect      %v", got, want)
+	}
 }
