@@ -16,8 +16,10 @@ import (
 func BenchmarkMeter(b *testing.B) {
 	dir := b.TempDir()
 	s, _, err := testmedia.Make(context.Background(), dir, []testmedia.Participant{
-		{Name: "A", Leave: time.Minute, Video: testmedia.NoVideo, Audio: testmedia.OpusMKV,
-			Talk: []testmedia.Span{{From: 5 * time.Second, To: 40 * time.Second}}},
+		{
+			Name: "A", Leave: time.Minute, Video: testmedia.NoVideo, Audio: testmedia.OpusMKV,
+			Talk: []testmedia.Span{{From: 5 * time.Second, To: 40 * time.Second}},
+		},
 	}, testmedia.Options{})
 	if err != nil {
 		b.Fatal(err)
