@@ -6,7 +6,7 @@ import "github.com/roomtape/roomtape/timeline"
 // participants on it, after the layout's cap.
 func tileCount(o Output, present int) int {
 	maxTiles := o.MaxTiles
-	if maxTiles <= 0 && o.Layout == timeline.Grid {
+	if maxTiles <= 0 && (o.Layout == timeline.Grid || o.Layout == timeline.Auto) {
 		maxTiles = timeline.DefaultMaxTiles
 	}
 	if maxTiles > 0 && present > maxTiles {
