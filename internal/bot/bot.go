@@ -64,6 +64,8 @@ type Result struct {
 	ManifestPath string
 	// Output is the composed MP4; empty when not composed.
 	Output string
+	// Audio is the audio-only M4A (--audio-m4a); empty without it.
+	Audio string
 	// URL is where the output was uploaded; empty when kept local.
 	URL string
 	// Participants is the number of participants who ever joined.
@@ -191,6 +193,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		return res, fmt.Errorf("%w: %s: %w", ErrCompose, res.ManifestPath, err)
 	}
 	res.Composition = time.Since(t)
+	res.Audio = audioFile(cfg, res.Output)
 	out.printf("Composition done in %.2fs\n", res.Composition.Seconds())
 
 	if up != nil {

@@ -49,6 +49,7 @@ func (u *uploader) uploadSession(ctx context.Context, res *Result, all bool) (st
 	ur, err := storage.UploadSession(ctx, u.store, res.ManifestPath, storage.UploadOptions{
 		Prefix:   u.cfg.Prefix + res.SessionID + "/",
 		Final:    filepath.Base(res.Output),
+		Extra:    extra(res.Audio),
 		Manifest: all,
 		AllFiles: all,
 		BaseURL:  u.cfg.BaseCDNURL,
@@ -61,4 +62,12 @@ func (u *uploader) uploadSession(ctx context.Context, res *Result, all bool) (st
 		return "", fmt.Errorf("%w: %w", ErrUpload, err)
 	}
 	return ur.Final().URL, nil
+}
+
+// extra lists the audio-only file, when there is one, for upload.
+func extra(audio string) []string {
+	if audio == "" {
+		return nil
+	}
+	return []string{filepath.Base(audio)}
 }

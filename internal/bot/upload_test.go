@@ -74,17 +74,8 @@ func TestUpload(t *testing.T) {
 		t.Skip("records a 10 s session")
 	}
 	t.Parallel()
-	srv := s3test.Start(t)
-	bucket := srv.CreateBucket(t)
-	dir := t.TempDir()
-	var stdout bytes.Buffer
-	var stderr syncBuffer
-	err := Main(t.Context(), append(slices.Clone(shortDemo), "--upload-all", "--log-json"),
-		mapEnv(s3Env(srv, bucket, dir)), &stdout, &stderr, nil)
-	t.Logf("stdout:\n%s", stdout.String())
-	if err != nil {
-		t.Fatalf("%v\nlogs:\n%s", err, stderr.String())
-	}
+	d := runUploadDemo(t, "--upload-all", "--log-json")
+	srv, bucket, dir, stdout, stderr := d.srv, d.bucket, d.dir, &d.stdout, &d.stderr
 	sessions, _ := filepath.Glob(filepath.Join(dir, "*", "session.json"))
 	if len(sessions) != 1 {
 		t.Fatalf("sessions %v", sessions)
@@ -153,4 +144,50 @@ func TestUploadFails(t *testing.T) {
 			t.Errorf("local file %s: %v", f, err)
 		}
 	}
+}
+
+// TestUploadAudioM4A records with --audio-m4a: the audio-only M4A is
+// written beside the MP4 and uploaded with it (without --upload-all).
+func TestUploadAudioM4A(t *testing.T) {
+	if testing.Short() {
+		t.Skip("records a 10 s session")
+	}
+	t.Parallel()
+	d := runUploadDemo(t, "--audio-m4a")
+	srv, bucket, dir := d.srv, d.bucket, d.dir
+	m4as, _ := filepath.Glob(filepath.Join(dir, "*", "*_recording.m4a"))
+	if len(m4as) != 1 {
+		t.Fatalf("audio-only files %v, want one", m4as)
+	}
+	id := filepath.Base(filepath.Dir(m4as[0]))
+	files := listKeys(t, srv, bucket)
+	for _, k := range []string{id + "/" + id + "_recording.mp4", id + "/" + id + "_recording.m4a"} {
+		if !slices.Contains(files, k) {
+			t.Errorf("object %s not in the bucket: %v", k, files)
+		}
+	}
+	if slices.Contains(files, id+"/session.json") {
+		t.Errorf("session.json uploaded without --upload-all: %v", files)
+	}
+}
+
+// uploadDemo is a short demo recorded into dir and uploaded to bucket.
+type uploadDemo struct {
+	srv         *s3test.Server
+	bucket, dir string
+	stdout      bytes.Buffer
+	stderr      syncBuffer
+}
+
+// runUploadDemo runs the short demo with args and an S3 server.
+func runUploadDemo(t *testing.T, args ...string) *uploadDemo {
+	t.Helper()
+	d := &uploadDemo{srv: s3test.Start(t), dir: t.TempDir()}
+	d.bucket = d.srv.CreateBucket(t)
+	err := Main(t.Context(), append(slices.Clone(shortDemo), args...), mapEnv(s3Env(d.srv, d.bucket, d.dir)), &d.stdout, &d.stderr, nil)
+	t.Logf("stdout:\n%s", d.stdout.String())
+	if err != nil {
+		t.Fatalf("%v\nlogs:\n%s", err, d.stderr.String())
+	}
+	return d
 }
