@@ -240,8 +240,9 @@ func startLive(ctx context.Context, cfg Config, sess *recorder.Session, output s
 	lctx, cancel := context.WithCancel(ctx)
 	l.cancel, l.done = cancel, make(chan error, 1)
 	ccfg := composeConfig(cfg, log, out)
+	ccfg.Streams = streamsConfig(cfg, sess.Dir(), out)
 	go func() { l.done <- compose.Live(lctx, sess, output, ccfg) }()
-	log.Info("composing live", "delay", ccfg.Delay, "output", output)
+	log.Info("composing live", "delay", ccfg.Delay, "output", output, "streams", streamTargets(ccfg.Streams))
 	return l
 }
 
