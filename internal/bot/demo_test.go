@@ -103,12 +103,18 @@ func TestDemo(t *testing.T) {
 // configuration, result and printed lines.
 func runSmallDemo(t *testing.T, extra ...string) (Config, *Result, *bytes.Buffer) {
 	t.Helper()
+	return runSmallDemoEnv(t, noEnv, extra...)
+}
+
+// runSmallDemoEnv is runSmallDemo with the environment env.
+func runSmallDemoEnv(t *testing.T, env Env, extra ...string) (Config, *Result, *bytes.Buffer) {
+	t.Helper()
 	dir := t.TempDir()
 	cfg, err := ParseArgs(append([]string{
 		"--demo-duration", "16s", "--demo-replay", "--demo-width", "320", "--demo-height", "180",
 		"--width", "320", "--height", "180", "--preset", "ultrafast",
 		"--recordings-dir", dir, "--env-file", "",
-	}, extra...), noEnv, os.Stderr)
+	}, extra...), env, os.Stderr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,12 @@
 package bot
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -11,12 +14,15 @@ import (
 	"time"
 
 	"github.com/asticode/go-astiav"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/roomtape/roomtape/compose"
 	"github.com/roomtape/roomtape/compose/demux"
 	"github.com/roomtape/roomtape/compose/hls"
+	"github.com/roomtape/roomtape/internal/mediacheck"
 	"github.com/roomtape/roomtape/internal/rtmptest"
-	"github.com/roomtape/roomtape/internal/testmedia"
+	"github.com/roomtape/roomtape/storage/s3/s3test"
 	"github.com/roomtape/roomtape/timeline"
 	"github.com/roomtape/roomtape/timeline/manifest"
 )
@@ -37,10 +43,10 @@ const (
 	// pullerWait bounds how long the RTMP reader may take to see the end
 	// of the stream after the bot returned.
 	pullerWait = 10 * time.Second
-	// flashJump is how much brighter (luma, 0-255) a region must get from
-	// one frame to the next to count as a flash onset: the tints' luma
-	// is 60-150, the white flash 235.
-	flashJump = 60
+	// flashLuma is the luma (0-255) a region must reach, from below, to
+	// count as a flash onset: the white flash is about 235, the tints and
+	// the placeholder stay under 160.
+	flashLuma = 200
 	// pullStep subsamples the pulled pictures (every 4th pixel and line)
 	// to keep a 24 s stream in a few MB.
 	pullStep = 4
@@ -155,10 +161,13 @@ func TestStream(t *testing.T) {
 		t.Skip("records and streams a 24 s session")
 	}
 	srv := rtmptest.Start(t)
+	store := s3test.Start(t) // HLS files are uploaded as they close
+	bucket := store.CreateBucket(t)
 	const w, h = 320, 180
 	dir := t.TempDir()
 	const id = "stream"
 	hlsDir := HLSDir(filepath.Join(dir, id))
+	liveKeys := 0 // HLS objects in the bucket while the call ran
 
 	var frames []pulledFrame
 	var pullErr error
@@ -180,12 +189,15 @@ func TestStream(t *testing.T) {
 				return
 			case <-tick.C:
 				watch.poll(hlsDir)
+				if out, err := store.Client().ListObjectsV2(t.Context(), &awss3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(id + "/hls/seg")}); err == nil {
+					liveKeys = len(out.Contents)
+				}
 			}
 		}
 	}()
 
-	_, res, out := runSmallDemo(t, "--demo-duration", streamDemo.String(), "--recordings-dir", dir, "--session-id", id,
-		"--rtmp", srv.URL("call"), "--hls")
+	_, res, out := runSmallDemoEnv(t, mapEnv(s3Env(store, bucket, dir)), "--demo-duration", streamDemo.String(), "--recordings-dir", dir, "--session-id", id,
+		"--rtmp", srv.URL("call"), "--hls", "--width", "320", "--height", "180")
 	close(stopWatch)
 	<-watched
 	select {
@@ -221,7 +233,9 @@ func TestStream(t *testing.T) {
 	checkSynthetic(t, recs[0], cm, w, h, want)
 
 	// Latency: each flash read back live from the server, from the
-	// session time it was sent at.
+	// moment it was in the call: its output time is session time
+	// offset + t, which the recorder stamps with the arrival of the
+	// publisher's frame.
 	if pullErr != nil {
 		t.Fatalf("reading the stream back from the server: %v", pullErr)
 	}
@@ -232,7 +246,6 @@ func TestStream(t *testing.T) {
 	regs := regions(t, cm, mustWindows(t, cm), w, h)
 	var lat []time.Duration
 	for _, r := range regs {
-		start := videoStart(cm, r.id)
 		prev := -1.0
 		for _, f := range frames {
 			if f.t < r.window.Start || f.t >= r.window.End {
@@ -240,11 +253,9 @@ func TestStream(t *testing.T) {
 				continue
 			}
 			l := f.meanLuma(r.rect)
-			if prev >= 0 && l-prev > flashJump {
-				// The flash sent nearest to this frame's time.
-				k := ((f.t - start) + testmedia.MarkerPeriod/2) / testmedia.MarkerPeriod
-				sent := started.Add(offset + start + k*testmedia.MarkerPeriod)
-				lat = append(lat, f.arrived.Sub(sent))
+			if prev >= 0 && prev < flashLuma && l >= flashLuma {
+				lat = append(lat, f.arrived.Sub(started.Add(offset+f.t)))
+				t.Logf("flash of %s at %v arrived %v after it was in the call", r.id, f.t, lat[len(lat)-1].Round(time.Millisecond))
 			}
 			prev = l
 		}
@@ -290,6 +301,158 @@ func TestStream(t *testing.T) {
 			t.Errorf("VOD segment: %v", err)
 		}
 	}
+	// Uploaded: segments while live, everything at the end.
+	keys := listKeys(t, store, bucket)
+	t.Logf("HLS segments in the bucket while live: %d; at the end %d objects", liveKeys, len(keys))
+	if liveKeys == 0 {
+		t.Errorf("no HLS segment was uploaded while the call ran")
+	}
+	for _, name := range append([]string{compose.HLSLivePlaylist, compose.HLSVODPlaylist}, func() []string {
+		var n []string
+		for _, s := range vod.Segments {
+			n = append(n, s.URI)
+		}
+		return n
+	}()...) {
+		if !slices.Contains(keys, id+"/hls/"+name) {
+			t.Errorf("%s not uploaded: %v", name, keys)
+		}
+	}
 	t.Log("HLS (VOD playlist):")
 	checkSynthetic(t, filepath.Join(hlsDir, compose.HLSVODPlaylist), cm, w, h, want)
+	checkHLSPlayback(t, hlsDir, cm, w, h, want)
+}
+
+// Timings of TestStreamReconnect.
+const (
+	// killAfter is how long after nginx started recording the stream it
+	// is killed; downFor how long it stays down.
+	killAfter = 6 * time.Second
+	downFor   = 3 * time.Second
+	// maxReconnect bounds the time from the restart to the stream being
+	// connected again: the backoff doubles from 0.5 s while the server is
+	// down (0.5, 1, 2 s: the attempt after a 3 s outage comes about 0.5 s
+	// after the restart), plus 2 s for a loaded machine.
+	maxReconnect = 2*time.Second + 2*time.Second
+	// minResumed is the least the second recording must hold: the call
+	// goes on about 9 s after the restart; the stream resumes at the next
+	// keyframe (StreamKeyInterval) after the reconnection (maxReconnect).
+	minResumed = streamDemo - killAfter - downFor - joinSlack - compose.StreamKeyInterval - maxReconnect - 3*time.Second
+)
+
+// stampedWriter keeps each written line with the time it came.
+type stampedWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	lines []stampedLine
+}
+
+type stampedLine struct {
+	at   time.Time
+	text string
+}
+
+func (w *stampedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	w.lines = append(w.lines, stampedLine{time.Now(), string(p)})
+	return len(p), nil
+}
+
+// firstAfter returns the first line containing s written after t.
+func (w *stampedWriter) firstAfter(t time.Time, s string) (stampedLine, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, l := range w.lines {
+		if l.at.After(t) && strings.Contains(l.text, s) {
+			return l, true
+		}
+	}
+	return stampedLine{}, false
+}
+
+// TestStreamReconnect kills the RTMP server in the middle of a call and
+// restarts it: the stream resumes (a second recording on the server, the
+// failure and the reconnection reported), and the MP4 recording is
+// unaffected (complete, every check passes).
+func TestStreamReconnect(t *testing.T) {
+	if testing.Short() {
+		t.Skip("records and streams a 24 s session")
+	}
+	srv := rtmptest.Start(t)
+	const w, h = 320, 180
+	dir := t.TempDir()
+	cfg, err := ParseArgs([]string{
+		"--demo-duration", streamDemo.String(), "--demo-replay", "--demo-width", "320", "--demo-height", "180",
+		"--width", "320", "--height", "180", "--preset", "ultrafast",
+		"--recordings-dir", dir, "--env-file", "", "--rtmp", srv.URL("call"),
+	}, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &stampedWriter{}
+	var killed, restarted time.Time
+	chaos := make(chan struct{})
+	go func() {
+		defer close(chaos)
+		deadline := time.Now().Add(streamDemo)
+		for len(srv.Recordings()) == 0 && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		time.Sleep(killAfter)
+		srv.Kill()
+		killed = time.Now()
+		time.Sleep(downFor)
+		srv.Restart(t)
+		restarted = time.Now()
+	}()
+	res, err := Run(t.Context(), cfg, Options{Out: out, Logger: testLogger(t)})
+	<-chaos
+	t.Logf("output:\n%s", out.buf.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if killed.IsZero() || restarted.IsZero() {
+		t.Fatal("the server was not killed and restarted during the call")
+	}
+	if _, ok := out.firstAfter(killed, "failed"); !ok {
+		t.Errorf("the stream's failure was not reported")
+	}
+	l, ok := out.firstAfter(restarted, "connected")
+	if !ok {
+		t.Fatalf("the stream did not reconnect after the restart")
+	}
+	t.Logf("reconnected %v after the restart (server down %v)", l.at.Sub(restarted).Round(time.Millisecond), restarted.Sub(killed).Round(time.Millisecond))
+	if d := l.at.Sub(restarted); d > maxReconnect {
+		t.Errorf("reconnected %v after the restart, want at most %v", d, maxReconnect)
+	}
+	recs := srv.Recordings()
+	if len(recs) != 2 {
+		t.Fatalf("RTMP recordings %v, want two (before the kill and after the restart)", recs)
+	}
+	rep, err := mediacheck.Analyze(recs[1], mediacheck.Options{})
+	if err != nil {
+		t.Fatalf("the resumed stream: %v", err)
+	}
+	if rep.Video == nil || rep.Audio == nil {
+		t.Fatalf("resumed stream: video %v, audio %v", rep.Video, rep.Audio)
+	}
+	t.Logf("resumed stream: %v of video (%d frames)", rep.Video.Duration(), rep.Video.Frames)
+	if rep.Video.Width != w || rep.Video.Height != h || rep.Video.Duration() < minResumed {
+		t.Errorf("resumed stream: video %+v, want %dx%d lasting at least %v", rep.Video, w, h, minResumed)
+	}
+	// The recording did not notice.
+	m, err := manifest.Load(res.ManifestPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, _, err := m.Trim()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.buf.String(), "Live composition failed") {
+		t.Errorf("the live composition failed")
+	}
+	checkSynthetic(t, res.Output, cm, w, h, []synthParticipant{{"Aditya", 0}, {"iPhone", 1}})
 }

@@ -13,8 +13,9 @@ import (
 func HLSDir(sessionDir string) string { return filepath.Join(sessionDir, "hls") }
 
 // streamsConfig is the live composition's stream outputs cfg asks for;
-// failures and reconnections are printed to out as they happen.
-func streamsConfig(cfg Config, sessionDir string, out *printer) compose.Streams {
+// failures and reconnections are printed to out as they happen, and
+// closed HLS files handed to hlsUp (when set) for upload.
+func streamsConfig(cfg Config, sessionDir string, out *printer, hlsUp *hlsUploader) compose.Streams {
 	s := compose.Streams{RTMP: cfg.RTMP}
 	if cfg.HLS {
 		s.HLS = HLSDir(sessionDir)
@@ -29,6 +30,10 @@ func streamsConfig(cfg Config, sessionDir string, out *printer) compose.Streams 
 			}
 		case compose.StreamConnected:
 			out.printf("  stream %s connected\n", e.Target)
+		case compose.StreamFileClosed:
+			if hlsUp != nil {
+				hlsUp.closed(e.Path)
+			}
 		}
 	}
 	return s
