@@ -231,6 +231,37 @@ type streamOut struct {
 // newFanout starts an output goroutine per target of s. venc and aenc
 // are open encoders.
 func newFanout(s Streams, fps int, venc, aenc *astiav.CodecContext, log *slog.Logger) (*fanout, error) {
+	f, err := newEncoderFanout(fps, venc, aenc)
+	if err != nil {
+		return nil, err
+	}
+	onEvent := func(e StreamEvent) {
+		switch e.Kind {
+		case StreamFailed:
+			log.Warn("stream output failed; the recording goes on", "target", e.Target, "error", e.Err, "retry_in", e.Retry)
+		case StreamConnected:
+			log.Info("stream output connected", "target", e.Target)
+		}
+		if s.OnEvent != nil {
+			s.OnEvent(e)
+		}
+	}
+	var outs []*streamOut
+	for _, u := range s.RTMP {
+		name := redact.StreamTarget(u)
+		outs = append(outs, &streamOut{name: name, s: &rtmpSink{url: u, name: name, params: &f.params}})
+	}
+	if s.HLS != "" {
+		outs = append(outs, &streamOut{name: "hls", s: newHLSSink(s, &f.params, onEvent)})
+	}
+	// Video at fps plus AAC at 48000/1024 packets a second.
+	f.start(int(s.Buffer.Seconds()*(float64(fps)+float64(SampleRate)/1024)), onEvent, outs)
+	return f, nil
+}
+
+// newEncoderFanout is a fanout without outputs yet, with the encoders'
+// parameters.
+func newEncoderFanout(fps int, venc, aenc *astiav.CodecContext) (*fanout, error) {
 	f := &fanout{params: encoderParams{
 		video: astiav.AllocCodecParameters(), audio: astiav.AllocCodecParameters(),
 		videoTB: venc.TimeBase(), audioTB: aenc.TimeBase(), fps: fps,
@@ -243,36 +274,22 @@ func newFanout(s Streams, fps int, venc, aenc *astiav.CodecContext, log *slog.Lo
 		f.free()
 		return nil, fmt.Errorf("compose: stream audio parameters: %w", err)
 	}
-	// Video at fps plus AAC at 48000/1024 packets a second.
-	capacity := int(s.Buffer.Seconds() * (float64(fps) + float64(SampleRate)/1024))
-	onEvent := func(e StreamEvent) {
-		switch e.Kind {
-		case StreamFailed:
-			log.Warn("stream output failed; the recording goes on", "target", e.Target, "error", e.Err, "retry_in", e.Retry)
-		case StreamConnected:
-			log.Info("stream output connected", "target", e.Target)
-		}
-		if s.OnEvent != nil {
-			s.OnEvent(e)
-		}
-	}
-	for _, u := range s.RTMP {
-		f.outs = append(f.outs, &streamOut{name: redact.StreamTarget(u), s: &rtmpSink{url: u, name: redact.StreamTarget(u), params: &f.params}})
-	}
-	if s.HLS != "" {
-		f.outs = append(f.outs, &streamOut{name: "hls", s: newHLSSink(s, &f.params, onEvent)})
-	}
-	for _, o := range f.outs {
+	return f, nil
+}
+
+// start runs outs, each behind a queue of capacity packets.
+func (f *fanout) start(capacity int, onEvent func(StreamEvent), outs []*streamOut) {
+	for _, o := range outs {
 		o.q = newDropQueue[streamPacket](capacity)
 		o.onEvent = onEvent
 		o.stop = make(chan struct{})
+		f.outs = append(f.outs, o)
 		f.wg.Add(1)
 		go func() {
 			defer f.wg.Done()
 			o.run()
 		}()
 	}
-	return f, nil
 }
 
 // send queues a reference to pkt (encoder time base) for every output.
@@ -459,7 +476,7 @@ func (o *streamOut) pump(ii *astiav.IOInterrupter, needKey bool) error {
 						return errStreamStopped
 					default:
 					}
-					return fmt.Errorf("%s: no progress writing for %v: %w", o.name, streamStall, err)
+					return fmt.Errorf("compose: stream %s stalled: no progress writing for %v", o.name, streamStall)
 				}
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,6 +23,7 @@ import (
 	"github.com/roomtape/roomtape/compose/hls"
 	"github.com/roomtape/roomtape/internal/mediacheck"
 	"github.com/roomtape/roomtape/internal/rtmptest"
+	"github.com/roomtape/roomtape/internal/testhook"
 	"github.com/roomtape/roomtape/storage/s3/s3test"
 	"github.com/roomtape/roomtape/timeline"
 	"github.com/roomtape/roomtape/timeline/manifest"
@@ -372,6 +374,52 @@ func (w *stampedWriter) firstAfter(t time.Time, s string) (stampedLine, bool) {
 	return stampedLine{}, false
 }
 
+// runDisrupted runs the streaming demo pushing to url and, once srv has
+// recorded the stream for after, calls disrupt, then restore downFor
+// later. It returns the result, the printed lines and when the disruption
+// started and ended.
+func runDisrupted(t *testing.T, srv *rtmptest.Server, url string, logger *slog.Logger, after, down time.Duration, disrupt func(), restore func() error) (*Result, *stampedWriter, time.Time, time.Time) {
+	t.Helper()
+	cfg, err := ParseArgs([]string{
+		"--demo-duration", streamDemo.String(), "--demo-replay", "--demo-width", "320", "--demo-height", "180",
+		"--width", "320", "--height", "180", "--preset", "ultrafast",
+		"--recordings-dir", t.TempDir(), "--env-file", "", "--rtmp", url,
+	}, noEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &stampedWriter{}
+	var from, to time.Time
+	var restoreErr error
+	chaos := make(chan struct{})
+	go func() {
+		defer close(chaos)
+		deadline := time.Now().Add(streamDemo)
+		for len(srv.Recordings()) == 0 && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		time.Sleep(after)
+		disrupt()
+		from = time.Now()
+		time.Sleep(down)
+		restoreErr = restore()
+		to = time.Now()
+	}()
+	res, err := Run(t.Context(), cfg, Options{Out: out, Logger: logger})
+	<-chaos
+	t.Logf("output:\n%s", out.buf.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if restoreErr != nil {
+		t.Fatal(restoreErr)
+	}
+	if from.IsZero() || to.IsZero() || to.After(res.RecordingEnded) {
+		t.Fatalf("the disruption (%v to %v) did not happen during the call (ended %v)", from, to, res.RecordingEnded)
+	}
+	return res, out, from, to
+}
+
 // TestStreamReconnect kills the RTMP server in the middle of a call and
 // restarts it: the stream resumes (a second recording on the server, the
 // failure and the reconnection reported), and the MP4 recording is
@@ -382,40 +430,7 @@ func TestStreamReconnect(t *testing.T) {
 	}
 	srv := rtmptest.Start(t)
 	const w, h = 320, 180
-	dir := t.TempDir()
-	cfg, err := ParseArgs([]string{
-		"--demo-duration", streamDemo.String(), "--demo-replay", "--demo-width", "320", "--demo-height", "180",
-		"--width", "320", "--height", "180", "--preset", "ultrafast",
-		"--recordings-dir", dir, "--env-file", "", "--rtmp", srv.URL("call"),
-	}, noEnv, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := &stampedWriter{}
-	var killed, restarted time.Time
-	chaos := make(chan struct{})
-	go func() {
-		defer close(chaos)
-		deadline := time.Now().Add(streamDemo)
-		for len(srv.Recordings()) == 0 && time.Now().Before(deadline) {
-			time.Sleep(100 * time.Millisecond)
-		}
-		time.Sleep(killAfter)
-		srv.Kill()
-		killed = time.Now()
-		time.Sleep(downFor)
-		srv.Restart(t)
-		restarted = time.Now()
-	}()
-	res, err := Run(t.Context(), cfg, Options{Out: out, Logger: testLogger(t)})
-	<-chaos
-	t.Logf("output:\n%s", out.buf.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if killed.IsZero() || restarted.IsZero() {
-		t.Fatal("the server was not killed and restarted during the call")
-	}
+	res, out, killed, restarted := runDisrupted(t, srv, srv.URL("call"), testLogger(t), killAfter, downFor, srv.Kill, srv.Restart)
 	if _, ok := out.firstAfter(killed, "failed"); !ok {
 		t.Errorf("the stream's failure was not reported")
 	}
@@ -455,4 +470,69 @@ func TestStreamReconnect(t *testing.T) {
 		t.Errorf("the live composition failed")
 	}
 	checkSynthetic(t, res.Output, cm, w, h, []synthParticipant{{"Aditya", 0}, {"iPhone", 1}})
+}
+
+// Timings of TestStreamStalled.
+const (
+	// stallAfter is how long after nginx started recording the stream
+	// the link to it stalls; stallFor how long: well over the 5 s stall
+	// bound.
+	stallAfter = 4 * time.Second
+	stallFor   = 12 * time.Second
+	// stallSendBuffer is the push's socket buffer in the test.
+	stallSendBuffer = 8 << 10
+	// maxStalledReconnect bounds the time from the thaw to the stream
+	// being connected again: a connection attempt into the stalled link
+	// fails after the 5 s read/write timeout, then backoff up to 4 s.
+	maxStalledReconnect = 5*time.Second + 4*time.Second + 2*time.Second
+)
+
+// TestStreamStalled stalls the link to the RTMP server (a relay that stops
+// reading: writes block) in the middle of a call: the composer never waits
+// for it (no lag warning, the MP4 passes its checks), the stall is
+// reported, and once the link moves again the stream reconnects.
+func TestStreamStalled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("records and streams a 24 s session")
+	}
+	// A socket buffer of a fraction of a second of this small stream
+	// (the default holds seconds).
+	testhook.RTMPSendBuffer.Store(stallSendBuffer)
+	defer testhook.RTMPSendBuffer.Store(0)
+	srv := rtmptest.Start(t)
+	link := srv.Staller(t)
+	logs := &syncBuffer{}
+	logger := NewLogger(io.MultiWriter(logs, tWriter{t}), slog.LevelInfo, false)
+	res, out, frozen, thawed := runDisrupted(t, srv, link.URL("call"), logger, stallAfter, stallFor, link.Freeze, func() error {
+		link.Thaw()
+		return nil
+	})
+	if strings.Contains(logs.String(), "falling behind") {
+		t.Errorf("the live composition fell behind while the stream stalled")
+	}
+	l, ok := out.firstAfter(frozen, "failed")
+	if !ok || l.at.After(thawed) {
+		t.Fatalf("the stall was not reported while the link was stalled")
+	}
+	t.Logf("stall reported %v after the freeze: %s", l.at.Sub(frozen).Round(time.Millisecond), strings.TrimSpace(l.text))
+	c, ok := out.firstAfter(thawed, "connected")
+	if !ok {
+		t.Fatalf("the stream did not reconnect after the link moved again")
+	}
+	t.Logf("reconnected %v after the thaw", c.at.Sub(thawed).Round(time.Millisecond))
+	if d := c.at.Sub(thawed); d > maxStalledReconnect {
+		t.Errorf("reconnected %v after the thaw, want at most %v", d, maxStalledReconnect)
+	}
+	m, err := manifest.Load(res.ManifestPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, _, err := m.Trim()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Composition > maxPostCall {
+		t.Errorf("composition took %v after the call, want at most %v", res.Composition, maxPostCall)
+	}
+	checkSynthetic(t, res.Output, cm, 320, 180, []synthParticipant{{"Aditya", 0}, {"iPhone", 1}})
 }

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -170,22 +171,142 @@ func (s *Server) Kill() {
 	}
 }
 
-// Restart starts the server again on the same port after Kill.
-func (s *Server) Restart(tb testing.TB) {
-	tb.Helper()
+// Restart starts the server again on the same port after Kill. It may
+// run on any goroutine.
+func (s *Server) Restart() error {
 	var err error
 	deadline := time.Now().Add(startTimeout)
 	for time.Now().Before(deadline) { // the port may linger a moment
 		if err = s.start(); err == nil {
-			return
+			return nil
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	tb.Fatalf("rtmptest: restart: %v", err)
+	return fmt.Errorf("rtmptest: restart: %w", err)
 }
 
 // Recordings returns the FLV files recorded so far, oldest first.
 func (s *Server) Recordings() []string {
 	files, _ := filepath.Glob(filepath.Join(s.RecordDir, "*.flv"))
 	return files
+}
+
+// Staller is a TCP relay in front of a Server whose Freeze stops reading
+// what the publisher sends, as a congested link or an overloaded server
+// does: the relay's receive buffer is small, so the publisher's writes
+// block within a fraction of a second (a frozen nginx, behind the
+// kernels' large default buffers, would absorb many seconds). Its
+// goroutines end when the test does.
+type Staller struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	frozen bool
+	thawed chan struct{} // closed at Thaw; replaced at Freeze
+	conns  []net.Conn
+}
+
+// stallerBuffer is the relay's socket receive buffer.
+const stallerBuffer = 4 << 10
+
+// Staller starts a relay to s on 127.0.0.1.
+func (s *Server) Staller(tb testing.TB) *Staller {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := &Staller{ln: ln, target: s.addr(), thawed: make(chan struct{})}
+	close(p.thawed)
+	var wg sync.WaitGroup
+	tb.Cleanup(func() {
+		_ = ln.Close()
+		p.mu.Lock()
+		for _, c := range p.conns {
+			_ = c.Close()
+		}
+		if p.frozen {
+			close(p.thawed)
+			p.frozen = false
+		}
+		p.mu.Unlock()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.SetReadBuffer(stallerBuffer)
+			}
+			up, err := net.Dial("tcp", p.target)
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				p.relay(up, c)
+			}()
+			go func() {
+				defer wg.Done()
+				_, _ = io.Copy(c, up)
+				_ = c.Close()
+			}()
+		}
+	}()
+	return p
+}
+
+// relay copies from the publisher to the server, waiting while frozen.
+func (p *Staller) relay(dst, src net.Conn) {
+	defer func() { _ = dst.Close() }()
+	buf := make([]byte, stallerBuffer)
+	for {
+		p.mu.Lock()
+		thawed := p.thawed
+		p.mu.Unlock()
+		<-thawed
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// URL is the publishing URL of stream key through the relay.
+func (p *Staller) URL(key string) string {
+	return "rtmp://" + p.ln.Addr().String() + "/" + App + "/" + key
+}
+
+// Freeze stops reading from publishers (existing and new connections).
+func (p *Staller) Freeze() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.frozen {
+		p.frozen, p.thawed = true, make(chan struct{})
+	}
+}
+
+// Thaw resumes reading.
+func (p *Staller) Thaw() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.frozen {
+		p.frozen = false
+		close(p.thawed)
+	}
 }
