@@ -5,6 +5,7 @@ package redact
 
 import (
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -68,4 +69,22 @@ func IsRTMP(scheme string) bool {
 		return true
 	}
 	return false
+}
+
+var (
+	// urlInText is a URL inside free text.
+	urlInText = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.\-]*://[^\s'"<>]+`)
+	// keyField is a "name = value" field of FFmpeg's RTMP client that
+	// holds the stream key (its debug line "path = /app/KEY, app = app,
+	// fname = KEY"), or a URL.
+	keyField = regexp.MustCompile(`(?i)\b(path|fname|playpath|tcurl|swfurl|pageurl|stream)(\s*[=:]\s*)([^\s,]+)`)
+)
+
+// Text returns a line of free text (a library's log message) with every
+// URL in it redacted as [StreamTarget] and the values of fields that name
+// a stream key (path, fname, playpath, tcurl and the like) replaced by
+// [Mark].
+func Text(s string) string {
+	s = urlInText.ReplaceAllStringFunc(s, StreamTarget)
+	return keyField.ReplaceAllString(s, "${1}${2}"+Mark)
 }

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 var cases = []struct {
@@ -95,6 +96,51 @@ func FuzzURL(f *testing.F) {
 		// Redacting twice changes nothing more: the output is stable.
 		if again := URL(got); again != got {
 			t.Fatalf("URL(URL(%q)) = %q, not %q", raw, again, got)
+		}
+	})
+}
+
+var texts = []struct{ in, want string }{
+	{"Connection to tcp://127.0.0.1:1935?tcp_nodelay=1 failed: Connection refused", "Connection to tcp://127.0.0.1:1935?REDACTED failed: Connection refused"},
+	{"Proto = rtmp, path = /live/abc123, app = live, fname = abc123", "Proto = rtmp, path = REDACTED, app = live, fname = REDACTED"},
+	{"Opening 'rtmp://h/live/k3y' for writing", "Opening 'rtmp://h/live/REDACTED' for writing"},
+	{"Server error: Already publishing", "Server error: Already publishing"},
+	{"x264 [info]: frame I:3 Avg QP:20.1", "x264 [info]: frame I:3 Avg QP:20.1"},
+}
+
+func TestText(t *testing.T) {
+	for _, c := range texts {
+		if got := Text(c.in); got != c.want {
+			t.Errorf("Text(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// FuzzText: a stream URL or key field planted in any text does not
+// survive, and redacting twice changes nothing more.
+func FuzzText(f *testing.F) {
+	for _, c := range texts {
+		f.Add(c.in, "s3cr3tkey")
+	}
+	f.Fuzz(func(t *testing.T, text, key string) {
+		// A key as services issue them: printable, no spaces or URL
+		// delimiters.
+		if len(key) < 6 || strings.ContainsAny(key, ",'\"<>/?#%@:=") || strings.ContainsFunc(key, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }) ||
+			strings.Contains(Mark, key) || strings.Contains(text, key) {
+			return
+		}
+		for _, planted := range []string{
+			text + " rtmp://example.com/live/" + key + " " + text,
+			text + " fname = " + key,
+			text + " 'rtmps://h/app/" + key + "?x=1'",
+		} {
+			got := Text(planted)
+			if strings.Contains(got, key) {
+				t.Fatalf("Text(%q) = %q keeps %q", planted, got, key)
+			}
+			if again := Text(got); again != got {
+				t.Fatalf("Text(Text(%q)) = %q, not %q", planted, again, got)
+			}
 		}
 	})
 }
