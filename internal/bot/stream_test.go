@@ -154,6 +154,19 @@ func (w *hlsWatch) poll(dir string) {
 	}
 }
 
+// loadTrimmed loads a session.json and trims it as the bot composes it.
+func loadTrimmed(t *testing.T, path string) (m, trimmed *manifest.Session, offset time.Duration) {
+	t.Helper()
+	m, err := manifest.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if trimmed, offset, err = m.Trim(); err != nil {
+		t.Fatal(err)
+	}
+	return m, trimmed, offset
+}
+
 // TestStream streams a WHIP demo call live to a real RTMP server
 // (nginx-rtmp) and as HLS, and checks what came out as the MP4 is checked
 // (layout per window, markers, A/V), plus the flash-to-RTMP latency, the
@@ -214,14 +227,7 @@ func TestStream(t *testing.T) {
 	if strings.Contains(out.String(), "call?") || strings.Contains(out.String(), "/call") {
 		t.Errorf("the stream key shows in the bot's output")
 	}
-	m, err := manifest.Load(res.ManifestPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cm, offset, err := m.Trim()
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, cm, offset := loadTrimmed(t, res.ManifestPath)
 	want := []synthParticipant{{"Aditya", 0}, {"iPhone", 1}}
 	t.Log("MP4:")
 	checkSynthetic(t, res.Output, cm, w, h, want)
@@ -458,14 +464,7 @@ func TestStreamReconnect(t *testing.T) {
 		t.Errorf("resumed stream: video %+v, want %dx%d lasting at least %v", rep.Video, w, h, minResumed)
 	}
 	// The recording did not notice.
-	m, err := manifest.Load(res.ManifestPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cm, _, err := m.Trim()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, cm, _ := loadTrimmed(t, res.ManifestPath)
 	if strings.Contains(out.buf.String(), "Live composition failed") {
 		t.Errorf("the live composition failed")
 	}
@@ -479,6 +478,8 @@ const (
 	// bound.
 	stallAfter = 4 * time.Second
 	stallFor   = 12 * time.Second
+	// streamKey is a stream key that must never be printed.
+	streamKey = "k3y-5ecret-90210"
 	// stallSendBuffer is the push's socket buffer in the test.
 	stallSendBuffer = 8 << 10
 	// maxStalledReconnect bounds the time from the thaw to the stream
@@ -503,10 +504,13 @@ func TestStreamStalled(t *testing.T) {
 	link := srv.Staller(t)
 	logs := &syncBuffer{}
 	logger := NewLogger(io.MultiWriter(logs, tWriter{t}), slog.LevelInfo, false)
-	res, out, frozen, thawed := runDisrupted(t, srv, link.URL("call"), logger, stallAfter, stallFor, link.Freeze, func() error {
+	res, out, frozen, thawed := runDisrupted(t, srv, link.URL(streamKey), logger, stallAfter, stallFor, link.Freeze, func() error {
 		link.Thaw()
 		return nil
 	})
+	if strings.Contains(logs.String(), streamKey) || strings.Contains(out.buf.String(), streamKey) {
+		t.Errorf("the stream key reached the logs or the printed lines")
+	}
 	if strings.Contains(logs.String(), "falling behind") {
 		t.Errorf("the live composition fell behind while the stream stalled")
 	}
@@ -523,14 +527,7 @@ func TestStreamStalled(t *testing.T) {
 	if d := c.at.Sub(thawed); d > maxStalledReconnect {
 		t.Errorf("reconnected %v after the thaw, want at most %v", d, maxStalledReconnect)
 	}
-	m, err := manifest.Load(res.ManifestPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cm, _, err := m.Trim()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, cm, _ := loadTrimmed(t, res.ManifestPath)
 	if res.Composition > maxPostCall {
 		t.Errorf("composition took %v after the call, want at most %v", res.Composition, maxPostCall)
 	}
