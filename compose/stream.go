@@ -49,7 +49,10 @@ const (
 // streams the encoder puts a keyframe at least every StreamKeyInterval).
 // Each output runs in a goroutine of its own behind a bounded queue: a
 // slow or failing output drops its oldest packets (counted) and never
-// holds up the encoder or the MP4. Only [Live] takes streams.
+// holds up the encoder or the MP4. At the end of the composition each
+// output gets up to 5 s to send what it has queued (RTMP) or to write its
+// last segment and the VOD playlist (HLS) before the MP4 is finalised.
+// Only [Live] takes streams.
 type Streams struct {
 	// RTMP are rtmp:// URLs (rtmp://host[:port]/app/key) the composed
 	// call is pushed to as FLV (H.264 + AAC). A target that refuses or
