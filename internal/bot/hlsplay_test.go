@@ -14,6 +14,7 @@ import (
 
 	"github.com/roomtape/roomtape/compose"
 	"github.com/roomtape/roomtape/internal/mediacheck"
+	"github.com/roomtape/roomtape/timeline"
 	"github.com/roomtape/roomtape/timeline/manifest"
 )
 
@@ -42,7 +43,7 @@ window.errors = [];
 if (!Hls.isSupported()) window.errors.push("hls.js: MSE unsupported");
 const hls = new Hls();
 hls.on(Hls.Events.ERROR, (e, d) => { if (d.fatal) window.errors.push(d.type + ": " + d.details); });
-hls.loadSource("/hls/` + compose.HLSVODPlaylist + `");
+hls.loadSource("/hls/" + new URLSearchParams(location.search).get("src"));
 hls.attachMedia(v);
 v.play().catch(e => window.errors.push("play: " + e));
 // grab returns the video time and the mean colour of each rectangle.
@@ -69,17 +70,17 @@ type hlsGrab struct {
 	Means [][3]float64 `json:"means"`
 }
 
-// checkHLSPlayback plays the VOD playlist in hlsDir in headless Chromium
-// with hls.js (served with the playlist from 127.0.0.1): the video's
-// currentTime must advance and the tiles show their participants' tints.
-func checkHLSPlayback(t *testing.T, hlsDir string, m *manifest.Session, w, h int, want []synthParticipant) {
-	t.Helper()
+// playHLS plays playlist (a file of hlsDir) in headless Chromium with
+// hls.js, both served from 127.0.0.1, and returns, hlsSampleEvery apart,
+// the video's time and the mean colour of each of rects. It takes no
+// *testing.T: it may run beside a live call.
+func playHLS(ctx context.Context, hlsDir, playlist string, rects []timeline.Rect) ([]hlsGrab, error) {
 	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("chromium (scripts/setup.sh installs it): %v", err)
+		return nil, fmt.Errorf("chromium (scripts/setup.sh installs it): %w", err)
 	}
 	js, err := os.ReadFile(hlsJS)
 	if err != nil {
-		t.Fatalf("hls.js (scripts/fetch-js.sh installs it): %v", err)
+		return nil, fmt.Errorf("hls.js (scripts/fetch-js.sh installs it): %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(rw http.ResponseWriter, _ *http.Request) {
@@ -94,7 +95,7 @@ func checkHLSPlayback(t *testing.T, hlsDir string, m *manifest.Session, w, h int
 	srv := httptest.NewServer(mux) // 127.0.0.1
 	defer srv.Close()
 
-	ctx, cancel := context.WithTimeout(t.Context(), hlsPlayTimeout)
+	ctx, cancel := context.WithTimeout(ctx, hlsPlayTimeout)
 	defer cancel()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.DisableGPU, chromedp.NoFirstRun,
@@ -110,10 +111,37 @@ func checkHLSPlayback(t *testing.T, hlsDir string, m *manifest.Session, w, h int
 	defer cancelAlloc()
 	tctx, cancelTab := chromedp.NewContext(actx)
 	defer cancelTab()
-	if _, err := chromedp.Run(tctx, chromedp.Navigate(srv.URL+"/")); err != nil {
-		t.Fatal(err)
+	if _, err := chromedp.Run(tctx, chromedp.Navigate(srv.URL+"/?src="+playlist)); err != nil {
+		return nil, err
 	}
+	rj, err := json.Marshal(rects)
+	if err != nil {
+		return nil, err
+	}
+	var grabs []hlsGrab
+	for range hlsSamples {
+		time.Sleep(hlsSampleEvery)
+		errs, err := chromedp.Run(tctx, chromedp.Evaluate[[]string](`window.errors`))
+		if err != nil {
+			return grabs, err
+		}
+		if len(errs) > 0 {
+			return grabs, fmt.Errorf("hls.js: %v", errs)
+		}
+		g, err := chromedp.Run(tctx, chromedp.Evaluate[hlsGrab](fmt.Sprintf(`window.grab(%s)`, rj)))
+		if err != nil {
+			return grabs, err
+		}
+		grabs = append(grabs, g)
+	}
+	return grabs, nil
+}
 
+// checkHLSPlayback plays the VOD playlist in hlsDir (playHLS): the
+// video's currentTime must advance and the tiles show their participants'
+// tints.
+func checkHLSPlayback(t *testing.T, hlsDir string, m *manifest.Session, w, h int, want []synthParticipant) {
+	t.Helper()
 	regs := regions(t, m, mustWindows(t, m), w, h)
 	byID := map[string]synthParticipant{}
 	for _, p := range m.Participants {
@@ -123,32 +151,18 @@ func checkHLSPlayback(t *testing.T, hlsDir string, m *manifest.Session, w, h int
 			}
 		}
 	}
-	rects, err := json.Marshal(func() []any {
-		var rs []any
-		for _, r := range regs {
-			rs = append(rs, r.rect)
-		}
-		return rs
-	}())
+	var rects []timeline.Rect
+	for _, r := range regs {
+		rects = append(rects, r.rect)
+	}
+	grabs, err := playHLS(t.Context(), hlsDir, compose.HLSVODPlaylist, rects)
 	if err != nil {
 		t.Fatal(err)
 	}
 	palette := tintPalette()
 	var times []float64
 	probes := 0
-	for range hlsSamples {
-		time.Sleep(hlsSampleEvery)
-		errs, err := chromedp.Run(tctx, chromedp.Evaluate[[]string](`window.errors`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(errs) > 0 {
-			t.Fatalf("hls.js: %v", errs)
-		}
-		g, err := chromedp.Run(tctx, chromedp.Evaluate[hlsGrab](fmt.Sprintf(`window.grab(%s)`, rects)))
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, g := range grabs {
 		times = append(times, g.T)
 		if g.W == 0 {
 			continue // no picture yet

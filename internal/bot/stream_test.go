@@ -56,10 +56,23 @@ const (
 	// count as a flash onset: the white flash is about 235, the tints and
 	// the placeholder stay under 160.
 	flashLuma = 200
+	// liveSegments is how many segments the live playlist lists before
+	// the test plays it (hls.js starts three target durations from the
+	// live edge).
+	liveSegments = 3
+	// minLiveTinted is how many of the hlsSamples live pictures must show
+	// the first participant's tint in firstTile: a flash (100 ms every
+	// 2 s) or a picture not there yet may spoil a few.
+	minLiveTinted = hlsSamples / 2
 	// pullStep subsamples the pulled pictures (every 4th pixel and line)
 	// to keep a 24 s stream in a few MB.
 	pullStep = 4
 )
+
+// firstTile is inside the first participant's (Aditya's) tile in every
+// window of the streaming demo at 320x180: the whole picture when alone,
+// the left 160x90 tile at y 44 beside the phone.
+var firstTile = timeline.Rect{X: 40, Y: 67, W: 80, H: 45}
 
 // pulledFrame is a frame read back from the RTMP server while live.
 type pulledFrame struct {
@@ -232,10 +245,29 @@ func TestStream(t *testing.T) {
 		}
 	}()
 
+	// The live playlist played in Chromium while the call runs, once it
+	// lists liveSegments: the first participant's tile region.
+	var liveGrabs []hlsGrab
+	var liveErr error
+	played := make(chan struct{})
+	go func() {
+		defer close(played)
+		deadline := time.Now().Add(streamDemo)
+		for time.Now().Before(deadline) {
+			time.Sleep(250 * time.Millisecond)
+			b, err := os.ReadFile(filepath.Join(hlsDir, compose.HLSLivePlaylist))
+			if p, perr := hls.Parse(b); err == nil && perr == nil && len(p.Segments) >= liveSegments {
+				liveGrabs, liveErr = playHLS(t.Context(), hlsDir, compose.HLSLivePlaylist, []timeline.Rect{firstTile})
+				return
+			}
+		}
+		liveErr = errors.New("the live playlist never listed enough segments to play")
+	}()
 	_, res, out := runSmallDemoEnv(t, mapEnv(s3Env(store, bucket, dir)), "--demo-duration", streamDemo.String(), "--recordings-dir", dir, "--session-id", id,
 		"--rtmp", srv.URL("call"), "--hls", "--width", "320", "--height", "180")
 	close(stopWatch)
 	<-watched
+	<-played
 	select {
 	case <-pulled:
 	case <-time.After(pullerWait):
@@ -310,6 +342,31 @@ func TestStream(t *testing.T) {
 		t.Errorf("the live playlist's media sequence never advanced while live: %v", watch.seqs)
 	}
 	watch.mu.Unlock()
+
+	// HLS played live: time advances, the first participant's tint.
+	if liveErr != nil {
+		t.Fatalf("playing the live playlist: %v", liveErr)
+	}
+	palette := tintPalette()
+	var liveTimes []float64
+	tinted := 0
+	for _, g := range liveGrabs {
+		liveTimes = append(liveTimes, g.T)
+		if g.W == 0 {
+			continue
+		}
+		c := mediacheck.RGB{R: g.Means[0][0], G: g.Means[0][1], B: g.Means[0][2]}
+		if k, sim := mediacheck.Nearest(c, palette); k == want[0].Index && sim >= minTintSimilarity {
+			tinted++
+		}
+	}
+	t.Logf("live HLS in Chromium: currentTime %v, %d of %d pictures show %s's tint", liveTimes, tinted, len(liveGrabs), want[0].Name)
+	if n := len(liveTimes); n < 2 || liveTimes[n-1] <= liveTimes[0] {
+		t.Errorf("the live video's currentTime did not advance: %v", liveTimes)
+	}
+	if tinted < minLiveTinted {
+		t.Errorf("only %d live pictures show %s's tint, want at least %d", tinted, want[0].Name, minLiveTinted)
+	}
 
 	// HLS after the call: the VOD playlist covers the whole output.
 	b, err := os.ReadFile(filepath.Join(hlsDir, compose.HLSVODPlaylist))
