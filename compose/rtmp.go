@@ -1,9 +1,14 @@
 package compose
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/asticode/go-astiav"
 
@@ -18,6 +23,8 @@ const rtmpSendBuffer = 256 << 10
 // its output's goroutine.
 type rtmpSink struct {
 	url, name string // name is url redacted: the only one printed
+	tls       *tls.Config
+	relay     *tlsRelay // rtmps: the TLS leg, per connection
 	params    *encoderParams
 	fc        *astiav.FormatContext
 	pb        *astiav.IOContext
@@ -56,7 +63,30 @@ func (r *rtmpSink) open(ii *astiav.IOInterrupter) (err error) {
 		sndbuf = v
 	}
 	_ = d.Set("send_buffer_size", strconv.FormatInt(sndbuf, 10), astiav.NewDictionaryFlags())
-	if r.pb, err = astiav.OpenIOContext(r.url, astiav.NewIOContextFlags(astiav.IOContextFlagWrite), ii, d); err != nil {
+	target := r.url
+	if u, perr := url.Parse(r.url); perr == nil && strings.EqualFold(u.Scheme, "rtmps") {
+		host := u.Host
+		if u.Port() == "" {
+			host = net.JoinHostPort(u.Hostname(), defaultRTMPSPort)
+		}
+		if r.relay, err = startTLSRelay(host, r.tls); err != nil {
+			return fmt.Errorf("compose: RTMP target %s: %w", r.name, err)
+		}
+		var tcURL string
+		target, tcURL = rtmpsLocal(u, r.relay.addr())
+		_ = d.Set("rtmp_tcurl", tcURL, astiav.NewDictionaryFlags())
+	}
+	if r.pb, err = astiav.OpenIOContext(target, astiav.NewIOContextFlags(astiav.IOContextFlagWrite), ii, d); err != nil {
+		if r.relay != nil {
+			// The TLS leg's own error says more than FFmpeg's EOF.
+			select {
+			case <-r.relay.done:
+				if r.relay.err != nil {
+					return fmt.Errorf("compose: RTMP target %s: connecting: %w", r.name, r.relay.err)
+				}
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
 		return fmt.Errorf("compose: RTMP target %s: connecting: %w", r.name, err)
 	}
 	r.fc.SetPb(r.pb)
@@ -121,6 +151,10 @@ func (r *rtmpSink) close(ok bool) error {
 	if r.fc != nil {
 		r.fc.Free()
 		r.fc = nil
+	}
+	if r.relay != nil {
+		r.relay.close(ok && err == nil)
+		r.relay = nil
 	}
 	return err
 }

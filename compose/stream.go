@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -54,12 +55,18 @@ const (
 // last segment and the VOD playlist (HLS) before the MP4 is finalised.
 // Only [Live] takes streams.
 type Streams struct {
-	// RTMP are rtmp:// URLs (rtmp://host[:port]/app/key) the composed
-	// call is pushed to as FLV (H.264 + AAC). A target that refuses or
+	// RTMP are rtmp:// or rtmps:// URLs (rtmp://host[:port]/app/key) the
+	// composed call is pushed to as FLV (H.264 + AAC). RTMPS (default
+	// port 443) runs FFmpeg's RTMP client through a loopback relay whose
+	// TLS leg is Go's crypto/tls (this FFmpeg has no TLS library), with the
+	// server's name verified. A target that refuses or
 	// drops the connection, or stalls for 5 s, is dialled again with
 	// backoff (0.5 s doubling to 10 s); keys and queries are redacted in
 	// every log and error.
 	RTMP []string
+	// TLS (optional) configures RTMPS connections (RootCAs for a private
+	// CA); defaults to the system's roots, the server name from the URL.
+	TLS *tls.Config
 	// HLS (optional) is a directory the composed call is written into as
 	// HLS: MPEG-TS segments (seg00000.ts, ...), a live playlist over the
 	// last HLSListSize segments (live.m3u8, its media sequence advancing)
@@ -166,11 +173,9 @@ func checkRTMP(raw string) error {
 		return fmt.Errorf("%w: RTMP target %s: want rtmp://host[:port]/app/key", ErrConfig, redact.StreamTarget(raw))
 	}
 	switch strings.ToLower(u.Scheme) {
-	case "rtmp":
-	case "rtmps":
-		return fmt.Errorf("%w: RTMP target %s: rtmps is not supported by this FFmpeg build (no TLS library); use rtmp:// or a TLS relay", ErrConfig, redact.StreamTarget(raw))
+	case "rtmp", "rtmps":
 	default:
-		return fmt.Errorf("%w: RTMP target %s: scheme must be rtmp", ErrConfig, redact.StreamTarget(raw))
+		return fmt.Errorf("%w: RTMP target %s: scheme must be rtmp or rtmps", ErrConfig, redact.StreamTarget(raw))
 	}
 	if app, _, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/"); app == "" {
 		return fmt.Errorf("%w: RTMP target %s: no application in the path", ErrConfig, redact.StreamTarget(raw))
@@ -252,7 +257,7 @@ func newFanout(s Streams, fps int, venc, aenc *astiav.CodecContext, log *slog.Lo
 	var outs []*streamOut
 	for _, u := range s.RTMP {
 		name := redact.StreamTarget(u)
-		outs = append(outs, &streamOut{name: name, s: &rtmpSink{url: u, name: name, params: &f.params}})
+		outs = append(outs, &streamOut{name: name, s: &rtmpSink{url: u, name: name, tls: s.TLS, params: &f.params}})
 	}
 	if s.HLS != "" {
 		outs = append(outs, &streamOut{name: "hls", s: newHLSSink(s, &f.params, onEvent)})

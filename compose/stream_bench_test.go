@@ -163,6 +163,44 @@ func (c *captureSink) write(p streamPacket) error {
 func (*captureSink) close(bool) error { return nil }
 func (*captureSink) retries() bool    { return false }
 
+// capturePackets encodes benchMedia as a composition with streams would
+// (cfg plus a stream, for the keyframe interval) and returns the output
+// (its encoders still open, freed at the end of the test), the config and
+// the packets.
+func capturePackets(tb testing.TB, cfg Config) (*output, Config, *captureSink) {
+	tb.Helper()
+	dir := tb.TempDir()
+	cfg.Streams = Streams{HLS: filepath.Join(dir, "unused")}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	o, err := openOutput(filepath.Join(dir, "out.mp4"), cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(o.free)
+	o.fan.abort()
+	o.fan.free()
+	capture := &captureSink{}
+	if o.fan, err = newEncoderFanout(cfg.FPS, o.venc, o.aenc); err != nil {
+		tb.Fatal(err)
+	}
+	o.fan.start(1<<16, func(StreamEvent) {}, []*streamOut{{name: "capture", s: capture}})
+	if _, err := encodeBenchFrames(o, cfg); err != nil {
+		tb.Fatal(err)
+	}
+	if err := o.finish(); err != nil { // waits for the capture
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		for _, p := range capture.pkts {
+			p.pkt.Free()
+		}
+	})
+	return o, cfg, capture
+}
+
 // BenchmarkStreamMux measures what stream outputs cost on their own: the
 // same 10 s of encoded 1280x720 packets (encoded once, before the timer)
 // go through the fan-out into no output, HLS, one RTMP push to a local
@@ -173,34 +211,7 @@ func (*captureSink) retries() bool    { return false }
 //	go test -run XXX -bench BenchmarkStreamMux -count 3 ./compose
 func BenchmarkStreamMux(b *testing.B) {
 	srv := rtmptest.Start(b)
-	dir := b.TempDir()
-	cfg, err := Config{Streams: Streams{HLS: filepath.Join(dir, "unused")}, Threads: 1, Preset: "superfast"}.withDefaults()
-	if err != nil {
-		b.Fatal(err)
-	}
-	o, err := openOutput(filepath.Join(dir, "out.mp4"), cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer o.free()
-	o.fan.abort()
-	o.fan.free()
-	capture := &captureSink{}
-	if o.fan, err = newEncoderFanout(cfg.FPS, o.venc, o.aenc); err != nil {
-		b.Fatal(err)
-	}
-	o.fan.start(1<<16, func(StreamEvent) {}, []*streamOut{{name: "capture", s: capture}})
-	if _, err := encodeBenchFrames(o, cfg); err != nil {
-		b.Fatal(err)
-	}
-	if err := o.finish(); err != nil { // waits for the capture
-		b.Fatal(err)
-	}
-	defer func() {
-		for _, p := range capture.pkts {
-			p.pkt.Free()
-		}
-	}()
+	o, cfg, capture := capturePackets(b, Config{Threads: 1, Preset: "superfast"})
 	b.Logf("%d packets for %v of media", len(capture.pkts), benchMedia)
 	for _, c := range []struct {
 		name string

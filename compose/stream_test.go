@@ -14,7 +14,6 @@ import (
 func TestStreamsConfig(t *testing.T) {
 	const key = "s3cr3t-key"
 	for name, s := range map[string]compose.Streams{
-		"rtmps":        {RTMP: []string{"rtmps://live.example.com/app/" + key}},
 		"http":         {RTMP: []string{"http://example.com/app/" + key}},
 		"no app":       {RTMP: []string{"rtmp://127.0.0.1:1935/"}},
 		"not a url":    {RTMP: []string{key}},
@@ -30,7 +29,7 @@ func TestStreamsConfig(t *testing.T) {
 			t.Errorf("%s: the error shows the key: %v", name, err)
 		}
 	}
-	if err := (compose.Streams{RTMP: []string{"rtmp://127.0.0.1:1935/live/" + key + "?token=x"}}).Validate(); err != nil {
+	if err := (compose.Streams{RTMP: []string{"rtmp://127.0.0.1:1935/live/" + key + "?token=x", "rtmps://live.example.com/app/" + key}}).Validate(); err != nil {
 		t.Errorf("a good target: %v", err)
 	}
 	// Streams follow a live composition only.

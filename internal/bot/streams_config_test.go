@@ -35,7 +35,7 @@ func TestStreamFlags(t *testing.T) {
 		t.Errorf("no warning for a stream key on the command line: %q", usage.String())
 	}
 	for _, args := range [][]string{
-		{"--rtmp", "rtmps://example.com/app/topsecret"},
+		{"--rtmp", "srt://example.com/app/topsecret"},
 		{"--rtmp", "http://example.com/app/topsecret"},
 		{"--rtmp", "rtmp://127.0.0.1/live/topsecret", "--offline"},
 		{"--hls", "--no-compose"},

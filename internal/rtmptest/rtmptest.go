@@ -5,9 +5,16 @@ package rtmptest
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -35,6 +42,11 @@ const startTimeout = 10 * time.Second
 type Server struct {
 	// Port is the RTMP port on 127.0.0.1.
 	Port int
+	// TLSPort (StartTLS) is a TLS port on 127.0.0.1 in front of Port
+	// (nginx's stream module), for rtmps://; Roots trusts its
+	// certificate (127.0.0.1, self-signed).
+	TLSPort int
+	Roots   *x509.CertPool
 	// RecordDir holds the FLV recordings, one per publication
 	// (KEY-UNIXTIME.flv).
 	RecordDir string
@@ -59,6 +71,17 @@ func Missing() string {
 // its RTMP module is missing. It is stopped at the end of the test.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
+	return start(tb, false)
+}
+
+// StartTLS is Start with a TLS port in front of the RTMP one.
+func StartTLS(tb testing.TB) *Server {
+	tb.Helper()
+	return start(tb, true)
+}
+
+func start(tb testing.TB, withTLS bool) *Server {
+	tb.Helper()
 	if why := Missing(); why != "" {
 		tb.Fatalf("rtmptest: %s", why)
 	}
@@ -68,10 +91,20 @@ func Start(tb testing.TB) *Server {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(s.Kill)
+	if withTLS {
+		if err := s.writeCert(); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	var err error
 	for range 5 { // the free port may be taken in between
 		if s.Port, err = freePort(); err != nil {
 			tb.Fatal(err)
+		}
+		if withTLS {
+			if s.TLSPort, err = freePort(); err != nil {
+				tb.Fatal(err)
+			}
 		}
 		if err = s.start(); err == nil {
 			return s
@@ -90,8 +123,24 @@ func freePort() (int, error) {
 	return port, l.Close()
 }
 
+// StreamModulePath is nginx's stream module (TLS in front of RTMP).
+const StreamModulePath = "/usr/lib/nginx/modules/ngx_stream_module.so"
+
 func (s *Server) conf() string {
-	return fmt.Sprintf(`daemon off;
+	tlsLoad, tlsConf := "", ""
+	if s.TLSPort != 0 {
+		tlsLoad = "load_module " + StreamModulePath + ";\n"
+		tlsConf = fmt.Sprintf(`stream {
+	server {
+		listen 127.0.0.1:%[1]d ssl;
+		ssl_certificate %[2]s/cert.pem;
+		ssl_certificate_key %[2]s/key.pem;
+		proxy_pass 127.0.0.1:%[3]d;
+	}
+}
+`, s.TLSPort, s.dir, s.Port)
+	}
+	return tlsLoad + fmt.Sprintf(`daemon off;
 master_process off;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log info;
@@ -109,7 +158,49 @@ rtmp {
 		}
 	}
 }
-`, s.dir, ModulePath, s.Port, App, s.RecordDir)
+`, s.dir, ModulePath, s.Port, App, s.RecordDir) + tlsConf
+}
+
+// writeCert writes a self-signed certificate for 127.0.0.1 and trusts it
+// in Roots.
+func (s *Server) writeCert() error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "rtmptest"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:         true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return err
+	}
+	s.Roots = x509.NewCertPool()
+	s.Roots.AddCert(cert)
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(s.dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(s.dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+}
+
+// TLSURL is the rtmps:// publishing URL of stream key (StartTLS).
+func (s *Server) TLSURL(key string) string {
+	return "rtmps://127.0.0.1:" + strconv.Itoa(s.TLSPort) + "/" + App + "/" + key
 }
 
 // start runs nginx and waits until it accepts connections.
