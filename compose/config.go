@@ -118,6 +118,9 @@ type Config struct {
 	// Delay (optional) is how far behind the live edge [Live] composes;
 	// defaults to DefaultDelay. It must not be shorter than MinWindow.
 	Delay time.Duration
+	// Streams (optional) are live outputs besides the MP4 (RTMP, HLS);
+	// only [Live] takes them.
+	Streams Streams
 	// Logger (optional) defaults to a discard logger.
 	Logger *slog.Logger
 	// Progress (optional) is called about every percent of output with
@@ -147,6 +150,8 @@ type Progress struct {
 	Speed float64
 	// ETA is the estimated wall time left at the current speed.
 	ETA time.Duration
+	// Streams is the state of each of Config.Streams' outputs.
+	Streams []StreamStatus
 }
 
 // withDefaults validates c and fills in defaults.
@@ -211,7 +216,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return c, nil
+	var err error
+	if c.Streams.enabled() {
+		c.Streams, err = c.Streams.withDefaults()
+	}
+	return c, err
 }
 
 func (c Config) timelineOptions(m *manifest.Session, turns []speaker.Interval, sizes map[string]float64) timeline.Options {

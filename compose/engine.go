@@ -45,6 +45,9 @@ func Session(ctx context.Context, m *manifest.Session, out string, cfg Config) e
 	if err != nil {
 		return err
 	}
+	if cfg.Streams.enabled() {
+		return fmt.Errorf("%w: streams need a live composition (Live)", ErrConfig)
+	}
 	if m == nil || len(m.Participants) == 0 {
 		return ErrNoParticipants
 	}
@@ -611,6 +614,9 @@ func (c *composition) checkLag(t time.Duration) {
 func (c *composition) progress(done, total time.Duration, frames int64, started time.Time) Progress {
 	elapsed := time.Since(started)
 	p := Progress{Done: done, Total: total, Elapsed: elapsed, Frames: frames, Live: !c.final}
+	if c.out != nil {
+		p.Streams = c.out.fan.status()
+	}
 	if p.Live {
 		p.Lag = max(0, c.edge-c.offset-done)
 	} else if total > 0 {

@@ -38,6 +38,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/roomtape/roomtape/internal/redact"
 )
 
 // FFmpeg's log levels (libavutil/log.h).
@@ -144,7 +146,8 @@ func logFFmpegLine(logger *slog.Logger, component string, level int, msg string)
 	}
 	partialMu.Unlock()
 	for _, l := range lines {
-		if l = strings.TrimSpace(l); l != "" {
+		// FFmpeg's network clients print URLs (an RTMP target's key).
+		if l = redact.Text(strings.TrimSpace(l)); l != "" {
 			logger.Log(context.Background(), ffmpegLevel(level), l, "ffmpeg", component)
 		}
 	}

@@ -30,6 +30,7 @@ type output struct {
 	afr    *astiav.Frame
 	abytes []byte
 	header bool
+	fan    *fanout // stream outputs fed the same packets; nil without
 }
 
 func openOutput(path string, cfg Config) (_ *output, err error) {
@@ -57,6 +58,9 @@ func openOutput(path string, cfg Config) (_ *output, err error) {
 	o.venc.SetFramerate(astiav.NewRational(cfg.FPS, 1))
 	o.venc.SetSampleAspectRatio(astiav.NewRational(1, 1))
 	o.venc.SetThreadCount(cfg.Threads)
+	if cfg.Streams.enabled() {
+		o.venc.SetGopSize(streamGOP(cfg))
+	}
 	if global {
 		o.venc.SetFlags(o.venc.Flags().Add(astiav.CodecContextFlagGlobalHeader))
 	}
@@ -122,7 +126,22 @@ func openOutput(path string, cfg Config) (_ *output, err error) {
 		return nil, fmt.Errorf("compose: writing mp4 header: %w", err)
 	}
 	o.header = true
+	if cfg.Streams.enabled() {
+		if o.fan, err = newFanout(cfg.Streams, cfg.FPS, o.venc, o.aenc, cfg.Logger); err != nil {
+			return nil, err
+		}
+	}
 	return o, nil
+}
+
+// streamGOP is the keyframe interval in frames of a composition with
+// streams: StreamKeyInterval, or the HLS segment length when shorter.
+func streamGOP(cfg Config) int {
+	d := StreamKeyInterval
+	if cfg.Streams.HLS != "" {
+		d = min(d, cfg.Streams.HLSSegment)
+	}
+	return max(1, int(d.Seconds()*float64(cfg.FPS)))
 }
 
 // audioFrameSize is the AAC encoder's frame size in sample frames.
@@ -181,6 +200,9 @@ func (o *output) encode(cc *astiav.CodecContext, st *astiav.Stream, f *astiav.Fr
 		}
 		err = func() error {
 			defer o.pkt.Unref()
+			if o.fan != nil {
+				o.fan.send(o.pkt, cc == o.venc)
+			}
 			o.pkt.SetStreamIndex(st.Index())
 			o.pkt.RescaleTs(cc.TimeBase(), st.TimeBase())
 			return o.fc.WriteInterleavedFrame(o.pkt)
@@ -202,10 +224,18 @@ func (o *output) finish() error {
 	if err := o.fc.WriteTrailer(); err != nil {
 		return fmt.Errorf("compose: writing mp4 trailer: %w", err)
 	}
+	if o.fan != nil {
+		o.fan.finish()
+		o.fan = nil
+	}
 	return nil
 }
 
 func (o *output) free() {
+	if o.fan != nil {
+		o.fan.abort()
+		o.fan.free()
+	}
 	if o.venc != nil {
 		o.venc.Free()
 	}

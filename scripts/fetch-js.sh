@@ -2,7 +2,9 @@
 # fetch-js.sh installs the room SDKs the browser bridge page loads
 # (livekit-client, @daily-co/daily-js) from npm, exactly as pinned by
 # recorder/browser/js/package-lock.json, and copies their browser bundles
-# into recorder/browser/page/sdk/, which the Go build embeds. Nothing is
+# into recorder/browser/page/sdk/, which the Go build embeds. hls.js (the
+# HLS playback test's player) stays in recorder/browser/js/node_modules,
+# where internal/bot's test serves it from; it is not embedded. Nothing is
 # fetched at run time. Idempotent: it does nothing when the bundles match
 # the lock file already.
 set -euo pipefail
@@ -11,7 +13,7 @@ js=$here/recorder/browser/js
 sdk=$here/recorder/browser/page/sdk
 stamp=$sdk/.lock-sha256
 want=$(sha256sum "$js/package-lock.json" | cut -d' ' -f1)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f "$sdk/livekit-client.umd.js" ] && [ -f "$sdk/daily.js" ]; then
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f "$sdk/livekit-client.umd.js" ] && [ -f "$sdk/daily.js" ] && [ -f "$js/node_modules/hls.js/dist/hls.min.js" ]; then
 	exit 0
 fi
 command -v npm >/dev/null || { echo "fetch-js: npm not found (apt-get install npm)" >&2; exit 1; }

@@ -17,8 +17,9 @@
 #   SKIP_APT=1      do not touch system packages
 #   SETUP_FOR=demo  only what building and running the demo needs (the
 #                   packages FFmpeg builds with, FFmpeg); the default, tests,
-#                   adds Chromium, npm and the room SDKs, golangci-lint,
-#                   versitygw and livekit-server
+#                   adds Chromium, npm and the room SDKs (and hls.js),
+#                   nginx with its RTMP module, golangci-lint, versitygw and
+#                   livekit-server
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,6 +51,8 @@ packages=(build-essential nasm pkg-config xz-utils dpkg-dev
 	fonts-dejavu-core fontconfig)
 if [ "$for_tests" = 1 ]; then
 	packages+=(iproute2 python3 chromium chromium-driver)
+	# The streaming tests' RTMP server (internal/rtmptest).
+	packages+=(nginx-core libnginx-mod-rtmp)
 	# npm from Debian unless one is installed already (a nodejs package
 	# from elsewhere bundles its own npm and conflicts with Debian's).
 	command -v npm >/dev/null || packages+=(npm)
@@ -63,6 +66,13 @@ if [ "${SKIP_APT:-0}" != 1 ]; then
 		log "installing ${missing[*]}"
 		as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+		if [[ " ${missing[*]} " == *" nginx-core "* ]]; then
+			# The tests run their own nginx on 127.0.0.1; the system
+			# service Debian starts (port 80 on every interface) is not
+			# wanted.
+			log "stopping and disabling the nginx service (the tests start their own)"
+			as_root systemctl disable --now nginx >/dev/null 2>&1 || as_root service nginx stop >/dev/null 2>&1 || true
+		fi
 	fi
 fi
 

@@ -151,7 +151,9 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	}
 
 	output := OutputPath(res.SessionDir, res.SessionID)
-	live := startLive(ctx, cfg, sess, output, log, out)
+	hlsUp := startHLSUpload(ctx, cfg, up, sess.Dir(), sess.ID(), log)
+	defer hlsUp.stop()
+	live := startLive(ctx, cfg, sess, output, log, out, hlsUp)
 	defer live.stop()
 
 	ended, recErr := record(ctx, cfg, opts, sess, presence, log, out)
@@ -203,6 +205,12 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 			out.printf("Upload failed; recording kept in %s\n", res.SessionDir)
 			return res, err
 		}
+		if hlsUp != nil {
+			if err := hlsUp.finish(ctx); err != nil {
+				out.printf("HLS upload failed; the stream is kept in %s\n", HLSDir(res.SessionDir))
+				return res, err
+			}
+		}
 		res.URL = url
 		res.Upload = time.Since(t)
 		out.printf("Upload done in %.2fs\n", res.Upload.Seconds())
@@ -235,7 +243,7 @@ type liveComposer struct {
 
 // startLive starts the live composition of sess into output unless cfg
 // composes after the call or not at all.
-func startLive(ctx context.Context, cfg Config, sess *recorder.Session, output string, log *slog.Logger, out *printer) *liveComposer {
+func startLive(ctx context.Context, cfg Config, sess *recorder.Session, output string, log *slog.Logger, out *printer, hlsUp *hlsUploader) *liveComposer {
 	l := &liveComposer{cancel: func() {}}
 	if cfg.NoCompose || cfg.Offline {
 		return l
@@ -244,8 +252,9 @@ func startLive(ctx context.Context, cfg Config, sess *recorder.Session, output s
 	l.cancel, l.done = cancel, make(chan error, 1)
 	ccfg := composeConfig(cfg, log, out)
 	ccfg.AudioFile = audioFile(cfg, output)
+	ccfg.Streams = streamsConfig(cfg, sess.Dir(), out, hlsUp)
 	go func() { l.done <- compose.Live(lctx, sess, output, ccfg) }()
-	log.Info("composing live", "delay", ccfg.Delay, "output", output)
+	log.Info("composing live", "delay", ccfg.Delay, "output", output, "streams", streamTargets(ccfg.Streams))
 	return l
 }
 

@@ -38,8 +38,8 @@ func composeConfig(cfg Config, log *slog.Logger, out *printer) compose.Config {
 					return
 				}
 				lastLive = time.Now()
-				out.printf("  composing live  call %v  composed %v  %d frames  lag %.1fs\n",
-					(p.Done + p.Lag).Round(time.Second), p.Done.Round(time.Second), p.Frames, p.Lag.Seconds())
+				out.printf("  composing live  call %v  composed %v  %d frames  lag %.1fs%s\n",
+					(p.Done + p.Lag).Round(time.Second), p.Done.Round(time.Second), p.Frames, p.Lag.Seconds(), streamsLine(p.Streams))
 				return
 			}
 			if p.Percent < next && p.Done < p.Total {

@@ -112,6 +112,11 @@ type Config struct {
 	// FullSpan composes the whole session instead of first join → last
 	// leave.
 	FullSpan bool
+	// RTMP are the live composition's RTMP push targets (--rtmp, or
+	// RTMP_URLS space-separated); secrets (stream keys): logged redacted.
+	RTMP []string
+	// HLS writes the live composition as HLS into SessionDir/hls.
+	HLS bool
 
 	// S3 is the upload target; an empty bucket keeps results local.
 	S3 S3Config
@@ -346,6 +351,12 @@ func ParseArgs(args []string, env Env, usage io.Writer) (Config, error) {
 	fs.BoolVar(&c.Offline, "offline", false, "compose after the call instead of live while recording")
 	fs.DurationVar(&c.LiveDelay, "live-delay", compose.DefaultDelay, "how far behind the live edge the live composition runs (at least the 2s minimum window)")
 	fs.BoolVar(&c.FullSpan, "full-span", false, "compose the whole session, not only first join to last leave")
+	var rtmpFlags []string
+	fs.Func("rtmp", "push the live composition to this RTMP URL (repeatable; prefer env RTMP_URLS, space-separated: the stream key shows in ps)", func(v string) error {
+		rtmpFlags = append(rtmpFlags, v)
+		return nil
+	})
+	fs.BoolVar(&c.HLS, "hls", false, "write the live composition as HLS into the session directory's hls/ (uploaded with the recording)")
 	fs.BoolVar(&c.UploadAll, "upload-all", false, "also upload session.json and per-participant files")
 	fs.StringVar(&c.S3.Endpoint, "s3-endpoint", get("S3_ENDPOINT", ""), "S3-compatible endpoint URL (env S3_ENDPOINT)")
 	fs.StringVar(&c.S3.Prefix, "s3-prefix", get("S3_PREFIX", ""), "key prefix for uploads (env S3_PREFIX)")
@@ -359,6 +370,10 @@ func ParseArgs(args []string, env Env, usage io.Writer) (Config, error) {
 	}
 	warnSecretFlags(fs, usage)
 	c.WHIPOrigins, c.WHIPHosts = splitList(*origins), splitList(*hosts)
+	c.RTMP = strings.Fields(get("RTMP_URLS", ""))
+	if len(rtmpFlags) > 0 {
+		c.RTMP = rtmpFlags
+	}
 	c.S3.AccessKeyID = get("AWS_ACCESS_KEY_ID", "")
 	c.S3.SecretAccessKey = get("AWS_SECRET_ACCESS_KEY", "")
 	c.S3.Region = get("AWS_REGION", "")
@@ -457,6 +472,12 @@ func (c *Config) validate() []error {
 	if c.WHIPMaxPublishers < 1 {
 		errs = append(errs, fmt.Errorf("%w: whip-max-publishers %d: want at least 1", ErrConfig, c.WHIPMaxPublishers))
 	}
+	if (len(c.RTMP) > 0 || c.HLS) && (c.Offline || c.NoCompose) {
+		errs = append(errs, fmt.Errorf("%w: --rtmp and --hls stream the live composition: not with --offline or --no-compose", ErrConfig))
+	}
+	if err := (compose.Streams{RTMP: c.RTMP}).Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("%w: %w", ErrConfig, err))
+	}
 	if c.S3.Bucket == "" && (c.S3.Endpoint != "" || c.UploadAll) {
 		errs = append(errs, fmt.Errorf("%w: --s3-endpoint/--upload-all without S3_BUCKET", ErrConfig))
 	}
@@ -466,7 +487,7 @@ func (c *Config) validate() []error {
 // secretFlags are the flags that carry secrets, with the variable to use
 // instead: a command line is visible to every user (ps, /proc).
 var secretFlags = map[string]string{
-	"token": "LIVEKIT_TOKEN", "api-secret": "LIVEKIT_API_SECRET", "whip-token": "WHIP_TOKEN",
+	"token": "LIVEKIT_TOKEN", "api-secret": "LIVEKIT_API_SECRET", "whip-token": "WHIP_TOKEN", "rtmp": "RTMP_URLS",
 }
 
 // warnSecretFlags writes a warning for each secret given as a flag.

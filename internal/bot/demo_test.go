@@ -99,15 +99,22 @@ func TestDemo(t *testing.T) {
 }
 
 // runSmallDemo runs the bot's demo, 16 s at 320x180 with replaying
-// publishers, and returns its configuration, result and printed lines.
-func runSmallDemo(t *testing.T) (Config, *Result, *bytes.Buffer) {
+// publishers (extra arguments added, later ones winning), and returns its
+// configuration, result and printed lines.
+func runSmallDemo(t *testing.T, extra ...string) (Config, *Result, *bytes.Buffer) {
+	t.Helper()
+	return runSmallDemoEnv(t, noEnv, extra...)
+}
+
+// runSmallDemoEnv is runSmallDemo with the environment env.
+func runSmallDemoEnv(t *testing.T, env Env, extra ...string) (Config, *Result, *bytes.Buffer) {
 	t.Helper()
 	dir := t.TempDir()
-	cfg, err := ParseArgs([]string{
+	cfg, err := ParseArgs(append([]string{
 		"--demo-duration", "16s", "--demo-replay", "--demo-width", "320", "--demo-height", "180",
 		"--width", "320", "--height", "180", "--preset", "ultrafast",
 		"--recordings-dir", dir, "--env-file", "",
-	}, noEnv, os.Stderr)
+	}, extra...), env, os.Stderr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"sync"
+
+	"github.com/roomtape/roomtape/internal/redact"
 )
 
 // NewLogger returns the bot's logger: text lines on w, or JSON lines when
@@ -39,24 +40,8 @@ func (p *printer) printf(format string, args ...any) {
 	_, p.err = fmt.Fprintf(p.w, format, args...)
 }
 
-// RedactURL returns raw fit for logs: user info and query are replaced by
-// "REDACTED" and the fragment dropped (they may hold passwords, tokens or
-// signatures); a value that does not parse as an absolute URL is replaced
-// whole. Empty stays empty.
-func RedactURL(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" || u.Host == "" || u.Opaque != "" {
-		return "REDACTED-URL"
-	}
-	if u.User != nil {
-		u.User = url.User("REDACTED")
-	}
-	if u.RawQuery != "" || u.ForceQuery {
-		u.RawQuery, u.ForceQuery = "REDACTED", false
-	}
-	u.Fragment, u.RawFragment = "", ""
-	return u.String()
-}
+// RedactURL returns raw fit for logs (redact.URL): user info and query
+// are replaced by "REDACTED", the fragment dropped, and an RTMP URL's
+// stream key replaced; a value that does not parse as an absolute URL is
+// replaced whole. Empty stays empty.
+func RedactURL(raw string) string { return redact.URL(raw) }

@@ -8,3 +8,8 @@ import "sync/atomic"
 // EncodeDelay is slept, when positive, by compose's encoder before each
 // video frame, in nanoseconds: a starved composer for tests.
 var EncodeDelay atomic.Int64
+
+// RTMPSendBuffer replaces, when positive, the socket send buffer of
+// compose's RTMP pushes, in bytes: a small one makes a stalled link block
+// the writer within a second in tests.
+var RTMPSendBuffer atomic.Int64
