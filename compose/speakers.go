@@ -18,10 +18,9 @@ import (
 	"github.com/roomtape/roomtape/timeline/speaker"
 )
 
-// ScreenSuffix marks a participant ID that is a screen share, as
-// recorder/livekit and recorder/browser record one ("<identity>#screen"):
-// it takes the main area while present.
-const ScreenSuffix = "#screen"
+// ScreenSuffix marks a participant ID that is a screen share
+// ([manifest.ScreenSuffix]): it takes the main area while present.
+const ScreenSuffix = manifest.ScreenSuffix
 
 // liveLevelMargin is how much of Config.Delay a live composition keeps for
 // the recorder's audio to reach its files: the speaker detection looks
@@ -336,8 +335,8 @@ func usesSpeakers(k timeline.LayoutKind) bool {
 
 // ScreenNameSuffix is added to the name of a participant's screen share
 // when compose shows a WHIP publisher's screen track as a participant of
-// its own.
-const ScreenNameSuffix = " (screen)"
+// its own ([manifest.ScreenNameSuffix]).
+const ScreenNameSuffix = manifest.ScreenNameSuffix
 
 // splitScreens returns m with each participant's screen-share tracks
 // (Source "screen" and "screen_audio", as recorder/whip records a track

@@ -12,14 +12,15 @@ import (
 	"github.com/roomtape/roomtape/recorder"
 	"github.com/roomtape/roomtape/recorder/internal/codec/red"
 	"github.com/roomtape/roomtape/timeline"
+	"github.com/roomtape/roomtape/timeline/manifest"
 )
 
 // ScreenSuffix and ScreenNameSuffix make the participant ID and name under
 // which a participant's screen share is recorded, as recorder/livekit
 // does, so that a composer shows the share as a tile of its own.
 const (
-	ScreenSuffix     = "#screen"
-	ScreenNameSuffix = " (screen)"
+	ScreenSuffix     = manifest.ScreenSuffix
+	ScreenNameSuffix = manifest.ScreenNameSuffix
 )
 
 // Record joins cfg.Room through a managed headless Chromium and records

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/roomtape/roomtape/timeline"
+	"github.com/roomtape/roomtape/timeline/manifest"
 )
 
 // Defaults used for zero Config fields.
@@ -29,8 +30,8 @@ const (
 // ScreenSuffix and ScreenNameSuffix make the participant ID and name under
 // which a screen share is recorded from its publisher's identity and name.
 const (
-	ScreenSuffix     = "#screen"
-	ScreenNameSuffix = " (screen)"
+	ScreenSuffix     = manifest.ScreenSuffix
+	ScreenNameSuffix = manifest.ScreenNameSuffix
 )
 
 // Errors returned by [Record]; test them with errors.Is.

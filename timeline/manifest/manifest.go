@@ -9,6 +9,16 @@
 // speaks time.Duration.
 package manifest
 
+// ScreenSuffix and ScreenNameSuffix make the participant key and name under
+// which a participant's screen share is recorded and composed as a
+// participant of its own: "<key>#screen", "<name> (screen)". recorder/livekit
+// and recorder/browser record shares so; compose shows a WHIP publisher's
+// screen tracks so; a composer gives such a participant the main area.
+const (
+	ScreenSuffix     = "#screen"
+	ScreenNameSuffix = " (screen)"
+)
+
 // Session is the whole of session.json.
 type Session struct {
 	SessionID    string        `json:"session_id"`
