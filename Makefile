@@ -49,7 +49,7 @@ test-pure:
 # versitygw fail instead of skipping when their part is missing: the set-up
 # installs them.
 test-race:
-	ROOMTAPE_REQUIRE_NETNS=1 ROOMTAPE_REQUIRE_BROWSER=1 ROOMTAPE_REQUIRE_LIVEKIT=1 ROOMTAPE_REQUIRE_S3=1 \
+	ROOMTAPE_REQUIRE_NETNS=1 ROOMTAPE_REQUIRE_BROWSER=1 ROOMTAPE_REQUIRE_LIVEKIT=1 ROOMTAPE_REQUIRE_S3=1 ROOMTAPE_BROWSER_AV=1 \
 		scripts/gotest.sh -race -count=1 -timeout 30m ./...
 
 cover:
