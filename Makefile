@@ -10,7 +10,7 @@ CALLER_PKG_CONFIG_PATH := $(PKG_CONFIG_PATH)
 CALLER_CGO_LDFLAGS := $(CGO_LDFLAGS)
 -include build/env.mk
 
-.PHONY: all setup test demo check vet lint test-pure test-race cover bench build examples clean
+.PHONY: all setup test demo server check vet lint test-pure test-race cover bench build examples clean
 
 all: test
 
@@ -29,6 +29,12 @@ demo:
 
 run-demo:
 	$(GO) run ./examples/bot
+
+## server: set up what the demo needs, then run the recording service on
+## 127.0.0.1:8080 (examples/server).
+server:
+	@SETUP_FOR=demo PKG_CONFIG_PATH='$(CALLER_PKG_CONFIG_PATH)' CGO_LDFLAGS='$(CALLER_CGO_LDFLAGS)' scripts/setup.sh
+	$(GO) run ./examples/server
 
 check: vet lint build test-pure test-race
 

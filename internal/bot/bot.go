@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/roomtape/roomtape/compose"
 	"github.com/roomtape/roomtape/recorder"
+	"github.com/roomtape/roomtape/recorder/whip"
 )
 
 // Errors callers can test with errors.Is.
@@ -55,7 +57,50 @@ type Options struct {
 	// OnListen (optional) is called with the WHIP endpoint URL once the
 	// ingest accepts publishers.
 	OnListen func(whipURL string)
+
+	// The hooks below let a host (recorder/service) run this same
+	// pipeline for its jobs.
+
+	// WHIPHost (optional), in ModeWHIP, mounts the ingest on the host's
+	// HTTP server instead of listening on cfg.WHIPListen.
+	WHIPHost *WHIPHost
+	// Sinks (optional) receive the session's events besides the bot's
+	// own; they run on the session's delivery goroutine (recorder.Sink).
+	Sinks []recorder.Sink
+	// OnProgress (optional) receives the composition's progress (live and
+	// after the call), on the composer's goroutine.
+	OnProgress func(compose.Progress)
+	// OnPhase (optional) is called, on Run's goroutine, as Run moves from
+	// recording to composing and to uploading.
+	OnPhase func(Phase)
+	// Merge (optional) is called once the session's files are closed
+	// with its session.json; it returns the manifest to compose instead
+	// (a host that resumed a crashed recording merges the earlier parts
+	// in). With Merge set the composition runs after the call.
+	Merge func(manifestPath string) (string, error)
 }
+
+// WHIPHost mounts a WHIP ingest on a host's own HTTP server.
+type WHIPHost struct {
+	// Mount serves h (which handles the WHIP POST at its root and the
+	// resources below it) and returns its URL and a function that stops
+	// serving it; Run calls them on its own goroutine.
+	Mount func(h *whip.Handler) (whipURL string, unmount func())
+	// Authenticate (optional) is whip.Config.Authenticate.
+	Authenticate func(r *http.Request) (id, name string, err error)
+}
+
+// Phase is a step of [Run] after recording.
+type Phase int
+
+// Phases reported to Options.OnPhase.
+const (
+	// PhaseComposing: the files are closed, composition runs (or finishes,
+	// when live).
+	PhaseComposing Phase = iota + 1
+	// PhaseUploading: the composition is done, the upload runs.
+	PhaseUploading
+)
 
 // Result says what a run produced.
 type Result struct {
@@ -136,7 +181,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	sess, err := recorder.NewSession(recorder.Config{
 		ID:     cfg.SessionID,
 		Dir:    cfg.RecordingsDir,
-		Sinks:  []recorder.Sink{recorder.EventFunc(presence.onEvent)},
+		Sinks:  append([]recorder.Sink{recorder.EventFunc(presence.onEvent)}, opts.Sinks...),
 		Logger: log.With("component", "recorder"),
 	})
 	if err != nil {
@@ -153,7 +198,10 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	output := OutputPath(res.SessionDir, res.SessionID)
 	hlsUp := startHLSUpload(ctx, cfg, up, sess.Dir(), sess.ID(), log)
 	defer hlsUp.stop()
-	live := startLive(ctx, cfg, sess, output, log, out, hlsUp)
+	if opts.Merge != nil {
+		cfg.Offline = true
+	}
+	live := startLive(ctx, cfg, sess, output, log, out, hlsUp, opts.OnProgress)
 	defer live.stop()
 
 	ended, recErr := record(ctx, cfg, opts, sess, presence, log, out)
@@ -178,16 +226,26 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		return res, nil
 	}
 
+	if opts.OnPhase != nil {
+		opts.OnPhase(PhaseComposing)
+	}
 	t := time.Now()
 	res.Output = output
+	composeFrom := res.ManifestPath
+	if opts.Merge != nil {
+		if composeFrom, err = opts.Merge(res.ManifestPath); err != nil {
+			res.Output = ""
+			return res, fmt.Errorf("%w: merge %s: %w", ErrCompose, res.ManifestPath, err)
+		}
+	}
 	if live.done == nil {
-		err = composeSession(ctx, cfg, res.ManifestPath, res.Output, log, out)
+		err = composeSession(ctx, cfg, composeFrom, res.Output, log, out, opts.OnProgress)
 	} else if err = live.wait(); err != nil && ctx.Err() == nil {
 		// Whatever stopped the live composition, the recording is
 		// complete: compose it again from the files.
 		log.Warn("live composition failed; composing after the call", "error", err)
 		out.printf("Live composition failed (%v); composing from the files\n", err)
-		err = composeSession(ctx, cfg, res.ManifestPath, res.Output, log, out)
+		err = composeSession(ctx, cfg, res.ManifestPath, res.Output, log, out, opts.OnProgress)
 	}
 	if err != nil {
 		res.Output = ""
@@ -199,6 +257,9 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	out.printf("Composition done in %.2fs\n", res.Composition.Seconds())
 
 	if up != nil {
+		if opts.OnPhase != nil {
+			opts.OnPhase(PhaseUploading)
+		}
 		t = time.Now()
 		url, err := up.uploadSession(ctx, res, cfg.UploadAll)
 		if err != nil {
@@ -243,14 +304,14 @@ type liveComposer struct {
 
 // startLive starts the live composition of sess into output unless cfg
 // composes after the call or not at all.
-func startLive(ctx context.Context, cfg Config, sess *recorder.Session, output string, log *slog.Logger, out *printer, hlsUp *hlsUploader) *liveComposer {
+func startLive(ctx context.Context, cfg Config, sess *recorder.Session, output string, log *slog.Logger, out *printer, hlsUp *hlsUploader, progress func(compose.Progress)) *liveComposer {
 	l := &liveComposer{cancel: func() {}}
 	if cfg.NoCompose || cfg.Offline {
 		return l
 	}
 	lctx, cancel := context.WithCancel(ctx)
 	l.cancel, l.done = cancel, make(chan error, 1)
-	ccfg := composeConfig(cfg, log, out)
+	ccfg := composeConfig(cfg, log, out, progress)
 	ccfg.AudioFile = audioFile(cfg, output)
 	ccfg.Streams = streamsConfig(cfg, sess.Dir(), out, hlsUp)
 	go func() { l.done <- compose.Live(lctx, sess, output, ccfg) }()
@@ -363,3 +424,7 @@ func (p *presence) waitIdle(ctx context.Context, stop <-chan struct{}, idle time
 		}
 	}
 }
+
+// CPUTime is the process's CPU time (user + system) so far; 0 where not
+// measured.
+func CPUTime() time.Duration { return cpuTime() }

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -18,8 +19,9 @@ const progressEvery = 10.0 // percent
 // liveProgressEvery spaces the live composition's progress lines.
 const liveProgressEvery = 10 * time.Second
 
-// composeConfig is the composition cfg asks for; progress lines go to out.
-func composeConfig(cfg Config, log *slog.Logger, out *printer) compose.Config {
+// composeConfig is the composition cfg asks for; progress lines go to out
+// and every progress report to progress (optional).
+func composeConfig(cfg Config, log *slog.Logger, out *printer, progress func(compose.Progress)) compose.Config {
 	fit := timeline.Letterbox
 	if cfg.Crop {
 		fit = timeline.Crop
@@ -33,6 +35,9 @@ func composeConfig(cfg Config, log *slog.Logger, out *printer) compose.Config {
 		FullSpan: cfg.FullSpan, Delay: cfg.LiveDelay,
 		Logger: log.With("component", "compose"),
 		Progress: func(p compose.Progress) {
+			if progress != nil {
+				progress(p)
+			}
 			if p.Live {
 				if time.Since(lastLive) < liveProgressEvery {
 					return
@@ -56,13 +61,13 @@ func composeConfig(cfg Config, log *slog.Logger, out *printer) compose.Config {
 
 // composeSession composes the recorded session of manifestPath into
 // output, after the call.
-func composeSession(ctx context.Context, cfg Config, manifestPath, output string, log *slog.Logger, out *printer) error {
+func composeSession(ctx context.Context, cfg Config, manifestPath, output string, log *slog.Logger, out *printer, progress func(compose.Progress)) error {
 	m, err := manifest.Load(manifestPath)
 	if err != nil {
 		return err
 	}
 	log.Info("composing", "length", m.End())
-	ccfg := composeConfig(cfg, log, out)
+	ccfg := composeConfig(cfg, log, out, progress)
 	ccfg.AudioFile = audioFile(cfg, output)
 	return compose.Session(ctx, m, output, ccfg)
 }
@@ -74,4 +79,18 @@ func audioFile(cfg Config, output string) string {
 		return ""
 	}
 	return strings.TrimSuffix(output, filepath.Ext(output)) + ".m4a"
+}
+
+// Compose composes the saved session of manifestPath into output after
+// the call, with cfg's output settings: the composition step of [Run] on
+// its own (a host's recompose job). progress (optional) receives its
+// progress.
+func Compose(ctx context.Context, cfg Config, manifestPath, output string, log *slog.Logger, progress func(compose.Progress)) error {
+	if log == nil {
+		log = discardLogger()
+	}
+	if compose.FFmpegLogger() == nil {
+		compose.SetFFmpegLogger(log)
+	}
+	return composeSession(ctx, cfg, manifestPath, output, log, &printer{w: io.Discard}, progress)
 }

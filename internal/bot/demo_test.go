@@ -91,7 +91,7 @@ func TestDemo(t *testing.T) {
 	// The same session composed offline from its files: the same layout,
 	// markers, A/V and length, within a frame.
 	offline := filepath.Join(t.TempDir(), "offline.mp4")
-	if err := composeSession(t.Context(), cfg, res.ManifestPath, offline, testLogger(t), &printer{w: io.Discard}); err != nil {
+	if err := composeSession(t.Context(), cfg, res.ManifestPath, offline, testLogger(t), &printer{w: io.Discard}, nil); err != nil {
 		t.Fatal(err)
 	}
 	offRep := checkSynthetic(t, offline, cm, w, h, want)

@@ -34,32 +34,50 @@ func record(ctx context.Context, cfg Config, opts Options, sess *recorder.Sessio
 // recordWHIP serves the WHIP ingest; in ModeDemo it also runs the demo's
 // synthetic publishers against it.
 func recordWHIP(ctx context.Context, cfg Config, opts Options, sess *recorder.Session, p *presence, log *slog.Logger, out *printer) (time.Time, error) {
-	ln, err := whip.Listen(cfg.WHIPListen)
-	if err != nil {
-		return time.Now(), fmt.Errorf("%w: WHIP on %s: %w", ErrListen, cfg.WHIPListen, err)
-	}
-	h := whip.NewHandler(sess, whip.Config{
+	wcfg := whip.Config{
 		PublicICE:    cfg.PublicICE,
 		Token:        cfg.WHIPToken,
 		AllowOrigins: cfg.WHIPOrigins,
 		AllowHosts:   cfg.WHIPHosts,
 		Limits:       whip.Limits{MaxResources: cfg.WHIPMaxPublishers},
 		Logger:       log.With("component", "whip"),
-	})
-	serveCtx, stopServe := context.WithCancel(context.WithoutCancel(ctx))
-	served := make(chan error, 1)
-	go func() { served <- whip.Serve(serveCtx, ln, h) }()
-	// Serve closes the handler (everyone leaves) once serveCtx ends. A
-	// slow shutdown is only logged: closing the session afterwards stops
-	// whatever still records, and the files are complete either way.
-	shutdown := func() {
-		stopServe()
-		if err := <-served; err != nil {
-			log.Warn("WHIP server shutdown", "err", err)
-		}
 	}
-
-	whipURL := "http://" + listenURLHost(ln.Addr()) + "/whip"
+	var whipURL string
+	var shutdown func()
+	if host := opts.WHIPHost; host != nil {
+		wcfg.Authenticate = host.Authenticate
+		h := whip.NewHandler(sess, wcfg)
+		var unmount func()
+		whipURL, unmount = host.Mount(h)
+		shutdown = func() {
+			unmount()
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+			defer cancel()
+			if err := h.Close(cctx); err != nil {
+				log.Warn("WHIP ingest shutdown", "err", err)
+			}
+		}
+	} else {
+		ln, err := whip.Listen(cfg.WHIPListen)
+		if err != nil {
+			return time.Now(), fmt.Errorf("%w: WHIP on %s: %w", ErrListen, cfg.WHIPListen, err)
+		}
+		h := whip.NewHandler(sess, wcfg)
+		serveCtx, stopServe := context.WithCancel(context.WithoutCancel(ctx))
+		served := make(chan error, 1)
+		go func() { served <- whip.Serve(serveCtx, ln, h) }()
+		// Serve closes the handler (everyone leaves) once serveCtx ends.
+		// A slow shutdown is only logged: closing the session afterwards
+		// stops whatever still records, and the files are complete
+		// either way.
+		shutdown = func() {
+			stopServe()
+			if err := <-served; err != nil {
+				log.Warn("WHIP server shutdown", "err", err)
+			}
+		}
+		whipURL = "http://" + listenURLHost(ln.Addr()) + "/whip"
+	}
 	log.Info("WHIP ingest ready", "url", whipURL, "public_ice", cfg.PublicICE, "token", cfg.WHIPToken != "")
 	if opts.OnListen != nil {
 		opts.OnListen(whipURL)

@@ -71,3 +71,17 @@ func extra(audio string) []string {
 	}
 	return []string{filepath.Base(audio)}
 }
+
+// Upload uploads the session of res (its composed MP4, with cfg.UploadAll
+// every file) to cfg.S3, the upload step of [Run] on its own (a host's
+// upload job), and returns the MP4's URL.
+func Upload(ctx context.Context, cfg Config, res *Result, log *slog.Logger) (string, error) {
+	if log == nil {
+		log = discardLogger()
+	}
+	up, err := newUploader(ctx, cfg.S3, log)
+	if err != nil {
+		return "", err
+	}
+	return up.uploadSession(ctx, res, cfg.UploadAll)
+}

@@ -97,6 +97,13 @@ func ServerBinary() (string, error) {
 // or ROOMTAPE_LIVEKIT_SERVER is set.
 func StartServer(tb testing.TB, addr netip.Addr) *Server {
 	tb.Helper()
+	return StartServerWebhooks(tb, addr)
+}
+
+// StartServerWebhooks is [StartServer] with the server's webhooks sent to
+// urls, signed with APIKey.
+func StartServerWebhooks(tb testing.TB, addr netip.Addr, urls ...string) *Server {
+	tb.Helper()
 	bin, err := ServerBinary()
 	if err != nil {
 		if os.Getenv(requireEnv) == "1" || os.Getenv(ServerEnv) != "" {
@@ -122,6 +129,12 @@ room:
   empty_timeout: 300
   departure_timeout: 5
 `, SignalPort, addr, tcpPort, udpPort, addr, APIKey, APISecret)
+	if len(urls) > 0 {
+		cfg += fmt.Sprintf("webhook:\n  api_key: %s\n  urls:\n", APIKey)
+		for _, u := range urls {
+			cfg += fmt.Sprintf("    - %q\n", u)
+		}
+	}
 	path := filepath.Join(tb.TempDir(), "livekit.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		tb.Fatal(err)

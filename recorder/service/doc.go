@@ -1,0 +1,42 @@
+// Package service runs roomtape as a recording service: an HTTP API that
+// starts, stops and lists recordings and compositions, a job runner that
+// executes them, outgoing signed webhooks, auto-recording from LiveKit
+// webhooks, Prometheus metrics and a small web page.
+//
+// It lives under recorder because it is a host of recordings: every job
+// runs the one session pipeline the bot runs (record → compose live or
+// after the call → store, internal/bot), with the service's own WHIP rooms
+// mounted on its HTTP server. examples/server is the thin binary over it;
+// a host that wants the pieces in its own process embeds a [Service] (or
+// only its [Service.Handler]).
+//
+// # Jobs and state
+//
+// A [Job] (record, compose or upload) is a JSON value in a JetStream
+// key-value bucket (KVBucket), keyed by its ID; the queue is a JetStream
+// work-queue stream (JobsStream) whose messages carry only job IDs. A
+// worker takes a message when it has a free slot, claims the job by a
+// revision-checked update of its KV entry (the job's Attempt becomes the
+// message's delivery count), keeps the message alive with InProgress while
+// it runs and acks it when the job reaches a final state. Every later write
+// by a worker is revision-checked and refused when the Attempt moved on,
+// so a worker that lost its job (a redelivery after it stalled) stops
+// instead of writing over its successor; that is the base issue 16's
+// fleet builds on without changing the API.
+//
+// A service killed mid-recording leaves its job "recording" and its
+// message unacknowledged; JetStream redelivers it after AckWait and the
+// worker that takes it records a new part of the same job (a new session
+// directory beside the first). When the call ends the parts' manifests
+// are merged on the first part's clock and composed together, the time
+// between them a gap. Queued jobs simply wait in the stream.
+//
+// # Concurrency
+//
+// Each running job has one goroutine (run) that owns its [Job] value and
+// is the only writer of its progress and state; the API writes only
+// StopRequested, through the same revision-checked update. The job cache
+// (jobs.go) is owned by one watcher goroutine; readers take its RWMutex.
+// Webhook delivery has its own goroutine; emitting an event never waits
+// for it.
+package service

@@ -1,0 +1,162 @@
+package service_test
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/roomtape/roomtape/internal/mediacheck"
+	"github.com/roomtape/roomtape/internal/synth"
+	"github.com/roomtape/roomtape/recorder/service"
+	"github.com/roomtape/roomtape/timeline/manifest"
+)
+
+// Shape of the load test (the issue: at least 10 rooms of 2 publishers on
+// this 2-core machine, record-only).
+const (
+	loadRooms = 10
+	loadStay  = 15 * time.Second
+	// loadMeasure is the steady span the server's CPU is measured over,
+	// once everyone has joined.
+	loadMeasure = 10 * time.Second
+	// opusFrame is a synthetic publisher's audio packet.
+	opusFrame = 20 * time.Millisecond
+)
+
+// TestLoad records loadRooms WHIP rooms of two publishers each at once,
+// record-only, through the API of a real server process, checks that
+// every video frame a publisher sent is in its recorded files, and
+// reports the server's CPU and memory per room and the audio recorded.
+func TestLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("records 10 rooms for 15 s")
+	}
+	srv := startServer(t, "127.0.0.1:0", t.TempDir(), nil, "--max-recordings", strconv.Itoa(loadRooms))
+	ctx := t.Context()
+	type room struct {
+		resp service.RecordingResponse
+		pubs []*synth.Publisher
+	}
+	rooms := make([]*room, loadRooms)
+	for i := range rooms {
+		rooms[i] = &room{resp: srv.createRecording(service.RecordingRequest{
+			Room:   service.Room{Type: service.RoomWHIP, Participants: []service.Grant{{ID: "a"}, {ID: "b"}}, IdleTimeoutS: 1},
+			Output: service.Output{Compose: service.ComposeNone},
+		})}
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for i, r := range rooms {
+		for k, id := range []string{"a", "b"} {
+			wg.Go(func() {
+				p := publish(ctx, t, r.resp.WHIP.URL, r.resp.WHIP.Tokens[id], (2*i+k)%2, roomStart)
+				mu.Lock()
+				r.pubs = append(r.pubs, p)
+				mu.Unlock()
+			})
+		}
+	}
+	wg.Wait()
+	cpu0, at0 := procCPU(t, srv.cmd.Process.Pid), time.Now()
+	time.Sleep(loadMeasure)
+	cpu1, at1 := procCPU(t, srv.cmd.Process.Pid), time.Now()
+	rss := procRSS(t, srv.cmd.Process.Pid)
+	time.Sleep(loadStay - loadMeasure)
+	for _, r := range rooms {
+		for _, p := range r.pubs { // their counters are final once closed
+			if err := p.Close(ctx); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	util := (cpu1 - cpu0).Seconds() / at1.Sub(at0).Seconds()
+	t.Logf("server: %.2f cores for %d rooms of 2 (%.3f cores, %.1f%% of a core per room), RSS %d MiB (%.1f MiB per room)",
+		util, loadRooms, util/loadRooms, 100*util/loadRooms, rss>>20, float64(rss>>20)/loadRooms)
+
+	var audioShort, audioSent time.Duration
+	defer func() {
+		t.Logf("audio: %v recorded of %v sent (%v short, %.2f%%)", audioSent-audioShort, audioSent, audioShort, 100*audioShort.Seconds()/max(1e-9, audioSent.Seconds()))
+	}()
+	for _, r := range rooms {
+		j, _ := srv.waitJob("/v1/recordings/"+r.resp.Job.ID, jobDone)
+		if j.State != service.StateDone {
+			t.Errorf("%s: %s %s", j.ID, j.State, j.Error)
+			continue
+		}
+		mf, _ := j.File(service.FileManifest)
+		m, err := manifest.Load(mf.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Participants) != 2 {
+			t.Errorf("%s: %d participants", j.ID, len(m.Participants))
+		}
+		frames, audio := 0, time.Duration(0)
+		for _, p := range m.Participants {
+			for _, tr := range p.Tracks {
+				rep, err := mediacheck.Analyze(tr.Path, mediacheck.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rep.Video != nil {
+					frames += rep.Video.Frames
+				}
+				if rep.Audio != nil {
+					audio += rep.Audio.Duration()
+				}
+			}
+		}
+		var want, packets int64
+		for _, p := range r.pubs {
+			want += p.Stats().VideoFrames
+			packets += p.Stats().AudioPackets
+		}
+		if int64(frames) != want {
+			t.Errorf("%s: %d video frames recorded, %d sent", j.ID, frames, want)
+		}
+		// Audio is measured and reported, not asserted: with 10 rooms
+		// the decoded audio has come out 60-400 ms (0.2-1.3%) shorter
+		// than the packets sent (exact with 2 rooms); open, see the
+		// service README.
+		audioShort += time.Duration(packets)*opusFrame - audio
+		audioSent += time.Duration(packets) * opusFrame
+	}
+	checkNoSecrets(t, srv.logs.String(), []string{testKey})
+	srv.stop()
+}
+
+// procCPU is a process's user + system CPU time.
+func procCPU(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command name (which may hold spaces) in ")".
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	const clkTck = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / clkTck
+}
+
+// procRSS is a process's resident memory in bytes.
+func procRSS(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
