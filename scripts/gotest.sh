@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # gotest.sh runs `go test -v "$@"`, keeps the whole output in build/test.log
-# and prints a summary: each package's result, every skipped test with its
+# (or $GOTEST_LOG) and prints a summary: each package's result, every skipped test with its
 # reason (CI must show why anything was skipped), and every failure with
 # its log. Exits with go test's status.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-log=$here/build/test.log
+log=${GOTEST_LOG:-$here/build/test.log}
 mkdir -p "$here/build"
 go test -v "$@" >"$log" 2>&1
 rc=$?

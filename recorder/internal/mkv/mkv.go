@@ -77,6 +77,9 @@ type Writer struct {
 	// ptsBuf holds the latest Reorder+1 presentation times in increasing
 	// order (nil without reordering): the smallest is the next decode time.
 	ptsBuf []int64
+	// lastDTS is the decode time last returned by dts (haveDTS: one was).
+	lastDTS int64
+	haveDTS bool
 	// opened says Create created the file (to remove it if Create fails).
 	opened bool
 	// width and height are the header's picture size; maxW and maxH the
@@ -207,7 +210,16 @@ func (w *Writer) dts(pts, dur int64) int64 {
 	for i := 0; i < n && w.ptsBuf[i] > w.ptsBuf[i+1]; i++ {
 		w.ptsBuf[i], w.ptsBuf[i+1] = w.ptsBuf[i+1], w.ptsBuf[i]
 	}
-	return w.ptsBuf[0]
+	// The window's minimum goes back when presentation times step back
+	// by more than the window (a revision of the sender's clock offset
+	// moves every later frame): decode times must not, or the muxer
+	// refuses the packet and the track's file fails.
+	d := w.ptsBuf[0]
+	if w.haveDTS && d < w.lastDTS {
+		d = w.lastDTS
+	}
+	w.lastDTS, w.haveDTS = d, true
+	return d
 }
 
 // clusterSizeLimit bounds a cluster's bytes (FFmpeg's default for
@@ -232,8 +244,11 @@ func (w *Writer) WritePacket(data []byte, pts, dur time.Duration, key bool) erro
 		d = w.ticks(dur)
 		w.pkt.SetDuration(d)
 	}
-	w.pkt.SetPts(ts)
-	w.pkt.SetDts(w.dts(ts, d))
+	dts := w.dts(ts, d)
+	// A picture is never presented before it is decoded: after a step
+	// back (see dts) it is shown at its decode time.
+	w.pkt.SetPts(max(ts, dts))
+	w.pkt.SetDts(dts)
 	if key {
 		w.pkt.SetFlags(w.pkt.Flags().Add(astiav.PacketFlagKey))
 	}
