@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -105,11 +106,12 @@ func TestLiveKitViaBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), lkTimeout)
 	defer cancel()
 	const w, h = 320, 180
+	recDir := t.TempDir()
 	cfg, err := ParseArgs([]string{
 		"--room-url", srv.URL, "--api-key", lktest.APIKey, "--api-secret", lktest.APISecret,
 		"--room", "standup", "--via-browser", "--idle-timeout", lkIdle.String(),
 		"--width", "320", "--height", "180", "--preset", "ultrafast",
-		"--recordings-dir", t.TempDir(), "--env-file", "",
+		"--recordings-dir", recDir, "--env-file", "",
 	}, noEnv, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +126,10 @@ func TestLiveKitViaBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Alice stays lkStay from when the bridge has her in the session:
+	// Chromium's start and join take seconds on a loaded machine, and
+	// her recorded presence must hold enough markers to check.
+	waitRecorded(ctx, t, recDir, "alice")
 	time.Sleep(lkStay)
 	pub.Leave()
 	var r runResult
@@ -148,4 +154,26 @@ func TestLiveKitViaBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkSyntheticAV(t, r.res.Output, cm, w, h, []synthParticipant{{"Alice", 0}}, lkAVTolerance)
+}
+
+// waitRecorded waits until a session.json under dir lists participant id.
+func waitRecorded(ctx context.Context, t *testing.T, dir, id string) {
+	t.Helper()
+	for {
+		paths, _ := filepath.Glob(filepath.Join(dir, "*", "session.json"))
+		for _, p := range paths {
+			if m, err := manifest.Load(p); err == nil {
+				for _, pp := range m.Participants {
+					if pp.Key() == id {
+						return
+					}
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s never recorded under %s: %v", id, dir, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

@@ -56,6 +56,10 @@ func checkOutput(t *testing.T, out string, m *manifest.Session, w, h int, want [
 		win    timeline.Window
 		id     string
 		tracks []span // the participant's video tracks
+		// present are the participant's presence intervals: a resumed
+		// recording's second track may start before its participant
+		// rejoins, and between the parts the tile shows no picture.
+		present []span
 	}
 	var probes []probe
 	var rects []timeline.Rect
@@ -63,10 +67,13 @@ func checkOutput(t *testing.T, out string, m *manifest.Session, w, h int, want [
 		for k, tile := range win.Tiles(w, h) {
 			id := win.Participants[k].ID
 			var vw, vh int
-			var tracks []span
+			var tracks, present []span
 			for _, p := range m.Participants {
 				if p.Key() != id {
 					continue
+				}
+				for _, iv := range p.Intervals() {
+					present = append(present, span{iv.Join(), iv.Leave()})
 				}
 				for _, vt := range p.VideoTracks() {
 					vw, vh = vt.Width, vt.Height
@@ -79,7 +86,7 @@ func checkOutput(t *testing.T, out string, m *manifest.Session, w, h int, want [
 			}
 			dst, _ := timeline.Place(tile, vw, vh, timeline.Letterbox)
 			rects = append(rects, timeline.Rect{X: dst.X + dst.W/4, Y: dst.Y + dst.H/4, W: dst.W / 2, H: dst.H / 2})
-			probes = append(probes, probe{win: win, id: id, tracks: tracks})
+			probes = append(probes, probe{win: win, id: id, tracks: tracks, present: present})
 		}
 	}
 	var freqs []float64
@@ -118,7 +125,7 @@ func checkOutput(t *testing.T, out string, m *manifest.Session, w, h int, want [
 			// recording has one track per part).
 			from, to := max(pr.win.Start, tr.start)+edge, min(pr.win.End, tr.end)-edge
 			for at := from; at < to; at += 300 * time.Millisecond {
-				if near(at, fl) || (at-tr.start)%testmedia.MarkerPeriod < testmedia.FlashDuration+2*outFrame {
+				if near(at, fl) || (at-tr.start)%testmedia.MarkerPeriod < testmedia.FlashDuration+2*outFrame || !inside(at, pr.present) {
 					continue
 				}
 				c, ok := rep.MeanAt(i, at)
@@ -174,4 +181,14 @@ func within(ts []time.Duration, from, to time.Duration) []time.Duration {
 		}
 	}
 	return out
+}
+
+// inside reports whether at lies in one of spans, edge away from its ends.
+func inside(at time.Duration, spans []span) bool {
+	for _, s := range spans {
+		if at >= s.start+edge && at < s.end-edge {
+			return true
+		}
+	}
+	return false
 }
