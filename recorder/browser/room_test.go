@@ -684,12 +684,23 @@ func nearest(sent []time.Duration, f time.Duration) time.Duration {
 // flashes, nearest to the middle of the span.
 func (m markers) between(start, end time.Duration) time.Duration {
 	mid := (start + end) / 2
-	best := mid
-	for _, f := range m.Flashes {
+	all := append(append([]time.Duration(nil), m.Flashes...), m.MediaFlashes...)
+	// clear: a quarter period from every flash, by send or media time
+	// (a flash a loaded publisher sent late shows between the two).
+	clear := func(at time.Duration) bool {
+		for _, f := range all {
+			if absDur(at-f) < testmedia.MarkerPeriod/4 {
+				return false
+			}
+		}
+		return true
+	}
+	best, found := mid, clear(mid)
+	for _, f := range all {
 		// Half a period after a flash is half a period before the next.
 		for _, at := range []time.Duration{f + testmedia.MarkerPeriod/2, f - testmedia.MarkerPeriod/2} {
-			if at >= start+edgeMargin && at < end-edgeMargin && (best == mid || absDur(at-mid) < absDur(best-mid)) {
-				best = at
+			if at >= start+edgeMargin && at < end-edgeMargin && clear(at) && (!found || absDur(at-mid) < absDur(best-mid)) {
+				best, found = at, true
 			}
 		}
 	}
