@@ -39,16 +39,17 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/asticode/go-astiav"
+
 	"github.com/roomtape/roomtape/internal/redact"
 )
 
-// FFmpeg's log levels (libavutil/log.h).
+// FFmpeg's log levels, as ints for the callback (go-astiav's values).
 const (
-	avLogError   = 16
-	avLogWarning = 24
-	avLogInfo    = 32
-	avLogVerbose = 40
-	avLogDebug   = 48
+	avLogError   = int(astiav.LogLevelError)
+	avLogWarning = int(astiav.LogLevelWarning)
+	avLogInfo    = int(astiav.LogLevelInfo)
+	avLogDebug   = int(astiav.LogLevelDebug)
 )
 
 // ffmpegLogger is the logger FFmpeg's messages go to (nil: dropped).
