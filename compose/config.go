@@ -17,18 +17,23 @@ const (
 	DefaultWidth  = 1280
 	DefaultHeight = 720
 	DefaultFPS    = 30
-	// DefaultPreset is libx264's superfast, with DefaultX264Params: on
-	// composed calls (tiles on black, mostly still) it keeps SSIM ≥ 0.998
-	// against a near-lossless composition and gives files smaller than
-	// preset fast's, at about a third of its encoding CPU (bench/live.sh).
+	// DefaultPreset is libx264's superfast, with DefaultX264Params and
+	// DefaultCRF: on the benchmark sessions of bench/live.sh it keeps SSIM
+	// ≥ 0.9955 against a near-lossless composition of the same session,
+	// with files at most 1.24 × preset fast / CRF 23's, at about half of
+	// fast's composing CPU.
 	DefaultPreset = "superfast"
 	// DefaultX264Params are the libx264 options added to DefaultPreset
 	// when Config.X264Params is empty: macroblock-tree rate control over a
 	// 10-frame lookahead (superfast turns it off) spends bits where the
 	// picture changes, which nearly halves superfast's file size on calls
 	// for 3 % more encoding CPU.
-	DefaultX264Params   = "mbtree=1:rc-lookahead=10"
-	DefaultCRF          = 23
+	DefaultX264Params = "mbtree=1:rc-lookahead=10"
+	// DefaultCRF is one step below libx264's usual 23: at 23, superfast
+	// falls to SSIM 0.9947 on bench/live.sh's "example" session (fine
+	// moving detail), under the 0.995 quality floor; 22 gives 0.9955 there
+	// for 14 % more bits, still smaller than or near preset fast's file.
+	DefaultCRF          = 22
 	DefaultHoldLast     = time.Second
 	DefaultAudioBitrate = 128000
 	// DefaultDelay is how far behind the live edge [Live] composes: longer
@@ -56,7 +61,7 @@ var (
 
 // Config tunes a composition. The zero value composes 1280x720 at 30 fps in
 // the prototype's column layout, letterboxed, libx264 preset superfast
-// with macroblock-tree rate control (DefaultX264Params), CRF 23.
+// with macroblock-tree rate control (DefaultX264Params), CRF 22.
 type Config struct {
 	// Width and Height (optional) are the output size; default to 1280x720.
 	// Both must be even.

@@ -36,7 +36,12 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "compose:", err)
+		// The compose package's errors name it already.
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "compose: ") {
+			msg = "compose: " + msg
+		}
+		fmt.Fprintln(os.Stderr, msg)
 		os.Exit(1)
 	}
 }
@@ -58,6 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fit := fs.String("fit", "letterbox", "aspect policy: letterbox or crop")
 	preset := fs.String("preset", compose.DefaultPreset, "libx264 preset")
 	crf := fs.Int("crf", compose.DefaultCRF, "libx264 CRF")
+	x264Params := fs.String("x264-params", "", "extra libx264 options, key=value:key=value (default: "+compose.DefaultX264Params+" with the default preset; - for none)")
 	labels := fs.Bool("labels", false, "draw names on tiles")
 	hold := fs.Duration("hold-last", compose.DefaultHoldLast, "how long a stopped stream's last frame stays")
 	printGraph := fs.Bool("print-graph", false, "print the filter graph of each layout window and exit")
@@ -104,7 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg := compose.Config{
-		Width: *width, Height: *height, FPS: *fps, Preset: *preset, CRF: *crf,
+		Width: *width, Height: *height, FPS: *fps, Preset: *preset, CRF: *crf, X264Params: *x264Params,
 		Labels: *labels, HoldLast: *hold, FullSpan: *fullSpan, Logger: logger,
 	}
 	k, ok := timeline.ParseLayout(*layout)

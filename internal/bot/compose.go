@@ -31,7 +31,7 @@ func composeConfig(cfg Config, log *slog.Logger, out *printer, progress func(com
 	return compose.Config{
 		Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS,
 		Layout: cfg.Layout, Fit: fit, Labels: cfg.Labels,
-		Preset: cfg.Preset, CRF: cfg.CRF,
+		Preset: cfg.Preset, CRF: cfg.CRF, X264Params: cfg.X264Params,
 		FullSpan: cfg.FullSpan, Delay: cfg.LiveDelay,
 		Logger: log.With("component", "compose"),
 		Progress: func(p compose.Progress) {

@@ -101,6 +101,7 @@ type Config struct {
 	AudioM4A      bool // also write <output>.m4a, the audio alone
 	Preset        string
 	CRF           int
+	X264Params    string // extra libx264 options (compose.Config.X264Params)
 	// NoCompose stops after recording (session.json and per-participant
 	// files only).
 	NoCompose bool
@@ -347,6 +348,7 @@ func ParseArgs(args []string, env Env, usage io.Writer) (Config, error) {
 	fs.BoolVar(&c.AudioM4A, "audio-m4a", false, "also write the mixed audio alone as <output>.m4a (audio-only recording)")
 	fs.StringVar(&c.Preset, "preset", compose.DefaultPreset, "libx264 preset")
 	fs.IntVar(&c.CRF, "crf", compose.DefaultCRF, "libx264 CRF (1-51)")
+	fs.StringVar(&c.X264Params, "x264-params", "", "extra libx264 options, key=value:key=value (default: "+compose.DefaultX264Params+" with the default preset; - for none)")
 	fs.BoolVar(&c.NoCompose, "no-compose", false, "record only; compose later with examples/compose")
 	fs.BoolVar(&c.Offline, "offline", false, "compose after the call instead of live while recording")
 	fs.DurationVar(&c.LiveDelay, "live-delay", compose.DefaultDelay, "how far behind the live edge the live composition runs (at least the 2s minimum window)")
