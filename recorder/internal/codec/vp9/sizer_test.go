@@ -131,18 +131,18 @@ func TestSizer(t *testing.T) {
 // one parses and keeps the keyframe's size.
 func TestSizerLibvpx(t *testing.T) {
 	for _, tc := range cases {
-		b, _ := hex.DecodeString(tc.hex)
+		b, _ := hex.DecodeString(tc.Hex)
 		var s Sizer
-		if !tc.key {
+		if !tc.Key {
 			continue
 		}
 		w, h, ok := s.Next(b)
-		if !ok || w != tc.width || h != tc.height {
-			t.Errorf("%s: Next = %dx%d %v", tc.name, w, h, ok)
+		if !ok || w != tc.Width || h != tc.Height {
+			t.Errorf("%s: Next = %dx%d %v", tc.Name, w, h, ok)
 		}
 	}
 	delta, _ := hex.DecodeString("86004092f0c12e0600777fbc5f91ba39")
-	key, _ := hex.DecodeString(cases[0].hex)
+	key, _ := hex.DecodeString(cases[0].Hex)
 	var s Sizer
 	s.Next(key)
 	if w, h, ok := s.Next(delta); !ok || w != 1920 || h != 1080 {
