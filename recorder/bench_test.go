@@ -156,51 +156,69 @@ func rss() int64 {
 func BenchmarkRecord(b *testing.B) {
 	loadBenchMedia(b)
 	for _, n := range []int{1, 16} {
-		b.Run(fmt.Sprintf("participants=%d", n), func(b *testing.B) {
-			s, err := recorder.NewSession(recorder.Config{Dir: b.TempDir()})
-			if err != nil {
-				b.Fatal(err)
-			}
-			runtime.GC()
-			rss0 := rss()
-			var mu sync.Mutex
-			var rssMid int64
-			cpu0 := cpuTime()
-			b.ResetTimer()
-			var wg sync.WaitGroup
-			errs := make(chan error, n)
-			for i := range n {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					errs <- recordLoops(s, fmt.Sprintf("p%d", i), b.N, func(l int) {
-						if l == b.N/2 {
-							mu.Lock()
-							rssMid = max(rssMid, rss())
-							mu.Unlock()
-						}
-					})
-				}()
-			}
-			wg.Wait()
-			b.StopTimer()
-			cpu := cpuTime() - cpu0
-			rss1 := rss()
-			close(errs)
-			for err := range errs {
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := s.Close(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-			media := time.Duration(b.N) * benchLoop * time.Duration(n)
-			b.ReportMetric(100*cpu.Seconds()/media.Seconds(), "%core/participant")
-			b.ReportMetric(float64(rss1-rss0)/float64(n)/(1<<20), "MB/participant")
-			b.ReportMetric(float64(rss1-rssMid)/(1<<20), "MB-growth-2nd-half")
-			b.ReportMetric(mediaBitRate()/1e6, "Mbit/s/participant")
-			b.ReportMetric(0, "ns/op")
-		})
+		b.Run(fmt.Sprintf("participants=%d", n), func(b *testing.B) { benchRecord(b, n, 0) })
 	}
+}
+
+// BenchmarkRecordSegments is BenchmarkRecord with and without segments
+// (Config.SegmentDuration 0 and 10 s), side by side: the extra CPU of
+// cutting a track into standalone files. The media's keyframes come every
+// 2 s, so cuts need no keyframe request.
+//
+//	go test -run '^$' -bench RecordSegments -benchtime 30x ./recorder/
+func BenchmarkRecordSegments(b *testing.B) {
+	loadBenchMedia(b)
+	for _, seg := range []time.Duration{0, 10 * time.Second} {
+		b.Run(fmt.Sprintf("segment=%v", seg), func(b *testing.B) { benchRecord(b, 4, seg) })
+	}
+}
+
+// benchRecord records n participants b.N times benchLoop each into a
+// session cut in segments of seg (0: none) and reports the cost.
+func benchRecord(b *testing.B, n int, seg time.Duration) {
+	b.Helper()
+	s, err := recorder.NewSession(recorder.Config{Dir: b.TempDir(), SegmentDuration: seg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	rss0 := rss()
+	var mu sync.Mutex
+	var rssMid int64
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- recordLoops(s, fmt.Sprintf("p%d", i), b.N, func(l int) {
+				if l == b.N/2 {
+					mu.Lock()
+					rssMid = max(rssMid, rss())
+					mu.Unlock()
+				}
+			})
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	cpu := cpuTime() - cpu0
+	rss1 := rss()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Close(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	media := time.Duration(b.N) * benchLoop * time.Duration(n)
+	b.ReportMetric(100*cpu.Seconds()/media.Seconds(), "%core/participant")
+	b.ReportMetric(float64(rss1-rss0)/float64(n)/(1<<20), "MB/participant")
+	b.ReportMetric(float64(rss1-rssMid)/(1<<20), "MB-growth-2nd-half")
+	b.ReportMetric(mediaBitRate()/1e6, "Mbit/s/participant")
+	b.ReportMetric(0, "ns/op")
 }

@@ -75,6 +75,7 @@ func seconds(d time.Duration) float64 {
 // Manifest returns what session.json says now. Present participants have
 // leave_time_s and their open presence interval ending now; tracks still
 // recording have no end_s; end_time_s is set once the session is closed.
+// A continued session's (Config.Continue) includes the earlier part.
 func (s *Session) Manifest() *manifest.Session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -86,7 +87,6 @@ func (s *Session) Manifest() *manifest.Session {
 		SessionID:    s.id,
 		SessionDir:   s.dir,
 		Participants: make([]manifest.Participant, 0, len(s.order)),
-		Format:       manifest.FormatVersion,
 		StartedAt:    s.start.UTC().Format(time.RFC3339Nano),
 	}
 	if s.ended {
@@ -115,7 +115,21 @@ func (s *Session) Manifest() *manifest.Session {
 		}
 		m.Participants = append(m.Participants, mp)
 	}
-	return m
+	m.Format = m.NeededFormat()
+	if s.prev == nil {
+		return m
+	}
+	merged, err := manifest.Merge([]*manifest.Session{s.prev, m}, []time.Duration{0, 0})
+	if err != nil {
+		// Not expected: both parts are valid and on one clock.
+		s.log.Error("cannot merge the continued session; session.json holds this part only", "err", err)
+		return m
+	}
+	merged.SessionID, merged.SessionDir, merged.StartedAt = m.SessionID, m.SessionDir, m.StartedAt
+	if !s.ended {
+		merged.EndTimeS = nil // still recording
+	}
+	return merged
 }
 
 // manifestTrack describes t for session.json; s.mu must be held.
@@ -138,6 +152,18 @@ func (t *Track) manifestTrack() manifest.Track {
 	for _, c := range r.changes {
 		mt.Resolutions = append(mt.Resolutions, manifest.Resolution{AtS: seconds(c.at), Width: c.width, Height: c.height})
 	}
+	for k, sg := range r.segments {
+		ms := manifest.Segment{Path: sg.name, StartS: seconds(sg.start), Bytes: sg.bytes, Complete: sg.complete}
+		end := sg.end
+		if k == len(r.segments)-1 && r.end >= 0 {
+			end = max(r.end, sg.start)
+		}
+		if end >= 0 {
+			e := seconds(end)
+			ms.EndS = &e
+		}
+		mt.Segments = append(mt.Segments, ms)
+	}
 	return mt
 }
 
@@ -147,6 +173,15 @@ func (t *Track) manifestTrack() manifest.Track {
 // StorageFailed event the caller delivers) and logged as an error; the
 // next success ends the run.
 func (s *Session) checkpoint() error {
+	err := s.writeManifest()
+	if err == nil {
+		s.notifyFile(s.ManifestPath())
+	}
+	return err
+}
+
+// writeManifest implements checkpoint under manifestMu.
+func (s *Session) writeManifest() error {
 	s.manifestMu.Lock()
 	defer s.manifestMu.Unlock()
 	err := s.Manifest().WriteFile(s.ManifestPath())

@@ -54,7 +54,8 @@ func (p *Participant) Present() bool {
 // AddTrack starts a track. Each call starts a new file, named
 // <sanitised id>-<hash>_<source>_<n>.mkv with n counting the participant's
 // starts of that source from 1 (a camera restarted after a stop gets
-// ..._camera_2.mkv); the file is created when the first frame is written
+// ..._camera_2.mkv), or with Config.SegmentDuration a series of files
+// <...>_<n>-s0001.mkv, -s0002.mkv and so on; the file is created when the first frame is written
 // (the first keyframe for video), and session time of its first frame is
 // the track's start_s in session.json.
 //
@@ -82,9 +83,17 @@ func (p *Participant) AddTrack(info TrackInfo) (*Track, error) {
 			return nil, fmt.Errorf("%w: participant %q already has an active track %q", ErrInvalidTrack, p.id, info.ID)
 		}
 	}
-	p.seq[info.Source]++
-	name := p.stem + "_" + string(info.Source) + "_" + strconv.Itoa(p.seq[info.Source]) + ".mkv"
-	t := &Track{p: p, s: s, info: info, name: name, path: filepath.Join(s.dir, name)}
+	base := ""
+	for base == "" || s.taken[base+".mkv"] || s.taken[segmentName(base, 1)] {
+		// A continued session's earlier part may use the first numbers.
+		p.seq[info.Source]++
+		base = p.stem + "_" + string(info.Source) + "_" + strconv.Itoa(p.seq[info.Source])
+	}
+	name := base + ".mkv"
+	if s.segment > 0 {
+		name = segmentName(base, 1)
+	}
+	t := &Track{p: p, s: s, info: info, name: name, path: filepath.Join(s.dir, name), base: base, segDur: s.segment}
 	p.active = append(p.active, t)
 	at := s.Elapsed()
 	ti := info

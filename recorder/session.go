@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/roomtape/roomtape/timeline"
+	"github.com/roomtape/roomtape/timeline/manifest"
 )
 
 // DefaultDir is the recordings root used when Config.Dir is empty.
@@ -51,7 +52,48 @@ type Config struct {
 	Logger *slog.Logger
 	// Now (optional) is the clock; defaults to time.Now.
 	Now func() time.Time
+	// SegmentDuration (optional) cuts every track's file into segments of
+	// at most this long, each a standalone Matroska file listed in
+	// session.json (tracks[].segments) with its start, so that finished
+	// segments can be stored elsewhere while the call goes on (see
+	// OnFile). Audio is cut at the first frame at or after the bound.
+	// Video can only be cut at a keyframe: shortly before the bound (at
+	// most KeyframeLead, adapted to how fast the sender answered) the
+	// track asks for one ([Track.KeyframeRequest]; pionrec sends a PLI)
+	// and cuts at the first keyframe from then on, so segments end at or
+	// just before the bound. A sender that answers later than that makes
+	// the segment longer by the difference; one that ignores requests
+	// (or an adapter that cannot send them) makes it last up to the
+	// sender's next keyframe. Both are logged and counted
+	// (TrackStats.SegmentOverruns); a segment is never cut at a
+	// non-keyframe.
+	// (optional) defaults to 0: one file per track start. Values below
+	// MinSegmentDuration are refused.
+	SegmentDuration time.Duration
+	// OnFile (optional) is called with the path of every file the
+	// session finishes (a closed segment, a stopped track's file, also
+	// one cut short by a storage failure) and of session.json after each
+	// rewrite, in the order they happen for one track. It is called from
+	// the goroutine that finished the file (a WriteFrame, Stop, Leave or
+	// the checkpoint ticker) with no lock held, so it must not block: it
+	// queues the work, as storage.LiveUploader's Notify does.
+	OnFile func(path string)
+	// Continue (optional) is the manifest of an earlier part of this
+	// session, recorded by a process that stopped (or died) before the
+	// call ended, e.g. as storage.FetchSession returns it from a store:
+	// the new session keeps its ID and its clock (session time 0 is
+	// Continue's started_at, so the time the recording stopped for is a
+	// gap nobody is present in) and its session.json is the merge of
+	// Continue and what this session records ([manifest.Merge]), in
+	// which a participant who joins again with the same ID keeps one
+	// entry. New files get names Continue does not use. Dir may already
+	// hold the earlier part's files and its session.json.
+	Continue *manifest.Session
 }
+
+// MinSegmentDuration is the shortest Config.SegmentDuration: twice
+// KeyframeLead, so that a keyframe asked for comes inside the segment.
+const MinSegmentDuration = 2 * KeyframeLead
 
 // Session is a recording: a clock, participants and their tracks. It is
 // safe for concurrent use.
@@ -88,6 +130,14 @@ type Session struct {
 
 	stopTicker chan struct{}
 	tickerDone chan struct{}
+
+	// Set by NewSession, read-only after.
+	segment time.Duration
+	onFile  func(path string)
+	// prev is the earlier part (Config.Continue), paths relative to dir
+	// where they lie in it; taken holds its file names.
+	prev  *manifest.Session
+	taken map[string]bool
 }
 
 // NewSession starts a session: its clock starts now, its directory is
@@ -104,6 +154,18 @@ func NewSession(cfg Config) (*Session, error) {
 	}
 	start := now()
 	id := cfg.ID
+	if cfg.Continue != nil {
+		var err error
+		if start, err = continueStart(cfg.Continue, start); err != nil {
+			return nil, err
+		}
+		if id == "" {
+			id = cfg.Continue.SessionID
+		}
+		if id != cfg.Continue.SessionID {
+			return nil, fmt.Errorf("%w: session id %q continues session %q", ErrBadConfig, id, cfg.Continue.SessionID)
+		}
+	}
 	if id == "" {
 		id = start.UTC().Format("20060102_150405")
 	}
@@ -127,6 +189,9 @@ func NewSession(cfg Config) (*Session, error) {
 			return nil, fmt.Errorf("%w: sink %d is nil", ErrBadConfig, i)
 		}
 	}
+	if cfg.SegmentDuration < 0 || (cfg.SegmentDuration > 0 && cfg.SegmentDuration < MinSegmentDuration) {
+		return nil, fmt.Errorf("%w: segment duration %v (0, or at least %v)", ErrBadConfig, cfg.SegmentDuration, MinSegmentDuration)
+	}
 	s := &Session{
 		id:           id,
 		dir:          dir,
@@ -140,12 +205,17 @@ func NewSession(cfg Config) (*Session, error) {
 		stems:        map[string]string{},
 		changed:      make(chan struct{}),
 		closeDone:    make(chan struct{}),
+		segment:      cfg.SegmentDuration,
+		onFile:       cfg.OnFile,
+	}
+	if cfg.Continue != nil {
+		s.prev, s.taken = continued(cfg.Continue, dir)
 	}
 	if s.files {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("recorder: create session dir %s: %w", dir, err)
 		}
-		if _, err := os.Stat(s.ManifestPath()); err == nil {
+		if _, err := os.Stat(s.ManifestPath()); err == nil && s.prev == nil {
 			return nil, fmt.Errorf("%w: %s already holds a session", ErrBadConfig, dir)
 		}
 		if err := s.checkpoint(); err != nil {
@@ -159,6 +229,53 @@ func NewSession(cfg Config) (*Session, error) {
 	}
 	s.log.Debug("session started", "dir", dir)
 	return s, nil
+}
+
+// continueStart returns the clock start of a session continuing prev:
+// prev's started_at, which must lie before now.
+func continueStart(prev *manifest.Session, now time.Time) (time.Time, error) {
+	if err := prev.Validate(); err != nil {
+		return time.Time{}, fmt.Errorf("%w: continue: %w", ErrBadConfig, err)
+	}
+	start, err := time.Parse(time.RFC3339Nano, prev.StartedAt)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: continue session %q: started_at %q: %w", ErrBadConfig, prev.SessionID, prev.StartedAt, err)
+	}
+	if start.After(now) {
+		return time.Time{}, fmt.Errorf("%w: continue session %q: started_at %v is after now (%v): clocks disagree", ErrBadConfig, prev.SessionID, start, now)
+	}
+	return start, nil
+}
+
+// continued returns a copy of prev whose paths inside dir are relative
+// to it (as this session writes its own) and the base names of its files.
+func continued(prev *manifest.Session, dir string) (*manifest.Session, map[string]bool) {
+	m := prev.Clone()
+	taken := map[string]bool{}
+	rel := func(p string) string {
+		if p == "" {
+			return p
+		}
+		taken[filepath.Base(p)] = true
+		if filepath.IsAbs(p) {
+			if r, err := filepath.Rel(dir, p); err == nil && !strings.HasPrefix(r, "..") {
+				return r
+			}
+		}
+		return p
+	}
+	for i := range m.Participants {
+		p := &m.Participants[i]
+		p.VideoPath, p.AudioPath = rel(p.VideoPath), rel(p.AudioPath)
+		for k := range p.Tracks {
+			t := &p.Tracks[k]
+			t.Path = rel(t.Path)
+			for g := range t.Segments {
+				t.Segments[g].Path = rel(t.Segments[g].Path)
+			}
+		}
+	}
+	return m, taken
 }
 
 // ID returns the session ID.
@@ -385,6 +502,14 @@ func (s *Session) Close(ctx context.Context) error {
 	close(s.closeDone)
 	s.log.Debug("session closed", "end", s.endAt)
 	return s.closeErr
+}
+
+// notifyFile tells Config.OnFile that the file at path is finished; no
+// lock may be held.
+func (s *Session) notifyFile(path string) {
+	if s.onFile != nil && path != "" {
+		s.onFile(path)
+	}
 }
 
 // runTicker flushes open files and rewrites session.json periodically.

@@ -3,6 +3,8 @@ package recorder
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,12 +17,21 @@ import (
 
 // Track is one started track of a participant. WriteFrame, Stop, Stats
 // and the accessors are safe for concurrent use.
+//
+// Ownership: mu guards the writing state (the open file, the segment
+// being written, sizes); s.mu guards rec, ended and what session.json
+// says; lock order t.mu, then s.mu. wantKey is set under mu and taken
+// without a lock by KeyframeRequest. Config.OnFile is called with
+// neither lock held.
 type Track struct {
 	p    *Participant
 	s    *Session
 	info TrackInfo
-	name string // file name in the session dir
+	name string // file name in the session dir (the first segment's)
 	path string
+	base string // file name without extension and segment number
+	// segDur is Config.SegmentDuration; 0: one file.
+	segDur time.Duration
 
 	mu       sync.Mutex // serialises writes, flushes and closing
 	closed   bool
@@ -36,12 +47,29 @@ type Track struct {
 	// (B-frames), from the first keyframe's SPS: frames then come in
 	// decode order and their PTS may go back, by up to that many frames.
 	reorder int
+	// Segmenting (segDur > 0): the current segment's number (from 1),
+	// file and first frame's PTS; the codec header of the latest keyframe
+	// that had one (H.264, AV1); when a keyframe was last asked for
+	// (asked: for this segment); overrun: this segment passed segDur.
+	seg      int
+	segPath  string
+	segStart time.Duration
+	extra    []byte
+	askedAt  time.Duration
+	asked    bool
+	overrun  bool
+	wantKey  atomic.Bool
+	// keyDelay is how long (media time) the sender last took from a
+	// request to the keyframe (haveDelay: it answered one).
+	keyDelay  time.Duration
+	haveDelay bool
 
 	// Guarded by s.mu.
 	ended bool
 	rec   *trackRecord
 
 	frames, bytes, droppedOrder, droppedKey, sinkErrs atomic.Uint64
+	segments, overruns, keyRequests                   atomic.Uint64
 }
 
 // trackRecord is what session.json says about a track's file.
@@ -52,6 +80,17 @@ type trackRecord struct {
 	// complete: the file is closed (or was never created); set by
 	// closeFile under s.mu, after the file's last byte is written.
 	complete bool
+	// segments of a segmented track, in order; the last one's end is the
+	// track's.
+	segments []segmentRecord
+}
+
+// segmentRecord is what session.json says about one segment.
+type segmentRecord struct {
+	name       string
+	start, end time.Duration // end < 0 while written
+	bytes      int64
+	complete   bool
 }
 
 type resolutionChange struct {
@@ -70,6 +109,15 @@ type TrackStats struct {
 	DroppedBeforeKeyframe uint64
 	// SinkErrors counts errors returned by sinks' WriteFrame.
 	SinkErrors uint64
+	// Segments counts the files started (Config.SegmentDuration: one per
+	// segment; else 1 once the first frame is written).
+	Segments uint64
+	// SegmentOverruns counts video segments that ran past
+	// Config.SegmentDuration because no keyframe came in time.
+	SegmentOverruns uint64
+	// KeyframeRequests counts the keyframes the track asked for to cut
+	// segments (see KeyframeRequest).
+	KeyframeRequests uint64
 }
 
 // Info returns the track's normalised info.
@@ -78,8 +126,9 @@ func (t *Track) Info() TrackInfo { return t.info }
 // Participant returns the participant the track belongs to.
 func (t *Track) Participant() *Participant { return t.p }
 
-// Path returns the track's file path; the file exists once the first frame
-// has been written (unless files are disabled).
+// Path returns the track's file path (with Config.SegmentDuration, its
+// first segment's); the file exists once the first frame has been written
+// (unless files are disabled).
 func (t *Track) Path() string { return t.path }
 
 // Reorder returns how many frames a frame of the track may be presented
@@ -101,8 +150,51 @@ func (t *Track) Stats() TrackStats {
 		DroppedOutOfOrder:     t.droppedOrder.Load(),
 		DroppedBeforeKeyframe: t.droppedKey.Load(),
 		SinkErrors:            t.sinkErrs.Load(),
+		Segments:              t.segments.Load(),
+		SegmentOverruns:       t.overruns.Load(),
+		KeyframeRequests:      t.keyRequests.Load(),
 	}
 }
+
+// Segmenting timing.
+const (
+	// KeyframeLead is the longest a video track asks for a keyframe
+	// before a segment is due (see Config.SegmentDuration), and how early
+	// a keyframe may cut it: a PLI's round trip and the encoder's answer
+	// (its next frame) take well under this on the paths WebRTC is used
+	// on. Once the sender answered a request, the lead is its answer time
+	// plus a margin (at least 200 ms), so cuts land just before the bound.
+	KeyframeLead = 500 * time.Millisecond
+	// keyframeRetry is how often an overdue segment asks again (a lost
+	// PLI, an encoder that was busy).
+	keyframeRetry = time.Second
+	// keyframeMargin is added to the time the sender took to answer the
+	// last request: jitter of the path and of the encoder (a frame or
+	// two at 30 fps and a paced keyframe).
+	keyframeMargin = 100 * time.Millisecond
+	// minKeyframeLead bounds the lead from below, however fast a sender
+	// answered once (a keyframe of its own that came just after asking).
+	minKeyframeLead = 200 * time.Millisecond
+)
+
+// keyLeadLocked is how long before a segment is due the track asks for a
+// keyframe (and may cut at one): the sender's last answer time plus
+// keyframeMargin, between minKeyframeLead and KeyframeLead; KeyframeLead
+// until it answered once. t.mu must be held.
+func (t *Track) keyLeadLocked() time.Duration {
+	if !t.haveDelay {
+		return KeyframeLead
+	}
+	return min(max(t.keyDelay+keyframeMargin, minKeyframeLead), KeyframeLead)
+}
+
+// KeyframeRequest reports whether the track wants a keyframe now, to cut
+// a segment (Config.SegmentDuration); it returns true once per request
+// (at most once every keyframeRetry of media). An adapter that can ask
+// the sender (a PLI or FIR, as pionrec does) should do so when it is
+// true; one that cannot leaves segments to the sender's own keyframes.
+// It is safe to call from any goroutine, e.g. after each WriteFrame.
+func (t *Track) KeyframeRequest() bool { return t.wantKey.Swap(false) }
 
 // WriteFrame records one frame. Frames must come in PTS order: a frame
 // older than the last written one is dropped and counted (not an error).
@@ -120,24 +212,137 @@ func (t *Track) WriteFrame(f Frame) error {
 		return fmt.Errorf("participant %q track %q: %w", t.p.id, t.info.ID, ErrEmptyFrame)
 	}
 	t.mu.Lock()
-	changed, err := t.writeLocked(f)
+	changed, closed, err := t.writeLocked(f)
 	t.mu.Unlock()
+	t.s.notifyFile(closed)
 	if changed {
 		err = errors.Join(err, t.s.afterChange())
 	}
 	return err
 }
 
-// writeLocked implements WriteFrame; changed says whether the manifest or
-// events changed.
-func (t *Track) writeLocked(f Frame) (changed bool, err error) {
-	if t.closed {
-		return false, fmt.Errorf("participant %q track %q: %w", t.p.id, t.info.ID, ErrTrackStopped)
+// fileStartLocked is the PTS of the open file's timestamp zero: the
+// segment's first frame, or the track's.
+func (t *Track) fileStartLocked() time.Duration {
+	if t.segDur > 0 {
+		return t.segStart
 	}
-	if t.started && f.PTS < t.lastPTS && (t.reorder == 0 || f.PTS < t.startPTS) {
+	return t.startPTS
+}
+
+// segmentDueLocked says whether a frame at pts (a keyframe or not) starts
+// a new segment, and asks for a keyframe or counts an overrun on the way.
+// t.mu must be held.
+func (t *Track) segmentDueLocked(pts time.Duration, key bool) bool {
+	elapsed := pts - t.segStart
+	if t.info.Kind != Video {
+		return elapsed >= t.segDur
+	}
+	if elapsed < t.segDur-t.keyLeadLocked() {
+		return false
+	}
+	if key {
+		if t.asked {
+			t.keyDelay, t.haveDelay = pts-t.askedAt, true
+		}
+		return true
+	}
+	if !t.asked || pts-t.askedAt >= keyframeRetry {
+		t.asked, t.askedAt = true, pts
+		t.wantKey.Store(true)
+		t.keyRequests.Add(1)
+	}
+	if elapsed > t.segDur && !t.overrun {
+		t.overrun = true
+		t.overruns.Add(1)
+		t.s.log.Warn("no keyframe: the segment runs past its bound until the next one",
+			"participant", t.p.id, "track", t.info.ID, "segment", t.seg, "bound", t.segDur)
+	}
+	return false
+}
+
+// cutLocked closes the open segment and starts the next one with frame f,
+// a keyframe for video. It returns the closed segment's path; on a
+// failure the track's file stops as after a write failure. t.mu must be
+// held.
+func (t *Track) cutLocked(f Frame) (closed string, err error) {
+	if t.info.Kind == Video {
+		switch t.info.Codec {
+		case H264:
+			if ps := h264.ParamSets(f.Payload); ps != nil {
+				t.extra = ps
+			}
+		case AV1:
+			if sh := av1.SequenceHeader(f.Payload); sh != nil {
+				t.extra = sh
+			}
+		}
+	}
+	closed = t.segPath
+	cerr := t.w.Close()
+	t.w = nil
+	var size int64
+	if st, serr := os.Stat(closed); serr == nil {
+		size = st.Size()
+	}
+	next := segmentName(t.base, t.seg+1)
+	nextPath := filepath.Join(t.s.dir, next)
+	var fw fileWriter
+	if cerr == nil {
+		w, h := t.width, t.height
+		if f.Width > 0 {
+			w, h = f.Width, f.Height
+		}
+		fw, cerr = newFileWriter(nextPath, t.info, w, h, t.reorder, t.extra)
+	}
+	s := t.s
+	s.mu.Lock()
+	if t.rec != nil && len(t.rec.segments) > 0 {
+		last := &t.rec.segments[len(t.rec.segments)-1]
+		last.end, last.bytes, last.complete = f.PTS, size, true
+		if cerr == nil {
+			t.rec.segments = append(t.rec.segments, segmentRecord{name: next, start: f.PTS, end: -1})
+		} else {
+			t.rec.complete = true
+		}
+	}
+	if cerr != nil {
+		t.fileErr = fmt.Errorf("%w: participant %q track %q: segment %d: %w", ErrStorage, t.p.id, t.info.ID, t.seg+1, cerr)
+		ti := t.info
+		s.failLocked(t.p, &ti, t.fileErr)
+	}
+	s.mu.Unlock()
+	if cerr != nil {
+		s.log.Error("cannot cut the track's segment; no more media is written to it", "participant", t.p.id, "track", t.info.ID, "file", nextPath, "err", cerr)
+		return closed, t.fileErr
+	}
+	t.w = fw
+	t.seg++
+	t.segPath = nextPath
+	t.segStart = f.PTS
+	t.asked, t.overrun = false, false
+	t.segments.Add(1)
+	s.log.Debug("segment cut", "participant", t.p.id, "track", t.info.ID, "segment", t.seg, "at", f.PTS, "closed", closed, "bytes", size)
+	return closed, nil
+}
+
+// segmentName is the file name of segment k (from 1) of a track whose
+// files are named base.
+func segmentName(base string, k int) string {
+	return fmt.Sprintf("%s-s%04d.mkv", base, k)
+}
+
+// writeLocked implements WriteFrame; changed says whether the manifest or
+// events changed, closed is a file finished (a segment cut, a file given
+// up) for Config.OnFile.
+func (t *Track) writeLocked(f Frame) (changed bool, closed string, err error) {
+	if t.closed {
+		return false, "", fmt.Errorf("participant %q track %q: %w", t.p.id, t.info.ID, ErrTrackStopped)
+	}
+	if t.started && f.PTS < t.lastPTS && (t.reorder == 0 || f.PTS < t.fileStartLocked()) {
 		t.droppedOrder.Add(1)
 		t.s.log.Debug("frame out of order dropped", "participant", t.p.id, "track", t.info.ID, "pts", f.PTS, "last", t.lastPTS)
-		return false, nil
+		return false, "", nil
 	}
 	video := t.info.Kind == Video
 	// Every Opus packet decodes on its own: Matroska flags audio blocks as
@@ -157,8 +362,13 @@ func (t *Track) writeLocked(f Frame) (changed bool, err error) {
 	if !t.started {
 		ok, err := t.startLocked(f)
 		if !ok {
-			return false, err
+			return false, "", err
 		}
+		changed = true
+	} else if t.segDur > 0 && t.w != nil && t.segmentDueLocked(f.PTS, key) {
+		// On a failure the frame still reaches the sinks, as after a
+		// write failure.
+		closed, err = t.cutLocked(f)
 		changed = true
 	}
 	if f.Width > 0 && (f.Width != t.width || f.Height != t.height) {
@@ -167,8 +377,9 @@ func (t *Track) writeLocked(f Frame) (changed bool, err error) {
 	}
 	t.lastPTS = max(t.lastPTS, f.PTS)
 	if t.w != nil {
-		if werr := t.w.WritePacket(f.Payload, f.PTS-t.startPTS, f.Duration, key); werr != nil {
+		if werr := t.w.WritePacket(f.Payload, f.PTS-t.fileStartLocked(), f.Duration, key); werr != nil {
 			err = t.failLocked(werr)
+			closed = t.segPath
 			changed = true
 		}
 	} else if t.fileErr != nil {
@@ -182,7 +393,7 @@ func (t *Track) writeLocked(f Frame) (changed bool, err error) {
 	}
 	t.frames.Add(1)
 	t.bytes.Add(uint64(len(f.Payload)))
-	return changed, err
+	return changed, closed, err
 }
 
 // startLocked handles the first writable frame: it creates the file and
@@ -215,6 +426,8 @@ func (t *Track) startLocked(f Frame) (ok bool, err error) {
 	t.started = true
 	t.startPTS = f.PTS
 	t.lastPTS = f.PTS
+	t.seg, t.segPath, t.segStart, t.extra = 1, t.path, f.PTS, extradata
+	t.segments.Add(1)
 	if t.s.files {
 		fw, err := newFileWriter(t.path, t.info, f.Width, f.Height, t.reorder, extradata)
 		if err != nil {
@@ -232,6 +445,9 @@ func (t *Track) startLocked(f Frame) (ok bool, err error) {
 	s := t.s
 	s.mu.Lock()
 	t.rec = &trackRecord{start: f.PTS, end: -1}
+	if t.segDur > 0 {
+		t.rec.segments = []segmentRecord{{name: t.name, start: f.PTS, end: -1}}
+	}
 	if t.ended {
 		t.rec.end = f.PTS
 	}
@@ -292,30 +508,48 @@ func (t *Track) endLocked(at time.Duration) {
 	t.s.emitLocked(Event{Kind: TrackStopped, At: at, ParticipantID: t.p.id, Name: t.p.name, Track: &ti})
 }
 
-// closeFile finishes the file; later writes fail with ErrTrackStopped.
+// closeFile finishes the file (the last segment) and tells
+// Config.OnFile; later writes fail with ErrTrackStopped.
 func (t *Track) closeFile() error {
+	closed, err := t.closeFileLocked()
+	t.s.notifyFile(closed)
+	return err
+}
+
+// closeFileLocked implements closeFile, taking t.mu; closed is the path
+// of the file it closed, "" if none was open.
+func (t *Track) closeFileLocked() (closed string, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.closed = true
-	var err error
 	if t.w != nil {
 		err = t.w.Close()
 		t.w = nil
+		closed = t.segPath
 	}
 	if err != nil {
-		err = fmt.Errorf("%w: participant %q track %q: close %s: %w", ErrStorage, t.p.id, t.info.ID, t.path, err)
+		err = fmt.Errorf("%w: participant %q track %q: close %s: %w", ErrStorage, t.p.id, t.info.ID, t.segPath, err)
+	}
+	var size int64
+	if closed != "" {
+		if st, serr := os.Stat(closed); serr == nil {
+			size = st.Size()
+		}
 	}
 	// Lock order t.mu, then s.mu (as in startLocked).
 	t.s.mu.Lock()
 	if t.rec != nil {
 		t.rec.complete = true
+		if n := len(t.rec.segments); n > 0 && !t.rec.segments[n-1].complete {
+			t.rec.segments[n-1].bytes, t.rec.segments[n-1].complete = size, true
+		}
 	}
 	if err != nil {
 		ti := t.info
 		t.s.failLocked(t.p, &ti, err)
 	}
 	t.s.mu.Unlock()
-	return err
+	return closed, err
 }
 
 // flush writes out what the file buffers.
@@ -346,6 +580,9 @@ func (t *Track) failLocked(cause error) error {
 	if t.rec != nil {
 		// The file will not grow again.
 		t.rec.complete = true
+		if n := len(t.rec.segments); n > 0 {
+			t.rec.segments[n-1].complete = true
+		}
 	}
 	ti := t.info
 	s.failLocked(t.p, &ti, t.fileErr)

@@ -29,7 +29,8 @@ type UploadOptions struct {
 	// Manifest also uploads session.json. (optional) defaults to false.
 	Manifest bool
 	// Participants also uploads every media file the manifest lists for
-	// the participants. (optional) defaults to false.
+	// the participants, every segment of a segmented track included.
+	// (optional) defaults to false.
 	Participants bool
 	// Extra lists more files to upload (e.g. "mixed.wav"), relative to the
 	// session directory or absolute. (optional) defaults to none.
@@ -215,6 +216,9 @@ func (u *sessionUpload) files(sess *manifest.Session, manifestPath string) []str
 			files = append(files, u.local(p.VideoPath), u.local(p.AudioPath))
 			for _, t := range p.Tracks {
 				files = append(files, u.local(t.Path))
+				for _, sg := range t.Segments {
+					files = append(files, u.local(sg.Path))
+				}
 			}
 		}
 	}

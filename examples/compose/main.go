@@ -2,6 +2,7 @@
 // the bot, like the prototype's compose_video.py:
 //
 //	compose --session recordings/<id>/session.json
+//	compose --store-prefix rooms/<id>/ --work recordings/<id> --upload   # S3_BUCKET, S3_ENDPOINT, AWS_*
 //	compose --p1-video a.mp4 --p1-name A --p1-join 0 --p1-leave 65 --p1-audio a.wav \
 //	        --p2-video b.mp4 --p2-name B --p2-join 40 --p2-leave 55 --p2-audio b.wav \
 //	        --output out.mp4
@@ -24,6 +25,8 @@ import (
 	"time"
 
 	"github.com/roomtape/roomtape/compose"
+	"github.com/roomtape/roomtape/storage"
+	"github.com/roomtape/roomtape/storage/s3"
 	"github.com/roomtape/roomtape/timeline"
 	"github.com/roomtape/roomtape/timeline/manifest"
 )
@@ -69,6 +72,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	printGraph := fs.Bool("print-graph", false, "print the filter graph of each layout window and exit")
 	fullSpan := fs.Bool("full-span", false, "compose the whole session, not only first join to last leave")
 	finalize := fs.String("finalize", "", "finish the partial composed output (*.part.mp4) a live-composing bot left in this session directory, without re-encoding, and exit")
+	storePrefix := fs.String("store-prefix", "", "compose the session stored under this S3 key prefix (S3_BUCKET, S3_ENDPOINT, AWS_*): fetched into --work first")
+	work := fs.String("work", "", "with --store-prefix: the local directory the session is fetched into (default ./recordings/<last element of the prefix>)")
+	upload := fs.Bool("upload", false, "with --store-prefix: store the output under the prefix as <session_id>_recording.mp4 (a rerun replaces it: one object)")
 	parts := make([]participantFlags, maxParticipants)
 	for i := range parts {
 		n := i + 1
@@ -105,9 +111,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 
+	var store storage.Store
+	if *storePrefix != "" {
+		if *session != "" {
+			return errors.New("use either --session or --store-prefix, not both")
+		}
+		var err error
+		if store, *session, err = fetchSession(ctx, *storePrefix, *work, logger); err != nil {
+			return err
+		}
+	} else if *upload || *work != "" {
+		return errors.New("--upload and --work need --store-prefix")
+	}
 	s, out, err := loadSession(*session, *output, parts)
 	if err != nil {
 		return err
+	}
+	if *storePrefix != "" && *output == "" {
+		// The name UploadSession gives the final MP4: one key per session.
+		out = filepath.Join(filepath.Dir(*session), s.SessionID+"_recording.mp4")
 	}
 	cfg := compose.Config{
 		Width: *width, Height: *height, FPS: *fps, Preset: *preset, CRF: *crf, X264Params: *x264Params,
@@ -152,7 +174,36 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	bar.done()
 	_, _ = fmt.Fprintf(stdout, "Composition done in %.1fs\n", time.Since(start).Seconds())
 	_, _ = fmt.Fprintln(stdout, out)
+	if *upload {
+		res, err := storage.UploadSession(ctx, store, *session, storage.UploadOptions{Prefix: *storePrefix, Final: out, Logger: logger})
+		if err != nil {
+			return err
+		}
+		_, _ = fmt.Fprintln(stdout, res.Final().Key)
+	}
 	return nil
+}
+
+// fetchSession restores the session stored under prefix into work (or
+// ./recordings/<last element of prefix>) and returns the store and the
+// local session.json.
+func fetchSession(ctx context.Context, prefix, work string, logger *slog.Logger) (storage.Store, string, error) {
+	cfg, err := s3.ConfigFromEnv()
+	if err != nil {
+		return nil, "", err
+	}
+	cfg.Logger = logger
+	store, err := s3.New(ctx, cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	if work == "" {
+		work = filepath.Join("recordings", filepath.Base(filepath.Clean(prefix)))
+	}
+	if _, err := storage.FetchSession(ctx, store, prefix, work, storage.FetchOptions{Logger: logger}); err != nil {
+		return nil, "", err
+	}
+	return store, filepath.Join(work, storage.ManifestName), nil
 }
 
 // loadSession reads --session or builds a session from the --pN-* flags,

@@ -25,7 +25,9 @@
 // dropped until the next keyframe (a file freezes instead of showing a
 // corrupt picture) and a PLI is sent every [Config.PLIInterval] until the
 // keyframe arrives. A PLI is also sent when the track starts, so the first
-// decodable picture arrives within a round trip plus one encoded frame.
+// decodable picture arrives within a round trip plus one encoded frame,
+// and whenever the recorder track asks for a keyframe to cut a segment
+// (recorder.Config.SegmentDuration, recorder.Track.KeyframeRequest).
 //
 // # Timing
 //

@@ -433,6 +433,10 @@ func (w *writer) flush() {
 			w.log.Debug("write frame", "err", err)
 		default:
 			w.stats.Frames++
+			if w.video && w.track.KeyframeRequest() {
+				// A segment is due (recorder.Config.SegmentDuration).
+				w.requestKeyframe(time.Now())
+			}
 			if !w.written {
 				w.firstPTS = pf.f.PTS
 			}

@@ -11,9 +11,32 @@ import (
 	"time"
 )
 
-// FormatVersion is the newest manifest format this package reads and the
-// one it writes for roomtape sessions (Session.Format).
-const FormatVersion = 1
+// Manifest format versions (Session.Format). A writer sets the oldest
+// version that holds what it writes ([Session.NeededFormat]), so that
+// readers of an older roomtape read every session they can.
+const (
+	// FormatTracks is roomtape's first format: ids, presence intervals,
+	// tracks, resolutions, started_at and end_time_s.
+	FormatTracks = 1
+	// FormatSegments adds tracks[].segments: tracks recorded as a series
+	// of files.
+	FormatSegments = 2
+	// FormatVersion is the newest format this package reads.
+	FormatVersion = FormatSegments
+)
+
+// NeededFormat returns the oldest format version that holds s:
+// FormatSegments when a track has segments, else FormatTracks.
+func (s *Session) NeededFormat() int {
+	for _, p := range s.Participants {
+		for _, t := range p.Tracks {
+			if len(t.Segments) > 0 {
+				return FormatSegments
+			}
+		}
+	}
+	return FormatTracks
+}
 
 // Track kinds (Track.Kind).
 const (
@@ -111,6 +134,9 @@ func (s *Session) normalize() {
 			if len(p.Tracks[j].Resolutions) == 0 {
 				p.Tracks[j].Resolutions = nil
 			}
+			if len(p.Tracks[j].Segments) == 0 {
+				p.Tracks[j].Segments = nil
+			}
 		}
 	}
 }
@@ -134,7 +160,11 @@ func (s *Session) resolve(dir string) {
 		p.VideoPath = abs(p.VideoPath)
 		p.AudioPath = abs(p.AudioPath)
 		for j := range p.Tracks {
-			p.Tracks[j].Path = abs(p.Tracks[j].Path)
+			t := &p.Tracks[j]
+			t.Path = abs(t.Path)
+			for k := range t.Segments {
+				t.Segments[k].Path = abs(t.Segments[k].Path)
+			}
 		}
 	}
 }
@@ -243,6 +273,37 @@ func (s *Session) checkTracks(i int) error {
 			return s.invalid(i, field+".end_s", "%v is before start_s %v", *t.EndS, t.StartS)
 		case t.Width < 0 || t.Height < 0:
 			return s.invalid(i, field+".width", "negative size %dx%d", t.Width, t.Height)
+		}
+		if err := s.checkSegments(i, field, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkSegments checks the segments of participant i's track t: each has
+// a path, finite times with end_s not before start_s, and they follow
+// each other from the track's start without overlapping (a hole between
+// two is allowed: segments lost with a worker).
+func (s *Session) checkSegments(i int, field string, t Track) error {
+	prev := t.StartS
+	for k, sg := range t.Segments {
+		f := fmt.Sprintf("%s.segments[%d]", field, k)
+		switch {
+		case sg.Path == "":
+			return s.invalid(i, f+".path", "empty")
+		case !finite(sg.StartS) || sg.StartS < prev:
+			return s.invalid(i, f+".start_s", "%v is before %v, where the previous segment (or the track) ends", sg.StartS, prev)
+		case sg.EndS != nil && (!finite(*sg.EndS) || *sg.EndS < sg.StartS):
+			return s.invalid(i, f+".end_s", "%v is before start_s %v", *sg.EndS, sg.StartS)
+		case sg.EndS == nil && k < len(t.Segments)-1:
+			return s.invalid(i, f+".end_s", "absent, but a later segment follows")
+		case sg.Bytes < 0:
+			return s.invalid(i, f+".bytes", "negative size %d", sg.Bytes)
+		}
+		prev = sg.StartS
+		if sg.EndS != nil {
+			prev = *sg.EndS
 		}
 	}
 	return nil

@@ -86,7 +86,33 @@ type Track struct {
 	// Complete says the recorder finished the file (its trailer is
 	// written): nothing more will be appended. It is false while the track
 	// records and for a file cut by a crash; a live composer reads a file
-	// until it is complete.
+	// until it is complete. For a segmented track it says the last
+	// segment is finished.
+	Complete bool `json:"complete,omitempty"`
+	// Segments (format 2) list the files of a track recorded in segments,
+	// in order: each is a standalone Matroska file whose timestamp zero is
+	// its StartS on the session clock. Path is then the first segment's
+	// file. Absent means the track is the single file at Path.
+	Segments []Segment `json:"segments,omitempty"`
+}
+
+// Segment is one file of a segmented track (format 2).
+type Segment struct {
+	// Path is the segment's file, relative to the manifest's directory
+	// like Track.Path.
+	Path string `json:"path"`
+	// StartS is the session time of the file's timestamp zero: its first
+	// frame. It is the previous segment's EndS when the track was cut
+	// there, later when segments are missing (a hole, e.g. lost with a
+	// worker).
+	StartS float64 `json:"start_s"`
+	// EndS is the session time the segment ends: the next segment's
+	// start, or the track's end for the last one; absent while it is
+	// recorded.
+	EndS *float64 `json:"end_s,omitempty"`
+	// Bytes is the file's size once it is complete, 0 before.
+	Bytes int64 `json:"bytes,omitempty"`
+	// Complete says the file is finished: nothing more is appended.
 	Complete bool `json:"complete,omitempty"`
 }
 

@@ -70,7 +70,7 @@ func TestLoadRoomtape(t *testing.T) {
 	require.NoError(t, err)
 	s, err := Load(filepath.Join(dir, "roomtape_session.json"))
 	require.NoError(t, err)
-	require.Equal(t, FormatVersion, s.Format)
+	require.Equal(t, FormatTracks, s.Format)
 	require.Equal(t, dir, s.SessionDir)
 	require.Equal(t, 70*time.Second, s.End())
 
@@ -359,7 +359,7 @@ func TestMainTrackPrefersCamera(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, name := range []string{"prototype_session.json", "roomtape_session.json"} {
+	for _, name := range []string{"prototype_session.json", "roomtape_session.json", "segmented_session.json"} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
 		require.NoError(f, err)
 		f.Add(b)
@@ -378,6 +378,22 @@ func FuzzParse(f *testing.F) {
 		// round trip unchanged.
 		_, err = s.Events()
 		require.NoError(t, err)
+		// Its tracks' files follow each other, one per segment.
+		for _, p := range s.Participants {
+			for _, tr := range p.Tracks {
+				files := tr.Files()
+				require.Len(t, files, max(1, len(tr.Segments)))
+				for k, f := range files {
+					require.NotEmpty(t, f.Path)
+					if k > 0 {
+						require.GreaterOrEqual(t, f.StartS, files[k-1].StartS)
+					}
+				}
+			}
+		}
+		if s.NeededFormat() > s.Format && s.Format != 0 {
+			require.Equal(t, FormatSegments, s.NeededFormat(), "only segments need format 2")
+		}
 		var out bytes.Buffer
 		require.NoError(t, s.Encode(&out))
 		first := out.String()

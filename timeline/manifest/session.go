@@ -65,6 +65,58 @@ func (t Track) End() (end time.Duration, ok bool) {
 	return FromSeconds(*t.EndS), true
 }
 
+// Start is the session time of the segment's timestamp zero.
+func (sg Segment) Start() time.Duration { return FromSeconds(sg.StartS) }
+
+// End is the session time the segment ends; ok is false when EndS is
+// absent.
+func (sg Segment) End() (end time.Duration, ok bool) {
+	if sg.EndS == nil {
+		return 0, false
+	}
+	return FromSeconds(*sg.EndS), true
+}
+
+// Files returns the track as the files to decode one after the other: the
+// track itself when it has no segments, else one Track per segment with
+// the segment's path, times and completeness and the track's kind,
+// source, codec and sizes (the resolution changes within the segment).
+// The last segment's end is the track's end when it has one.
+func (t Track) Files() []Track {
+	if len(t.Segments) == 0 {
+		return []Track{t}
+	}
+	out := make([]Track, 0, len(t.Segments))
+	for k, sg := range t.Segments {
+		f := Track{
+			Kind: t.Kind, Source: t.Source, Codec: t.Codec, Path: sg.Path,
+			StartS: sg.StartS, EndS: sg.EndS, Width: t.Width, Height: t.Height,
+			Complete: sg.Complete,
+		}
+		if k == len(t.Segments)-1 {
+			if f.EndS == nil && t.EndS != nil {
+				f.EndS = t.EndS
+			}
+			f.Complete = f.Complete || t.Complete
+		}
+		if f.EndS != nil {
+			end := *f.EndS
+			f.EndS = &end
+		}
+		for _, r := range t.Resolutions {
+			switch {
+			case r.AtS <= sg.StartS:
+				// The size at the segment's start.
+				f.Width, f.Height = r.Width, r.Height
+			case sg.EndS == nil || r.AtS < *sg.EndS:
+				f.Resolutions = append(f.Resolutions, r)
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
 // VideoTrack returns the participant's main camera track: the first video
 // track whose Source is camera or empty, else one synthesised from
 // VideoPath starting at JoinTimeS (the prototype's convention: media time 0
@@ -79,10 +131,11 @@ func (p Participant) AudioTrack() (Track, bool) {
 	return p.mainTrack(KindAudio, SourceMicrophone, p.AudioPath)
 }
 
-// VideoTracks returns every camera track of the participant in the order
+// VideoTracks returns every camera file of the participant in the order
 // they started: a participant who left and rejoined, or restarted their
-// camera, has one file per start. Prototype manifests give at most one,
-// as [Participant.VideoTrack] does.
+// camera, has one file per start, and a segmented track one per segment
+// (see [Track.Files]). Prototype manifests give at most one, as
+// [Participant.VideoTrack] does.
 func (p Participant) VideoTracks() []Track {
 	return p.mainTracks(KindVideo, SourceCamera, p.VideoPath)
 }
@@ -97,7 +150,7 @@ func (p Participant) mainTracks(kind, source, legacyPath string) []Track {
 	var ts []Track
 	for _, t := range p.Tracks {
 		if t.Kind == kind && (t.Source == source || t.Source == "") {
-			ts = append(ts, t)
+			ts = append(ts, t.Files()...)
 		}
 	}
 	if len(ts) == 0 {

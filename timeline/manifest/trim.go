@@ -26,11 +26,28 @@ func (s *Session) Clone() *Session {
 				t.EndS = &end
 			}
 			t.Resolutions = append([]Resolution(nil), t.Resolutions...)
+			t.Segments = cloneSegments(t.Segments)
 			p.Tracks = append(p.Tracks, t)
 		}
 		c.Participants[i] = p
 	}
 	return &c
+}
+
+// cloneSegments deep-copies segments (nil stays nil).
+func cloneSegments(segs []Segment) []Segment {
+	if segs == nil {
+		return nil
+	}
+	out := make([]Segment, len(segs))
+	for i, sg := range segs {
+		if sg.EndS != nil {
+			end := *sg.EndS
+			sg.EndS = &end
+		}
+		out[i] = sg
+	}
+	return out
 }
 
 // Trim returns a copy of s whose times are shifted so that the first join
@@ -76,6 +93,13 @@ func (s *Session) Trim() (out *Session, offset time.Duration, err error) {
 			}
 			for r := range t.Resolutions {
 				t.Resolutions[r].AtS -= first
+			}
+			for g := range t.Segments {
+				sg := &t.Segments[g]
+				sg.StartS -= first // like the track's start
+				if sg.EndS != nil {
+					*sg.EndS -= first
+				}
 			}
 		}
 	}
