@@ -208,13 +208,19 @@ func (p *Participant) leave(checkpoint bool, at time.Duration) error {
 	s.mu.Unlock()
 	s.log.Debug("participant left", "participant", p.id, "at", at)
 	var errs []error
+	var closed []string
 	for _, t := range tracks {
-		errs = append(errs, t.closeFile())
+		c, err := t.closeFile()
+		errs = append(errs, err)
+		closed = append(closed, c)
 	}
 	if checkpoint {
 		errs = append(errs, s.afterChange())
 	} else {
 		s.flushEvents()
+	}
+	for _, c := range closed { // after the session.json that says so
+		s.notifyFile(c)
 	}
 	return errors.Join(errs...)
 }

@@ -73,7 +73,9 @@ type Config struct {
 	// OnFile (optional) is called with the path of every file the
 	// session finishes (a closed segment, a stopped track's file, also
 	// one cut short by a storage failure) and of session.json after each
-	// rewrite, in the order they happen for one track. It is called from
+	// rewrite; a finished file comes after the rewrite that lists it as
+	// finished, so that an uploader storing files in the order given
+	// stores a session.json listing the file after the file. It is called from
 	// the goroutine that finished the file (a WriteFrame, Stop, Leave or
 	// the checkpoint ticker) with no lock held, so it must not block: it
 	// queues the work, as storage.LiveUploader's Notify does.

@@ -214,10 +214,13 @@ func (t *Track) WriteFrame(f Frame) error {
 	t.mu.Lock()
 	changed, closed, err := t.writeLocked(f)
 	t.mu.Unlock()
-	t.s.notifyFile(closed)
 	if changed {
 		err = errors.Join(err, t.s.afterChange())
 	}
+	// After the session.json that lists it as finished: an uploader
+	// that stores the segment, then the latest session.json, never
+	// stores one that lists it as open after it.
+	t.s.notifyFile(closed)
 	return err
 }
 
@@ -494,8 +497,10 @@ func (t *Track) Stop() error {
 	}
 	t.endLocked(s.Elapsed())
 	s.mu.Unlock()
-	err := t.closeFile()
-	return errors.Join(err, s.afterChange())
+	closed, err := t.closeFile()
+	err = errors.Join(err, s.afterChange())
+	s.notifyFile(closed)
+	return err
 }
 
 // endLocked marks the track ended at session time at; s.mu must be held.
@@ -508,17 +513,10 @@ func (t *Track) endLocked(at time.Duration) {
 	t.s.emitLocked(Event{Kind: TrackStopped, At: at, ParticipantID: t.p.id, Name: t.p.name, Track: &ti})
 }
 
-// closeFile finishes the file (the last segment) and tells
-// Config.OnFile; later writes fail with ErrTrackStopped.
-func (t *Track) closeFile() error {
-	closed, err := t.closeFileLocked()
-	t.s.notifyFile(closed)
-	return err
-}
-
-// closeFileLocked implements closeFile, taking t.mu; closed is the path
-// of the file it closed, "" if none was open.
-func (t *Track) closeFileLocked() (closed string, err error) {
+// closeFile finishes the file (the last segment); later writes fail with
+// ErrTrackStopped. closed is the path of the file it closed, "" if none
+// was open: the caller tells Config.OnFile once session.json says so.
+func (t *Track) closeFile() (closed string, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.closed = true
