@@ -541,7 +541,7 @@ func TestSegmentedTakeover(t *testing.T) {
 		lostAtKill := kill - part1End
 		gap := part2Start - part1End
 		t.Logf("%s: first worker stored media up to %v, killed at %v: lost at the kill %v; media resumes at %v: media lost %v (segment %v + takeover %v)",
-			kind, part1End, kill, lostAtKill, part2Start, gap, e2eSegment, takeover)
+			kind, part1End, kill, lostAtKill, part2Start, gap, c.Segment, takeover)
 		require.LessOrEqual(t, lostAtKill, c.Segment+segmentSlack+uploadBound, "%s lost at the kill", kind)
 		require.LessOrEqual(t, gap, c.Segment+segmentSlack+uploadBound+takeover+firstVideoBound, "%s media lost", kind)
 	}
