@@ -277,9 +277,18 @@ func fetchFromStore(t *testing.T, store storage.Store, prefix string) *manifest.
 func composeChecked(t *testing.T, m *manifest.Session, minPairs int) {
 	t.Helper()
 	out := filepath.Join(m.SessionDir, "out.mp4")
-	cfg := compose.Config{Width: compW, Height: compH, FPS: compFPS}
-	require.NoError(t, compose.Session(t.Context(), m, out, cfg))
+	require.NoError(t, compose.Session(t.Context(), m, out, composeConfig))
+	checkComposed(t, out, m, minPairs)
+}
 
+// composeConfig is the tests' composition: small, to keep CPU low.
+var composeConfig = compose.Config{Width: compW, Height: compH, FPS: compFPS}
+
+// checkComposed checks the composition out of m: it spans the session
+// and alice's flashes and beeps pair within compAVTolerance, at least
+// minPairs times.
+func checkComposed(t *testing.T, out string, m *manifest.Session, minPairs int) {
+	t.Helper()
 	tm, _, err := m.Trim()
 	require.NoError(t, err)
 	ws, err := tm.Windows(timeline.Options{})
@@ -338,6 +347,10 @@ func TestSegmentedUpload(t *testing.T) {
 	r, err := startSegRecorder(t.Context(), c, nil, live.add)
 	require.NoError(t, err)
 	cleanup(t, r)
+	// A live composition follows the segments as they are written.
+	liveOut := filepath.Join(t.TempDir(), "live.mp4")
+	liveDone := make(chan error, 1)
+	go func() { liveDone <- compose.Live(t.Context(), r.s, liveOut, composeConfig) }()
 	pub, err := synth.Publish(t.Context(), r.url, synth.Participant{Name: "alice", ID: "alice", Index: 1})
 	require.NoError(t, err)
 	const callLength = 11 * time.Second
@@ -375,6 +388,13 @@ func TestSegmentedUpload(t *testing.T) {
 
 	sent := 5 // markers sent: one every 2 s over the 11 s call
 	composeFromStore(t, store, c.Prefix, mediacheck.MinPairs(sent))
+	select {
+	case err := <-liveDone:
+		require.NoError(t, err, "live composition")
+	case <-time.After(closeTimeout):
+		t.Fatal("the live composition did not end with the session")
+	}
+	checkComposed(t, liveOut, m, mediacheck.MinPairs(sent))
 }
 
 // segChild is the recorder process TestSegmentedTakeover kills: it
