@@ -78,6 +78,11 @@ type Options struct {
 	// (a host that resumed a crashed recording merges the earlier parts
 	// in). With Merge set the composition runs after the call.
 	Merge func(manifestPath string) (string, error)
+	// Recorder (optional) adjusts the session's recorder.Config before
+	// the session starts: segments (SegmentDuration, OnFile with a
+	// storage.LiveUploader), or continuing a session another worker
+	// recorded (Continue, from storage.FetchSession).
+	Recorder func(*recorder.Config)
 }
 
 // WHIPHost mounts a WHIP ingest on a host's own HTTP server.
@@ -178,12 +183,16 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	}
 
 	presence := newPresence()
-	sess, err := recorder.NewSession(recorder.Config{
+	rcfg := recorder.Config{
 		ID:     cfg.SessionID,
 		Dir:    cfg.RecordingsDir,
 		Sinks:  append([]recorder.Sink{recorder.EventFunc(presence.onEvent)}, opts.Sinks...),
 		Logger: log.With("component", "recorder"),
-	})
+	}
+	if opts.Recorder != nil {
+		opts.Recorder(&rcfg)
+	}
+	sess, err := recorder.NewSession(rcfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrRecordingsDir, cfg.RecordingsDir, err)
 	}
