@@ -9,7 +9,10 @@
 // For every track start the session writes one Matroska file in its
 // directory (see [Config.Dir]), muxed as received through FFmpeg and flushed
 // at least once a second so that a file cut by a crash plays up to about
-// 1 s before it. session.json (the timeline/manifest format, a superset of
+// 1 s before it; with [Config.SegmentDuration] the file is a series of
+// standalone segments, each handed to [Config.OnFile] as it closes (to
+// upload it while the call goes on), and [Config.Continue] continues a
+// session another process recorded. session.json (the timeline/manifest format, a superset of
 // the Python prototype's) is rewritten atomically on every join, leave,
 // track start and stop, resolution change, and once per checkpoint
 // interval. Hosts can also attach their own [Sink]s, which receive the same

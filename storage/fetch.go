@@ -27,8 +27,9 @@ type FetchOptions struct {
 	// ManifestOnly downloads session.json only, after checking that the
 	// files it keeps are stored: enough for a process that continues the
 	// session (recorder.Config.Continue) and uploads to the same prefix,
-	// which never needs the earlier files locally. A composition needs
-	// them: FetchSession again without it. (optional) defaults to false.
+	// which never needs the earlier files locally. A composition (live
+	// or after the call) needs them: FetchSession without it. (optional)
+	// defaults to false.
 	ManifestOnly bool
 	// Logger (optional) defaults to discarding.
 	Logger *slog.Logger
