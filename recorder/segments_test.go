@@ -152,6 +152,8 @@ func TestSegments(t *testing.T) {
 	}{
 		{"vp8", recorder.VP8, avtest.LibVPX},
 		{"h264", recorder.H264, avtest.LibX264},
+		// B-frames: frames come in decode order, cut at an IDR.
+		{"h264_bframes", recorder.H264, avtest.LibX264BFrames},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var files openFiles
