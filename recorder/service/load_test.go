@@ -3,6 +3,7 @@ package service_test
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,7 +36,7 @@ func TestLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("records 10 rooms for 15 s")
 	}
-	srv := startServer(t, "127.0.0.1:0", t.TempDir(), nil, "--max-recordings", strconv.Itoa(loadRooms))
+	srv := startServer(t, "127.0.0.1:0", t.TempDir(), nil, "--max-recordings", strconv.Itoa(loadRooms), "--log-level", "DEBUG")
 	ctx := t.Context()
 	type room struct {
 		resp service.RecordingResponse
@@ -124,6 +125,9 @@ func TestLoad(t *testing.T) {
 		// service README.
 		audioShort += time.Duration(packets)*opusFrame - audio
 		audioSent += time.Duration(packets) * opusFrame
+		st := opusTrackStats(srv.logs.String())[j.ID]
+		t.Logf("%s: audio %v of %v sent; sent %d packets, read %d, written %d, lost %d, dropped %d, unwritten %d",
+			j.ID, audio, time.Duration(packets)*opusFrame, packets, st.packets, st.frames, st.lost, st.dropped, st.unwritten)
 	}
 	checkNoSecrets(t, srv.logs.String(), []string{testKey})
 	srv.stop()
@@ -159,4 +163,48 @@ func procRSS(t *testing.T, pid int) int64 {
 	}
 	t.Fatal("no VmRSS")
 	return 0
+}
+
+// opusStats are the recorder's counters of a room's Opus tracks, from its
+// "track ended" debug lines (recorder/pionrec).
+type opusStats struct {
+	packets, frames, lost, dropped, unwritten int64
+}
+
+// trackEnded is recorder/pionrec's debug line at the end of a track.
+var trackEnded = regexp.MustCompile(`msg="track ended".*`)
+
+// opusTrackStats sums the Opus tracks' counters of each job in logs.
+func opusTrackStats(logs string) map[string]opusStats {
+	out := map[string]opusStats{}
+	field := func(line, name string) int64 {
+		i := strings.Index(line, " "+name+"=")
+		if i < 0 {
+			return 0
+		}
+		v := line[i+len(name)+2:]
+		if j := strings.IndexByte(v, ' '); j >= 0 {
+			v = v[:j]
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		return n
+	}
+	for line := range strings.SplitSeq(logs, "\n") {
+		if !trackEnded.MatchString(line) || !strings.Contains(line, " codec=opus") {
+			continue
+		}
+		i := strings.Index(line, " job=")
+		if i < 0 {
+			continue
+		}
+		job, _, _ := strings.Cut(line[i+5:], " ")
+		st := out[job]
+		st.packets += field(line, "packets")
+		st.frames += field(line, "frames")
+		st.lost += field(line, "lost")
+		st.dropped += field(line, "dropped")
+		st.unwritten += field(line, "unwritten")
+		out[job] = st
+	}
+	return out
 }
