@@ -202,3 +202,32 @@ func TestAutoRecords(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRTMPTarget: an accepted target is rtmp or rtmps with a host, an
+// application and a key; no verdict, nor the target as the job shows it,
+// holds the key.
+func FuzzRTMPTarget(f *testing.F) {
+	for _, s := range []string{"rtmp://h:1935/live/k3y", "rtmps://h/app/k3y?x=1", "http://h/live/k3y", "rtmp://h/live", "rtmp:///live/k3y", "RTMP://h/a/b/k3y", "rtmp://h/%6c/k3y"} {
+		f.Add(strings.TrimSuffix(s, "/live/k3y"), "k3y-secret")
+	}
+	f.Fuzz(func(t *testing.T, host, key string) {
+		if len(key) < 4 || strings.ContainsAny(key, "/?#%") || strings.Contains(host+"/live/", key) {
+			return // a key not one path element, or not told apart from the rest
+		}
+		raw := host + "/live/" + key
+		msg := checkRTMPTarget(raw)
+		if strings.Contains(msg, key) {
+			t.Fatalf("verdict on %q shows the key: %s", raw, msg)
+		}
+		if msg != "" {
+			return
+		}
+		u, err := url.Parse(raw)
+		if err != nil || !strings.EqualFold(u.Scheme, "rtmp") && !strings.EqualFold(u.Scheme, "rtmps") || u.Host == "" {
+			t.Fatalf("%q accepted", raw)
+		}
+		if shown := redact.StreamTarget(raw); strings.Contains(shown, key) {
+			t.Fatalf("%q shown as %q", raw, shown)
+		}
+	})
+}

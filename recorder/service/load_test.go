@@ -36,11 +36,14 @@ const (
 	// dropped and counted (recorder/pionrec's "Timing";
 	// pionrec.Stats.DroppedFrames).
 	// That is the whole of the audio "lost" under load: every packet
-	// sent is read, none is lost or left unwritten. Measured on this
-	// 2-core machine at load average 16: 0 to 6 packets (120 ms) a track;
-	// the bound is twice that. More means the clock stepped back again
-	// and again: a fault, not the first report's delay.
-	maxStepDropPerTrack = 12 * opusFrame
+	// sent is read, none is lost or left unwritten. A step is the delay
+	// with which the recorder read its early packets or first Sender
+	// Report; measured on this 2-core machine at load average 12-17, in
+	// three runs: 0 to 11 packets (220 ms) a track. The bound leaves a
+	// margin for a busier machine and stays well under the recorder's
+	// one-second settling window (pionrec waits that long for a first
+	// Sender Report): a larger drop would be a clock fault.
+	maxStepDropPerTrack = 25 * opusFrame
 	// audioSlack is how far a track's decoded audio may differ from its
 	// packets written (each exactly one opusFrame): the decoder's length
 	// is counted in samples at mediacheck's rate; under a millisecond.
@@ -145,8 +148,8 @@ func TestLoad(t *testing.T) {
 		audioShort += time.Duration(packets)*opusFrame - audio
 		audioSent += time.Duration(packets) * opusFrame
 		st := opusTrackStats(srv.logs.String())[j.ID]
-		t.Logf("%s: audio %v of %v sent; sent %d packets, read %d, written %d, lost %d, dropped by A/V sync steps %d, unwritten %d",
-			j.ID, audio, time.Duration(packets)*opusFrame, packets, st.packets, st.frames, st.lost, st.dropped, st.unwritten)
+		t.Logf("%s: audio %v of %v sent; sent %d packets, read %d, written %d, lost %d, dropped by A/V sync steps %d (at most %d a track), unwritten %d",
+			j.ID, audio, time.Duration(packets)*opusFrame, packets, st.packets, st.frames, st.lost, st.dropped, st.maxDropped, st.unwritten)
 		// Every packet sent reached the recorder and was written, or
 		// dropped by a step back of the A/V sync; what was written
 		// decodes to its full length.
@@ -155,8 +158,8 @@ func TestLoad(t *testing.T) {
 			t.Errorf("%s: %d Opus tracks in the recorder's log, %d audio files: want 2 (a \"track ended\" debug line each)", j.ID, st.tracks, audioTracks)
 		case st.packets != packets || st.lost != 0 || st.unwritten != 0 || st.frames+st.dropped != packets:
 			t.Errorf("%s: %d audio packets sent, %d read, %d written, %d dropped, %d lost, %d unwritten: want each packet read and written or dropped", j.ID, packets, st.packets, st.frames, st.dropped, st.lost, st.unwritten)
-		case time.Duration(st.dropped)*opusFrame > time.Duration(audioTracks)*maxStepDropPerTrack:
-			t.Errorf("%s: A/V sync steps dropped %v of audio, want at most %v a track", j.ID, time.Duration(st.dropped)*opusFrame, maxStepDropPerTrack)
+		case time.Duration(st.maxDropped)*opusFrame > maxStepDropPerTrack:
+			t.Errorf("%s: A/V sync steps dropped %v of a track's audio, want at most %v", j.ID, time.Duration(st.maxDropped)*opusFrame, maxStepDropPerTrack)
 		}
 		// A step forward leaves a gap of silence: audio may be longer.
 		if written := time.Duration(st.frames) * opusFrame; audio < written-time.Duration(audioTracks)*audioSlack {
@@ -204,6 +207,7 @@ func procRSS(t *testing.T, pid int) int64 {
 type opusStats struct {
 	tracks                                    int
 	packets, frames, lost, dropped, unwritten int64
+	maxDropped                                int64 // the most one track dropped
 }
 
 // trackEnded is recorder/pionrec's debug line at the end of a track.
@@ -239,6 +243,7 @@ func opusTrackStats(logs string) map[string]opusStats {
 		st.frames += field(line, "frames")
 		st.lost += field(line, "lost")
 		st.dropped += field(line, "dropped")
+		st.maxDropped = max(st.maxDropped, field(line, "dropped"))
 		st.unwritten += field(line, "unwritten")
 		out[job] = st
 	}
