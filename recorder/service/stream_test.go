@@ -3,6 +3,7 @@ package service_test
 import (
 	"encoding/json"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,6 +19,9 @@ import (
 // streamKey is the RTMP stream key of the tests: a secret that must show
 // nowhere (answers, logs, webhooks, metrics).
 const streamKey = "sk-live-0123456789abcdef"
+
+// tlsStreamKey is the RTMPS target's key.
+const tlsStreamKey = "sk-tls-fedcba9876543210"
 
 // Bounds of the stream test, each with its reason.
 const (
@@ -40,34 +44,36 @@ const (
 )
 
 // TestRecordStreams records a WHIP room through the API of a real server
-// process with output.rtmp (a real nginx-rtmp) and output.hls: the job
-// shows the target redacted and its outputs' state, the live HLS playlist
-// and its segments are served while the call runs, the RTMP server's
-// death and return are reported (job, webhooks, metrics) and survived (a
-// reconnection, the stream recorded in two parts that decode), and the
-// stream key shows in no answer, log line or webhook.
+// process with output.rtmp (a real nginx-rtmp, over RTMP and over RTMPS,
+// its certificate trusted through SSL_CERT_FILE) and output.hls: the job
+// shows the targets redacted and its outputs' state, the live HLS
+// playlist and its segments are served while the call runs, the RTMP
+// server's death and return are reported (job, webhooks, metrics) and
+// survived (reconnections, each stream recorded in two parts, the resumed
+// ones decode), and no stream key shows in any answer, log line or
+// webhook.
 func TestRecordStreams(t *testing.T) {
 	if testing.Short() {
 		t.Skip("records a 15 s call with an RTMP server")
 	}
-	rtmp := rtmptest.Start(t)
+	rtmp := rtmptest.StartTLS(t)
 	rcv, hook := newReceiver(t, false)
-	srv := startServer(t, "127.0.0.1:0", t.TempDir(), []string{"ROOMTAPE_WEBHOOK_SECRET=" + webhookSecret}, "--webhook-url", hook.URL)
-	target := rtmp.URL(streamKey)
+	srv := startServer(t, "127.0.0.1:0", t.TempDir(), []string{"ROOMTAPE_WEBHOOK_SECRET=" + webhookSecret, "SSL_CERT_FILE=" + rtmp.CertFile}, "--webhook-url", hook.URL)
+	target, tlsTarget := rtmp.URL(streamKey), rtmp.TLSURL(tlsStreamKey)
 	code, body := srv.do("POST", "/v1/recordings", testKey, service.RecordingRequest{
 		Room:   service.Room{Type: service.RoomWHIP, Participants: []service.Grant{{ID: "alice"}, {ID: "bob"}}, IdleTimeoutS: 2},
-		Output: service.Output{Width: outW, Height: outH, Preset: "ultrafast", RTMP: []string{target}, HLS: true},
+		Output: service.Output{Width: outW, Height: outH, Preset: "ultrafast", RTMP: []string{target, tlsTarget}, HLS: true},
 	})
 	if code != http.StatusCreated {
 		t.Fatalf("create: %d %s", code, body)
 	}
-	if strings.Contains(string(body), streamKey) {
-		t.Errorf("the create answer shows the stream key: %s", body)
+	if strings.Contains(string(body), streamKey) || strings.Contains(string(body), tlsStreamKey) {
+		t.Errorf("the create answer shows a stream key: %s", body)
 	}
 	var resp service.RecordingResponse
 	mustJSON(t, body, &resp)
-	if got := resp.Job.Output.RTMP; len(got) != 1 || !strings.HasSuffix(got[0], "/live/REDACTED") {
-		t.Errorf("the job shows output.rtmp %q, want the URL redacted", got)
+	if got := resp.Job.Output.RTMP; len(got) != 2 || !strings.HasSuffix(got[0], "/live/REDACTED") || !strings.HasPrefix(got[1], "rtmps://") || !strings.HasSuffix(got[1], "/live/REDACTED") {
+		t.Errorf("the job shows output.rtmp %q, want the URLs redacted", got)
 	}
 	path := "/v1/recordings/" + resp.Job.ID
 	ctx := t.Context()
@@ -79,20 +85,21 @@ func TestRecordStreams(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("GET %s: %d %s", path, code, body)
 		}
-		if strings.Contains(string(body), streamKey) {
-			t.Fatalf("the job shows the stream key: %s", body)
+		if strings.Contains(string(body), streamKey) || strings.Contains(string(body), tlsStreamKey) {
+			t.Fatalf("the job shows a stream key: %s", body)
 		}
 		var j service.Job
 		mustJSON(t, body, &j)
 		return j.Streams
 	}
 	up := func(i int) func() bool {
-		return func() bool { st := streams(); return len(st) == 2 && st[i].Connected }
+		return func() bool { st := streams(); return len(st) == 3 && st[i].Connected }
 	}
 	waitFor(t, streamUp, "the RTMP output connected", up(0))
-	waitFor(t, streamUp, "the HLS output writing", up(1))
-	if st := streams(); st[1].Target != "hls" || !strings.HasSuffix(st[1].URL, path+"/hls/"+service.HLSLivePlaylist) {
-		t.Errorf("HLS output %+v", st[1])
+	waitFor(t, streamUp, "the RTMPS output connected", up(1))
+	waitFor(t, streamUp, "the HLS output writing", up(2))
+	if st := streams(); st[2].Target != "hls" || !strings.HasSuffix(st[2].URL, path+"/hls/"+service.HLSLivePlaylist) {
+		t.Errorf("HLS output %+v", st[2])
 	}
 
 	// The live playlist and its segments while the call runs.
@@ -119,15 +126,18 @@ func TestRecordStreams(t *testing.T) {
 	// The RTMP server dies and comes back: reported down, then up again.
 	time.Sleep(time.Second)
 	rtmp.Kill()
-	waitFor(t, streamUp, "the RTMP output reported down", func() bool {
+	waitFor(t, streamUp, "the RTMP outputs reported down", func() bool {
 		st := streams()
-		return !st[0].Connected && st[0].Failures > 0 && st[0].Error != ""
+		return !st[0].Connected && st[0].Failures > 0 && st[0].Error != "" && !st[1].Connected && st[1].Failures > 0
 	})
 	time.Sleep(streamOutage)
 	if err := rtmp.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, streamUp, "the RTMP output reconnected", func() bool { st := streams(); return st[0].Connected && st[0].Reconnects > 0 })
+	waitFor(t, streamUp, "the RTMP outputs reconnected", func() bool {
+		st := streams()
+		return st[0].Connected && st[0].Reconnects > 0 && st[1].Connected && st[1].Reconnects > 0
+	})
 	time.Sleep(streamAfter)
 	for _, p := range []*synth.Publisher{a, b} {
 		if err := p.Close(ctx); err != nil {
@@ -138,18 +148,20 @@ func TestRecordStreams(t *testing.T) {
 	if j.State != service.StateDone {
 		t.Fatalf("job %s: %s", j.State, j.Error)
 	}
-	if len(j.Streams) != 2 {
+	if len(j.Streams) != 3 {
 		t.Fatalf("streams %+v", j.Streams)
 	}
-	r, h := j.Streams[0], j.Streams[1]
-	t.Logf("rtmp %+v", r)
-	t.Logf("hls %+v", h)
-	if r.Connected || r.Reconnects < 1 || r.Failures < 1 || r.Packets == 0 || r.Error == "" {
-		t.Errorf("final RTMP state %+v: want disconnected, a reconnection, a failure, packets and the last error", r)
+	h := j.Streams[2]
+	for _, r := range j.Streams[:2] {
+		t.Logf("%+v", r)
+		if r.Connected || r.Reconnects < 1 || r.Failures < 1 || r.Packets == 0 || r.Error == "" {
+			t.Errorf("final state %+v: want disconnected, a reconnection, a failure, packets and the last error", r)
+		}
+		if r.Dropped == 0 {
+			t.Errorf("%s dropped nothing over a %v outage: what waited must be skipped to a keyframe", r.Target, streamOutage)
+		}
 	}
-	if r.Dropped == 0 {
-		t.Errorf("RTMP output dropped nothing over a %v outage: what waited must be skipped to a keyframe", streamOutage)
-	}
+	t.Logf("%+v", h)
 	if h.Packets == 0 || h.Failures != 0 {
 		t.Errorf("final HLS state %+v", h)
 	}
@@ -157,24 +169,35 @@ func TestRecordStreams(t *testing.T) {
 		t.Errorf("VOD playlist: %d %.200s", code, body)
 	}
 
-	// The server recorded two publications; the resumed one decodes.
-	recs := rtmp.Recordings()
-	if len(recs) < 2 {
-		t.Fatalf("the RTMP server recorded %d publications, want 2 (before and after its restart)", len(recs))
-	}
-	rep, err := mediacheck.Analyze(recs[len(recs)-1], mediacheck.Options{})
-	if err != nil {
-		t.Fatalf("the resumed stream: %v", err)
-	}
-	if rep.Video == nil || rep.Video.Frames < minResumedFrames || rep.Audio == nil || rep.Video.Width != outW {
-		t.Errorf("the resumed stream: video %+v, audio %+v: want %d px wide video of at least %d frames, and audio", rep.Video, rep.Audio, outW, minResumedFrames)
+	// The server recorded two publications of each key (KEY-UNIXTIME.flv,
+	// oldest first); the resumed ones decode.
+	for _, key := range []string{streamKey, tlsStreamKey} {
+		var recs []string
+		for _, f := range rtmp.Recordings() {
+			if strings.HasPrefix(filepath.Base(f), key+"-") {
+				recs = append(recs, f)
+			}
+		}
+		if len(recs) < 2 {
+			t.Errorf("the RTMP server recorded %d publications of a key, want 2 (before and after its restart)", len(recs))
+			continue
+		}
+		rep, err := mediacheck.Analyze(recs[len(recs)-1], mediacheck.Options{})
+		if err != nil {
+			t.Fatalf("the resumed stream: %v", err)
+		}
+		if rep.Video == nil || rep.Video.Frames < minResumedFrames || rep.Audio == nil || rep.Video.Width != outW {
+			t.Errorf("the resumed stream: video %+v, audio %+v: want %d px wide video of at least %d frames, and audio", rep.Video, rep.Audio, outW, minResumedFrames)
+		}
 	}
 
 	// Metrics.
 	_, metrics := srv.do("GET", "/metrics", readKey, nil)
 	for _, name := range []string{"roomtape_stream_reconnects_total", "roomtape_stream_failures_total", "roomtape_stream_dropped_packets_total"} {
-		if v := metricValue(string(metrics), name+`{kind="rtmp"}`); v < 1 {
-			t.Errorf("%s{kind=\"rtmp\"} = %v, want at least 1", name, v)
+		for _, kind := range []string{"rtmp", "rtmps"} {
+			if v := metricValue(string(metrics), name+`{kind="`+kind+`"}`); v < 1 {
+				t.Errorf("%s{kind=%q} = %v, want at least 1", name, kind, v)
+			}
 		}
 	}
 
@@ -182,21 +205,21 @@ func TestRecordStreams(t *testing.T) {
 	waitFor(t, 30*time.Second, "stream webhooks", func() bool {
 		rcv.mu.Lock()
 		defer rcv.mu.Unlock()
-		return count(rcv.order, service.EventStreamConnected) >= 3 && count(rcv.order, service.EventStreamFailed) >= 1 &&
+		return count(rcv.order, service.EventStreamConnected) >= 5 && count(rcv.order, service.EventStreamFailed) >= 2 &&
 			count(rcv.order, service.EventRecordingReady) == 1
 	})
 	rcv.mu.Lock()
-	if n := count(rcv.order, service.EventStreamFailed); n != 1 {
-		t.Errorf("%d stream_failed events for one outage: want 1 (%v)", n, rcv.order)
+	if n := count(rcv.order, service.EventStreamFailed); n != 2 {
+		t.Errorf("%d stream_failed events for one outage of two outputs: want 2 (%v)", n, rcv.order)
 	}
 	for _, ev := range rcv.events {
 		b, _ := json.Marshal(ev)
-		if strings.Contains(string(b), streamKey) {
-			t.Errorf("webhook %s shows the stream key", ev.Type)
+		if strings.Contains(string(b), streamKey) || strings.Contains(string(b), tlsStreamKey) {
+			t.Errorf("webhook %s shows a stream key", ev.Type)
 		}
 	}
 	rcv.mu.Unlock()
-	checkNoSecrets(t, srv.logs.String(), []string{testKey, readKey, webhookSecret, streamKey, target})
+	checkNoSecrets(t, srv.logs.String(), []string{testKey, readKey, webhookSecret, streamKey, tlsStreamKey, target, tlsTarget})
 	srv.stop()
 }
 
