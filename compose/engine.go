@@ -655,7 +655,7 @@ func (c *composition) frame(n int64, t time.Duration, w *timeline.Window) error 
 			c.runner.free()
 			c.runner = nil
 		}
-		r, err := newRunner(plan)
+		r, err := newRunner(plan, c.cfg.Logger)
 		if err != nil {
 			return err
 		}

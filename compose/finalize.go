@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/asticode/go-astiav"
+
+	"github.com/roomtape/roomtape/compose/internal/avlog"
 )
 
 // ErrNoPartial is returned (wrapped) by [FinalizeDir] when the directory
@@ -41,10 +43,13 @@ func remux(ctx context.Context, partial, out string, audioOnly bool, logger *slo
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	var logs avlog.Set
+	defer logs.Release() // after the contexts are freed
 	in := astiav.AllocFormatContext()
 	if in == nil {
 		return errors.New("compose: allocating format context failed")
 	}
+	logs.Add(in, logger)
 	defer in.Free()
 	if err := in.OpenInput(partial, nil, nil); err != nil {
 		return fmt.Errorf("%w: partial output %s: %w", ErrInput, partial, err)
@@ -70,6 +75,7 @@ func remux(ctx context.Context, partial, out string, audioOnly bool, logger *slo
 	if err != nil {
 		return fmt.Errorf("compose: allocating mp4 muxer: %w", err)
 	}
+	logs.Add(fc, logger)
 	defer fc.Free()
 	streams := map[int]*astiav.Stream{}
 	for _, is := range in.Streams() {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/asticode/go-astiav"
+
+	"github.com/roomtape/roomtape/compose/internal/avlog"
 )
 
 // fragmentDuration is the longest stretch of the progressive output held
@@ -31,6 +33,7 @@ type output struct {
 	abytes []byte
 	header bool
 	fan    *fanout // stream outputs fed the same packets; nil without
+	logs   avlog.Set
 }
 
 func openOutput(path string, cfg Config) (_ *output, err error) {
@@ -43,6 +46,7 @@ func openOutput(path string, cfg Config) (_ *output, err error) {
 	if o.fc, err = astiav.AllocOutputFormatContext(nil, "mp4", path); err != nil {
 		return nil, fmt.Errorf("compose: allocating mp4 muxer: %w", err)
 	}
+	o.logs.Add(o.fc, cfg.Logger)
 	global := o.fc.OutputFormat().Flags().Has(astiav.IOFormatFlagGlobalheader)
 
 	// Video: libx264, yuv420p, constant frame rate.
@@ -51,6 +55,7 @@ func openOutput(path string, cfg Config) (_ *output, err error) {
 		return nil, errors.New("compose: this FFmpeg has no libx264 encoder")
 	}
 	o.venc = astiav.AllocCodecContext(vc)
+	o.logs.Add(o.venc, cfg.Logger)
 	o.venc.SetWidth(cfg.Width)
 	o.venc.SetHeight(cfg.Height)
 	o.venc.SetPixelFormat(astiav.PixelFormatYuv420P)
@@ -90,6 +95,7 @@ func openOutput(path string, cfg Config) (_ *output, err error) {
 		return nil, errors.New("compose: this FFmpeg has no AAC encoder")
 	}
 	o.aenc = astiav.AllocCodecContext(ac)
+	o.logs.Add(o.aenc, cfg.Logger)
 	o.aenc.SetSampleRate(SampleRate)
 	o.aenc.SetChannelLayout(astiav.ChannelLayoutStereo)
 	o.aenc.SetSampleFormat(astiav.SampleFormatFltp)
@@ -250,4 +256,5 @@ func (o *output) free() {
 	}
 	o.pkt.Free()
 	o.afr.Free()
+	o.logs.Release()
 }

@@ -3,10 +3,12 @@ package compose
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/asticode/go-astiav"
 
 	"github.com/roomtape/roomtape/compose/graph"
+	"github.com/roomtape/roomtape/compose/internal/avlog"
 )
 
 // runner runs one graph.Plan: a buffer source per plan input, one buffer
@@ -17,10 +19,12 @@ type runner struct {
 	srcs []*astiav.BuffersrcFilterContext
 	sink *astiav.BuffersinkFilterContext
 	out  *astiav.Frame
+	logs avlog.Set
 }
 
-func newRunner(plan graph.Plan) (_ *runner, err error) {
+func newRunner(plan graph.Plan, log *slog.Logger) (_ *runner, err error) {
 	r := &runner{plan: plan, fg: astiav.AllocFilterGraph(), out: astiav.AllocFrame()}
+	r.logs.Add(r.fg, log)
 	// One thread: decoding and encoding run in goroutines of their own
 	// beside the graph, and a machine composing several rooms is better
 	// served by one thread per graph than by slice threads contending.
@@ -129,4 +133,5 @@ func (r *runner) free() {
 	}
 	r.fg.Free()
 	r.out.Free()
+	r.logs.Release()
 }

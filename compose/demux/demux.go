@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/asticode/go-astiav"
+
+	"github.com/roomtape/roomtape/compose/internal/avlog"
 )
 
 // ErrNoStream is returned by [Open] when the file has no stream of the
@@ -85,6 +87,7 @@ type Decoder struct {
 	drained bool // EOF packet sent to the decoder
 	skipped int
 	closed  bool
+	logs    avlog.Set // the contexts' FFmpeg lines go to Options.Logger
 }
 
 // Open opens path and prepares a decoder for its best stream of kind k. It
@@ -102,6 +105,7 @@ func Open(path string, k Kind, opts Options) (_ *Decoder, err error) {
 	if d.fc = astiav.AllocFormatContext(); d.fc == nil {
 		return nil, fmt.Errorf("demux: %s: allocating format context failed", path)
 	}
+	d.logs.Add(d.fc, opts.Logger)
 	url := path
 	if r := opts.Reader; r != nil {
 		if d.pb, err = astiav.AllocIOContext(readerBufferSize, false, r.Read, nil, nil); err != nil {
@@ -139,6 +143,7 @@ func Open(path string, k Kind, opts Options) (_ *Decoder, err error) {
 	if d.cc = astiav.AllocCodecContext(codec); d.cc == nil {
 		return nil, fmt.Errorf("demux: %s: allocating codec context failed", path)
 	}
+	d.logs.Add(d.cc, opts.Logger)
 	if err = s.CodecParameters().ToCodecContext(d.cc); err != nil {
 		return nil, fmt.Errorf("demux: %s: codec parameters: %w", path, err)
 	}
@@ -273,4 +278,5 @@ func (d *Decoder) Close() {
 	if d.pb != nil { // custom I/O: the format context does not own it
 		d.pb.Free()
 	}
+	d.logs.Release()
 }

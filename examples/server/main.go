@@ -7,7 +7,7 @@
 // Secrets come from the environment (or a .env file), never from flags:
 // ROOMTAPE_API_KEYS (comma-separated; a ":ro" suffix makes a read-only
 // key), ROOMTAPE_WEBHOOK_SECRET, LIVEKIT_API_KEY, LIVEKIT_API_SECRET,
-// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY. Without ROOMTAPE_API_KEYS a key
+// DAILY_API_KEY, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY. Without ROOMTAPE_API_KEYS a key
 // is generated once and kept in <data-dir>/api-key (mode 0600).
 //
 // SIGINT or SIGTERM stops the service; jobs still running are resumed by
@@ -108,6 +108,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			URL: or(*lkURL, get("LIVEKIT_URL")), APIKey: get("LIVEKIT_API_KEY"), APISecret: get("LIVEKIT_API_SECRET"),
 			AutoRecord: *autoRecord,
 		},
+		Daily:   service.Daily{APIKey: get("DAILY_API_KEY"), APIURL: get("DAILY_API_URL")},
 		Webhook: service.Webhook{URL: *webhookURL, Secret: get("ROOMTAPE_WEBHOOK_SECRET")},
 		S3: service.S3{
 			Bucket: or(*s3Bucket, get("S3_BUCKET")), Endpoint: or(*s3Endpoint, get("S3_ENDPOINT")),

@@ -73,6 +73,10 @@ type Options struct {
 	// OnPhase (optional) is called, on Run's goroutine, as Run moves from
 	// recording to composing and to uploading.
 	OnPhase func(Phase)
+	// OnStreamEvent (optional) is told of the live composition's stream
+	// outputs' connections and failures (compose.Streams.OnEvent: on the
+	// output's goroutine, it must return quickly).
+	OnStreamEvent func(compose.StreamEvent)
 	// Merge (optional) is called once the session's files are closed
 	// with its session.json; it returns the manifest to compose instead
 	// (a host that resumed a crashed recording merges the earlier parts
@@ -210,7 +214,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	if opts.Merge != nil {
 		cfg.Offline = true
 	}
-	live := startLive(ctx, cfg, sess, output, log, out, hlsUp, opts.OnProgress)
+	live := startLive(ctx, cfg, sess, output, log, out, hlsUp, opts)
 	defer live.stop()
 
 	ended, recErr := record(ctx, cfg, opts, sess, presence, log, out)
@@ -313,16 +317,16 @@ type liveComposer struct {
 
 // startLive starts the live composition of sess into output unless cfg
 // composes after the call or not at all.
-func startLive(ctx context.Context, cfg Config, sess *recorder.Session, output string, log *slog.Logger, out *printer, hlsUp *hlsUploader, progress func(compose.Progress)) *liveComposer {
+func startLive(ctx context.Context, cfg Config, sess *recorder.Session, output string, log *slog.Logger, out *printer, hlsUp *hlsUploader, opts Options) *liveComposer {
 	l := &liveComposer{cancel: func() {}}
 	if cfg.NoCompose || cfg.Offline {
 		return l
 	}
 	lctx, cancel := context.WithCancel(ctx)
 	l.cancel, l.done = cancel, make(chan error, 1)
-	ccfg := composeConfig(cfg, log, out, progress)
+	ccfg := composeConfig(cfg, log, out, opts.OnProgress)
 	ccfg.AudioFile = audioFile(cfg, output)
-	ccfg.Streams = streamsConfig(cfg, sess.Dir(), out, hlsUp)
+	ccfg.Streams = streamsConfig(cfg, sess.Dir(), out, hlsUp, opts.OnStreamEvent)
 	go func() { l.done <- compose.Live(lctx, sess, output, ccfg) }()
 	log.Info("composing live", "delay", ccfg.Delay, "output", output, "streams", streamTargets(ccfg.Streams))
 	return l

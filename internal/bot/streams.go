@@ -13,14 +13,18 @@ import (
 func HLSDir(sessionDir string) string { return filepath.Join(sessionDir, "hls") }
 
 // streamsConfig is the live composition's stream outputs cfg asks for;
-// failures and reconnections are printed to out as they happen, and
-// closed HLS files handed to hlsUp (when set) for upload.
-func streamsConfig(cfg Config, sessionDir string, out *printer, hlsUp *hlsUploader) compose.Streams {
+// failures and reconnections are printed to out as they happen (and told
+// to onEvent when set), and closed HLS files handed to hlsUp (when set)
+// for upload.
+func streamsConfig(cfg Config, sessionDir string, out *printer, hlsUp *hlsUploader, onEvent func(compose.StreamEvent)) compose.Streams {
 	s := compose.Streams{RTMP: cfg.RTMP}
 	if cfg.HLS {
 		s.HLS = HLSDir(sessionDir)
 	}
 	s.OnEvent = func(e compose.StreamEvent) {
+		if onEvent != nil {
+			onEvent(e)
+		}
 		switch e.Kind {
 		case compose.StreamFailed:
 			if e.Retry > 0 {

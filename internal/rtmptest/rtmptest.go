@@ -47,6 +47,9 @@ type Server struct {
 	// certificate (127.0.0.1, self-signed).
 	TLSPort int
 	Roots   *x509.CertPool
+	// CertFile (StartTLS) is that certificate in PEM, for a process that
+	// takes its roots from SSL_CERT_FILE.
+	CertFile string
 	// RecordDir holds the FLV recordings, one per publication
 	// (KEY-UNIXTIME.flv).
 	RecordDir string
@@ -192,7 +195,8 @@ func (s *Server) writeCert() error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(s.dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+	s.CertFile = filepath.Join(s.dir, "cert.pem")
+	if err := os.WriteFile(s.CertFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(s.dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)

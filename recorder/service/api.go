@@ -71,6 +71,7 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/recordings/{id}/stop", s.auth(accessWrite, s.stopRecording))
 	mux.HandleFunc("GET /v1/recordings/{id}/files/{name}", s.auth(accessRead, s.serveFile(KindRecord)))
 	mux.HandleFunc("GET /v1/recordings/{id}/session", s.auth(accessRead, s.serveSession))
+	mux.HandleFunc("GET /v1/recordings/{id}/hls/{name}", s.auth(accessRead, s.serveHLS))
 	mux.HandleFunc("POST /v1/compositions", s.auth(accessWrite, s.createDerived(KindCompose)))
 	mux.HandleFunc("GET /v1/compositions", s.auth(accessRead, s.listJobs(KindCompose)))
 	mux.HandleFunc("GET /v1/compositions/{id}", s.auth(accessRead, s.getJob(KindCompose)))
@@ -248,7 +249,7 @@ func (s *Service) createRecording(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, ferr.Field, ferr.Msg)
 		return
 	}
-	code, field, err := s.submit(r.Context(), j)
+	code, field, err := s.submitRecord(r.Context(), j)
 	if err != nil {
 		writeError(w, code, field, err.Error())
 		return
@@ -265,10 +266,13 @@ func (s *Service) createRecording(w http.ResponseWriter, r *http.Request) {
 func (s *Service) newRecordJob(req RecordingRequest) (*Job, map[string]string, *fieldError) {
 	room := req.Room
 	j := &Job{ID: newID("rec_"), Kind: KindRecord, State: StateQueued, CreatedAt: time.Now().UTC(), Output: req.Output}
-	if j.Output == (Output{}) {
+	if j.Output.isZero() {
 		j.Output = s.cfg.Output
 	}
 	if ferr := checkOutput(j.Output, "output"); ferr != nil {
+		return nil, nil, ferr
+	}
+	if ferr := checkStreams(j.Output, "output", KindRecord); ferr != nil {
 		return nil, nil, ferr
 	}
 	if j.Output.Upload && s.cfg.S3.Bucket == "" {
@@ -330,10 +334,17 @@ func (s *Service) newRecordJob(req RecordingRequest) (*Job, map[string]string, *
 		if s.cfg.LiveKit.APIKey == "" || s.cfg.LiveKit.APISecret == "" {
 			return nil, nil, bad("room.type", "this service has no LiveKit API key configured")
 		}
+	case RoomDaily:
+		if ferr := s.checkDailyRoom(&room); ferr != nil {
+			return nil, nil, ferr
+		}
 	case "":
-		return nil, nil, bad("room.type", "required: whip or livekit")
+		return nil, nil, bad("room.type", "required: whip, livekit or daily")
 	default:
-		return nil, nil, bad("room.type", "%q: want whip or livekit", room.Type)
+		return nil, nil, bad("room.type", "%q: want whip, livekit or daily", room.Type)
+	}
+	if room.Token != "" && room.Type != RoomDaily {
+		return nil, nil, bad("room.token", "only for Daily rooms")
 	}
 	j.Room = &room
 	return j, tokens, nil
@@ -406,6 +417,10 @@ func (s *Service) createDerived(kind Kind) http.HandlerFunc {
 		}
 		if req.Output.Compose != "" {
 			writeError(w, http.StatusBadRequest, "output.compose", "only for recordings")
+			return
+		}
+		if ferr := checkStreams(req.Output, "output", kind); ferr != nil {
+			writeError(w, http.StatusBadRequest, ferr.Field, ferr.Msg)
 			return
 		}
 		if (kind == KindUpload || req.Output.Upload) && s.cfg.S3.Bucket == "" {

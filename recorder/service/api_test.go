@@ -83,6 +83,23 @@ func TestAPIAuthAndValidation(t *testing.T) {
 		{"livekit unconfigured", "/v1/recordings", `{"room":{"type":"livekit","name":"r"}}`, "room.url"},
 		{"composition source", "/v1/compositions", `{}`, "source"},
 		{"composition compose", "/v1/compositions", `{"source":"rec_x","output":{"compose":"none"}}`, "output.compose"},
+		{"rtmp scheme", "/v1/recordings", `{` + whip + `,"output":{"rtmp":["http://h/live/` + streamKey + `"]}}`, "output.rtmp[0]"},
+		{"rtmp no key", "/v1/recordings", `{` + whip + `,"output":{"rtmp":["rtmp://h/live"]}}`, "output.rtmp[0]"},
+		{"rtmp no host", "/v1/recordings", `{` + whip + `,"output":{"rtmp":["rtmp:///live/` + streamKey + `"]}}`, "output.rtmp[0]"},
+		{"rtmp twice", "/v1/recordings", `{` + whip + `,"output":{"rtmp":["rtmp://h/live/a` + streamKey + `","rtmps://h/live/b","rtmp://h/live/c"]}}`, "output.rtmp[2]"},
+		{"rtmp too many", "/v1/recordings", `{` + whip + `,"output":{"rtmp":["rtmp://a/l/k","rtmp://b/l/k","rtmp://c/l/k","rtmp://d/l/k","rtmp://e/l/k"]}}`, "output.rtmp"},
+		{"rtmp offline", "/v1/recordings", `{` + whip + `,"output":{"compose":"offline","rtmp":["rtmp://h/live/` + streamKey + `"]}}`, "output.rtmp"},
+		{"hls no compose", "/v1/recordings", `{` + whip + `,"output":{"compose":"none","hls":true}}`, "output.hls"},
+		{"rtmp type", "/v1/recordings", `{` + whip + `,"output":{"rtmp":"rtmp://h/live/k"}}`, "output.rtmp"},
+		{"composition rtmp", "/v1/compositions", `{"source":"rec_x","output":{"rtmp":["rtmp://h/live/` + streamKey + `"]}}`, "output.rtmp"},
+		{"composition hls", "/v1/compositions", `{"source":"rec_x","output":{"hls":true}}`, "output.hls"},
+		{"daily no url", "/v1/recordings", `{"room":{"type":"daily","token":"a.b.c"}}`, "room.url"},
+		{"daily http", "/v1/recordings", `{"room":{"type":"daily","url":"http://acme.daily.co/standup","token":"a.b.c"}}`, "room.url"},
+		{"daily path", "/v1/recordings", `{"room":{"type":"daily","url":"https://acme.daily.co/a/b","token":"a.b.c"}}`, "room.url"},
+		{"daily no token", "/v1/recordings", `{"room":{"type":"daily","url":"https://acme.daily.co/standup"}}`, "room.token"},
+		{"daily bad token", "/v1/recordings", `{"room":{"type":"daily","url":"https://acme.daily.co/standup","token":"x ` + streamKey + `"}}`, "room.token"},
+		{"daily participants", "/v1/recordings", `{"room":{"type":"daily","url":"https://acme.daily.co/standup","token":"a.b.c","participants":[{"id":"a"}]}}`, "room.participants"},
+		{"token on whip", "/v1/recordings", `{"room":{"type":"whip","token":"a.b.c","participants":[{"id":"a"}]}}`, "room.token"},
 	}
 	for _, c := range bad {
 		code, body := srv.do("POST", c.path, testKey, c.body)
@@ -90,6 +107,9 @@ func TestAPIAuthAndValidation(t *testing.T) {
 		_ = json.Unmarshal(body, &e)
 		if code != http.StatusBadRequest || e.Field != c.field || e.Error == "" {
 			t.Errorf("%s: %d field %q (%s), want 400 field %q", c.name, code, e.Field, e.Error, c.field)
+		}
+		if strings.Contains(string(body), streamKey) {
+			t.Errorf("%s: the answer shows the stream key: %s", c.name, body)
 		}
 	}
 	if code, _ := srv.do("POST", "/v1/compositions", testKey, `{"source":"rec_nope"}`); code != http.StatusNotFound {
@@ -126,6 +146,6 @@ func TestAPIAuthAndValidation(t *testing.T) {
 	}
 	again := srv.createRecording(named)
 	srv.do("POST", "/v1/recordings/"+again.Job.ID+"/stop", testKey, nil)
-	checkNoSecrets(t, srv.logs.String(), append(append([]string{testKey, readKey}, tokens(first)...), tokens(second)...))
+	checkNoSecrets(t, srv.logs.String(), append(append([]string{testKey, readKey, streamKey}, tokens(first)...), tokens(second)...))
 	srv.stop()
 }

@@ -31,6 +31,15 @@
 // are merged on the first part's clock and composed together, the time
 // between them a gap. Queued jobs simply wait in the stream.
 //
+// # Rooms, streams and secrets
+//
+// A record job records a WHIP room the service hosts, a LiveKit room, or
+// a Daily room through the browser bridge (daily.go); composed live, it
+// may also push the call to RTMP/RTMPS servers and write it as HLS
+// (streams.go), reporting each output's state in the job. Secrets a job
+// needs (stream keys, a Daily meeting token) never enter the job, which
+// the API shows: they are kept apart in the bucket (secrets.go).
+//
 // # Concurrency
 //
 // Each running job has one goroutine (run) that owns its [Job] value and
@@ -38,5 +47,7 @@
 // StopRequested, through the same revision-checked update. The job cache
 // (jobs.go) is owned by one watcher goroutine; readers take its RWMutex.
 // Webhook delivery has its own goroutine; emitting an event never waits
-// for it.
+// for it. A record run's stream outputs are followed by a streamTracker
+// (its own mutex; the outputs' goroutines and the composer write it, the
+// run's report goroutine reads it).
 package service

@@ -3,10 +3,12 @@ package service
 import (
 	"bytes"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/roomtape/roomtape/internal/redact"
 	"github.com/roomtape/roomtape/timeline/manifest"
 )
 
@@ -122,6 +124,9 @@ func FuzzRecordingRequest(f *testing.F) {
 	f.Add(`{"room":{"type":"whip","participants":[{"id":"a"}]}}`)
 	f.Add(`{"room":{"type":"livekit","name":"x"},"output":{"width":2,"height":2}}`)
 	f.Add(`{"room":{"type":"whip","participants":[{"id":"a"},{"id":"a"}]},"output":{"layout":"grid"}}`)
+	f.Add(`{"room":{"type":"whip","participants":[{"id":"a"}]},"output":{"rtmp":["rtmp://h:1935/live/key","rtmps://h/app/k2?x=1"],"hls":true}}`)
+	f.Add(`{"room":{"type":"daily","url":"https://acme.daily.co/standup","token":"a.b.c"}}`)
+	f.Add(`{"room":{"type":"daily","url":"https://acme.daily.co/standup"},"output":{"compose":"none","rtmp":["rtmp://h/l/k"]}}`)
 	s := &Service{cfg: Config{LiveKit: LiveKit{URL: "ws://127.0.0.1:1", APIKey: "k", APISecret: "s"}}}
 	f.Fuzz(func(t *testing.T, body string) {
 		r := httptest.NewRequest("POST", "/v1/recordings", strings.NewReader(body))
@@ -139,8 +144,23 @@ func FuzzRecordingRequest(f *testing.F) {
 			}
 			return
 		}
-		if j.Room.Type != RoomWHIP && j.Room.Type != RoomLiveKit {
+		if j.Room.Type != RoomWHIP && j.Room.Type != RoomLiveKit && j.Room.Type != RoomDaily {
 			t.Fatalf("room type %q accepted", j.Room.Type)
+		}
+		// The secrets leave the job: what is stored and shown has no
+		// token and only redacted RTMP URLs.
+		sec := takeSecrets(j)
+		if j.Room.Token != "" || len(sec.RTMP) != len(j.Output.RTMP) {
+			t.Fatalf("secrets left in the job: %+v", j)
+		}
+		for i, u := range sec.RTMP {
+			if checkRTMPTarget(u) != "" {
+				t.Fatalf("RTMP target %d accepted: %s", i, checkRTMPTarget(u))
+			}
+			shown, err := url.Parse(j.Output.RTMP[i])
+			if err != nil || !strings.HasSuffix(shown.Path, "/"+redact.Mark) || j.Output.RTMP[i] != redact.StreamTarget(u) {
+				t.Fatalf("RTMP target %d shown as %q", i, j.Output.RTMP[i])
+			}
 		}
 		if j.Room.Type == RoomWHIP && len(tokens) != len(j.Room.Participants) {
 			t.Fatalf("%d tokens for %d participants", len(tokens), len(j.Room.Participants))
@@ -181,4 +201,33 @@ func TestAutoRecords(t *testing.T) {
 			t.Errorf("rule %q room %q: %v", c.rule, c.room, got)
 		}
 	}
+}
+
+// FuzzRTMPTarget: an accepted target is rtmp or rtmps with a host, an
+// application and a key; no verdict, nor the target as the job shows it,
+// holds the key.
+func FuzzRTMPTarget(f *testing.F) {
+	for _, s := range []string{"rtmp://h:1935/live/k3y", "rtmps://h/app/k3y?x=1", "http://h/live/k3y", "rtmp://h/live", "rtmp:///live/k3y", "RTMP://h/a/b/k3y", "rtmp://h/%6c/k3y"} {
+		f.Add(strings.TrimSuffix(s, "/live/k3y"), "k3y-secret")
+	}
+	f.Fuzz(func(t *testing.T, host, key string) {
+		if len(key) < 4 || strings.ContainsAny(key, "/?#%") || strings.Contains(host+"/live/", key) {
+			return // a key not one path element, or not told apart from the rest
+		}
+		raw := host + "/live/" + key
+		msg := checkRTMPTarget(raw)
+		if strings.Contains(msg, key) {
+			t.Fatalf("verdict on %q shows the key: %s", raw, msg)
+		}
+		if msg != "" {
+			return
+		}
+		u, err := url.Parse(raw)
+		if err != nil || !strings.EqualFold(u.Scheme, "rtmp") && !strings.EqualFold(u.Scheme, "rtmps") || u.Host == "" {
+			t.Fatalf("%q accepted", raw)
+		}
+		if shown := redact.StreamTarget(raw); strings.Contains(shown, key) {
+			t.Fatalf("%q shown as %q", raw, shown)
+		}
+	})
 }

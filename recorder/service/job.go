@@ -51,6 +51,10 @@ const (
 	// RoomLiveKit is a LiveKit room the recorder joins as a hidden
 	// participant.
 	RoomLiveKit RoomType = "livekit"
+	// RoomDaily is a Daily room (https://DOMAIN.daily.co/ROOM) the
+	// recorder joins through the browser bridge (recorder/browser:
+	// daily-js in headless Chromium on the worker).
+	RoomDaily RoomType = "daily"
 )
 
 // Room says what a record job records.
@@ -60,9 +64,14 @@ type Room struct {
 	// room type and name (409 otherwise). For WHIP it defaults to the
 	// job ID; for LiveKit it is the room name.
 	Name string `json:"name,omitempty"`
-	// URL is the LiveKit server (ws:// or wss://); empty uses the
-	// service's configured one.
+	// URL is the LiveKit server (ws:// or wss://; empty uses the
+	// service's configured one), or the Daily room
+	// (https://DOMAIN.daily.co/ROOM).
 	URL string `json:"url,omitempty"`
+	// Token (Daily) is the bot's meeting token; without it the service
+	// mints one with its Daily API key. A secret: the job keeps it apart
+	// (streams.go), the API never shows it.
+	Token string `json:"token,omitempty"`
 	// Participants are the WHIP room's publishers, each given a token.
 	Participants []Grant `json:"participants,omitempty"`
 	// IdleTimeout ends the recording once everyone has left for this
@@ -107,6 +116,14 @@ type Output struct {
 	Preset string `json:"preset,omitempty"`
 	// Upload uploads the results to the service's S3 bucket.
 	Upload bool `json:"upload,omitempty"`
+	// RTMP (record jobs composed live) are rtmp:// or rtmps:// URLs
+	// (rtmp://host[:port]/app/key) the composed call is pushed to while
+	// it runs. The keys are secrets: the job shows them REDACTED
+	// (streams.go).
+	RTMP []string `json:"rtmp,omitempty"`
+	// HLS (record jobs composed live) writes the composed call as HLS,
+	// served at /v1/recordings/{id}/hls/live.m3u8 while it runs.
+	HLS bool `json:"hls,omitempty"`
 }
 
 // Progress is a job's live progress.
@@ -159,6 +176,8 @@ type Job struct {
 	Progress Progress `json:"progress"`
 	Parts    []Part   `json:"parts,omitempty"`
 	Files    []File   `json:"files,omitempty"`
+	// Streams are the stream outputs' state (output.rtmp, output.hls).
+	Streams []StreamState `json:"streams,omitempty"`
 	// Error says why the job failed; ErrorKind is its class (metrics).
 	Error     string `json:"error,omitempty"`
 	ErrorKind string `json:"error_kind,omitempty"`

@@ -53,7 +53,7 @@ func (s *Service) livekitWebhook(w http.ResponseWriter, r *http.Request) {
 			log.Warn("LiveKit room not auto-recorded", "err", ferr)
 			break
 		}
-		code, _, err := s.submit(r.Context(), j)
+		code, _, err := s.submitRecord(r.Context(), j)
 		switch {
 		case code == http.StatusConflict: // a retried webhook, or recorded by hand
 			log.Info("LiveKit room already recorded", "err", err)

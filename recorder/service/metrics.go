@@ -17,6 +17,8 @@ type metrics struct {
 	errors       *prometheus.CounterVec
 	webhooks     *prometheus.CounterVec
 	requests     *prometheus.CounterVec
+	// The stream outputs' (streams.go), by kind (rtmp, rtmps, hls).
+	streamFailures, streamReconnects, streamDropped *prometheus.CounterVec
 }
 
 func newMetrics(c *cache) *metrics {
@@ -54,7 +56,20 @@ func newMetrics(c *cache) *metrics {
 			Name: "roomtape_api_requests_total",
 			Help: "API requests by status code.",
 		}, []string{"code"}),
+		streamFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "roomtape_stream_failures_total",
+			Help: "Failed connections and writes of the recordings' stream outputs (RTMP, HLS).",
+		}, []string{"kind"}),
+		streamReconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "roomtape_stream_reconnects_total",
+			Help: "Connections of stream outputs after their first (an RTMP target that came back).",
+		}, []string{"kind"}),
+		streamDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "roomtape_stream_dropped_packets_total",
+			Help: "Packets a stream output did not send (its queue was full, or it skipped to a keyframe after a gap or a reconnection).",
+		}, []string{"kind"}),
 	}
+	m.reg.MustRegister(m.streamFailures, m.streamReconnects, m.streamDropped)
 	m.reg.MustRegister(m.participants, m.lag, m.written, m.uploaded, m.cpu, m.errors, m.webhooks, m.requests,
 		&jobsCollector{c: c}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

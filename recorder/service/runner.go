@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -195,6 +196,10 @@ type run struct {
 	mu   sync.Mutex // guards job (swapped, never changed) and live
 	job  *Job
 	live Progress
+
+	// streams follows a record run's stream outputs (nil without any);
+	// set before the pipeline starts, never swapped.
+	streams *streamTracker
 }
 
 // write applies fn to the stored job unless the job was taken over (its
@@ -253,6 +258,9 @@ func (r *run) finish(ctx context.Context, state State, err error) {
 		now := time.Now().UTC()
 		j.FinishedAt = &now
 		j.Progress.Participants = 0
+		if st := r.streams.final(); st != nil {
+			j.Streams = st
+		}
 		if err != nil {
 			j.Error, j.ErrorKind = err.Error(), string(kind)
 		}
@@ -273,6 +281,7 @@ func (r *run) finish(ctx context.Context, state State, err error) {
 }
 
 func (s *Service) releaseRoomOf(j *Job) {
+	s.dropSecrets(j)
 	if j.Room != nil {
 		s.q.releaseRoom(context.Background(), j.Room.Type, j.Room.Name, j.ID)
 	}
@@ -350,6 +359,10 @@ func (r *run) record(ctx context.Context) (State, error) {
 	if j.RecordedAt != nil { // the call was over when the last worker died
 		return r.composeParts(ctx, cfg)
 	}
+	if err := r.s.secretConfig(ctx, j, &cfg); err != nil {
+		return StateFailed, err
+	}
+	r.streams = newStreamTracker(r.s, j, r.current, r.log)
 	n := len(j.Parts)
 	part := Part{SessionID: j.ID, StartedAt: time.Now().UTC()}
 	if n > 0 {
@@ -367,10 +380,12 @@ func (r *run) record(ctx context.Context) (State, error) {
 	}
 	stop := make(chan struct{})
 	opts := bot.Options{
-		Stop:   stop,
-		Logger: r.log,
-		Sinks:  []recorder.Sink{recorder.EventFunc(r.onEvent)},
+		Stop:          stop,
+		Logger:        r.log,
+		Sinks:         []recorder.Sink{recorder.EventFunc(r.onEvent)},
+		OnStreamEvent: r.streams.onEvent,
 		OnProgress: func(p compose.Progress) {
+			r.streams.progress(p.Streams)
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			r.live.ComposedS, r.live.LagS, r.live.Percent = p.Done.Seconds(), p.Lag.Seconds(), p.Percent
@@ -405,6 +420,9 @@ func (r *run) record(ctx context.Context) (State, error) {
 			URL: cmpOr(j.Room.URL, r.s.cfg.LiveKit.URL), Room: j.Room.Name, Identity: "roomtape-recorder",
 			APIKey: r.s.cfg.LiveKit.APIKey, APISecret: r.s.cfg.LiveKit.APISecret,
 		}
+	case RoomDaily:
+		cfg.Mode = bot.ModeDaily
+		cfg.Daily.URL, cfg.Daily.APIKey, cfg.Daily.APIURL = j.Room.URL, r.s.cfg.Daily.APIKey, r.s.cfg.Daily.APIURL
 	default:
 		return StateFailed, fmt.Errorf("service: room type %q", j.Room.Type)
 	}
@@ -564,6 +582,7 @@ func (r *run) report(ctx context.Context) {
 	t := time.NewTicker(progressEvery)
 	defer t.Stop()
 	var last Progress
+	var lastStreams []StreamState
 	start := time.Now()
 	if len(r.current().Parts) > 0 {
 		start = r.current().Parts[0].StartedAt
@@ -581,11 +600,15 @@ func (r *run) report(ctx context.Context) {
 			p.RecordedS = time.Since(start).Round(100 * time.Millisecond).Seconds()
 		}
 		r.s.metrics.lag.Set(p.LagS)
-		if p == last {
+		st := r.streams.snapshot()
+		if p == last && slices.Equal(st, lastStreams) {
 			continue
 		}
-		last = p
+		last, lastStreams = p, st
 		if err := r.write(ctx, func(j *Job) {
+			if st != nil {
+				j.Streams = st
+			}
 			joined := j.Progress.Joined
 			if j.RecordedAt != nil {
 				p.RecordedS = j.Progress.RecordedS

@@ -48,6 +48,15 @@ type LiveKit struct {
 	AutoRecord string
 }
 
+// Daily lets the service mint meeting tokens for Daily rooms whose
+// record request brings none. APIKey is a secret: never logged.
+type Daily struct {
+	APIKey string
+	// APIURL (optional) is Daily's REST API base; defaults to
+	// browser.DefaultDailyAPI.
+	APIURL string
+}
+
 // Webhook is where outgoing events go. Secret is never logged.
 type Webhook struct {
 	URL    string
@@ -94,6 +103,8 @@ type Config struct {
 	WHIPHosts, WHIPOrigins []string
 	// LiveKit (optional) enables LiveKit rooms and the webhook receiver.
 	LiveKit LiveKit
+	// Daily (optional) mints the bot's meeting tokens for Daily rooms.
+	Daily Daily
 	// Webhook (optional) enables outgoing webhooks.
 	Webhook Webhook
 	// S3 (optional) enables uploads.
@@ -114,6 +125,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("max_recordings", c.MaxRecordings),
 		slog.String("livekit", c.LiveKit.URL),
 		slog.String("auto_record", c.LiveKit.AutoRecord),
+		slog.Bool("daily_api_key", c.Daily.APIKey != ""),
 		slog.Bool("webhook", c.Webhook.URL != ""),
 		slog.Bool("s3", c.S3.Bucket != ""),
 	)

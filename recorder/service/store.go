@@ -325,7 +325,7 @@ func (c *cache) apply(e jetstream.KeyValueEntry, log *slog.Logger) {
 		c.ready = true
 		return
 	}
-	if strings.HasPrefix(e.Key(), "room.") {
+	if strings.HasPrefix(e.Key(), "room.") || strings.HasPrefix(e.Key(), secretPrefix) {
 		return
 	}
 	if e.Operation() != jetstream.KeyValuePut {

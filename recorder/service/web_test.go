@@ -27,31 +27,36 @@ const (
 	// the page with a table, a timeline and a video frame holds; a blank
 	// or unstyled page has a handful.
 	minColours = 64
+	// liveWait bounds the live player's start: the live composition runs
+	// compose.DefaultDelay behind the call, the first HLS segment closes
+	// 2 s later, hls.js loads the playlist and buffers a segment, all on
+	// a loaded machine.
+	liveWait = 45 * time.Second
+	// minLiveAdvance is how far the live player's currentTime must move
+	// while the call goes on: more than one 2 s segment, so it follows
+	// the live playlist as it grows, not only a first segment.
+	minLiveAdvance = 3.0
 )
 
 // TestWebPage opens the web page in headless Chromium, signs in with the
 // API key, and checks that it lists a recording while it runs with its
-// progress advancing, draws its layout timeline, and plays the finished
-// MP4 (canplay, currentTime advancing); a screenshot must not be blank.
+// progress advancing, plays its live HLS stream while the call runs (the
+// live player's currentTime advancing), draws its layout timeline, and
+// plays the finished MP4 (canplay, currentTime advancing); a screenshot
+// must not be blank.
 func TestWebPage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("records a short call and runs Chromium")
 	}
-	chromium := os.Getenv("ROOMTAPE_CHROMIUM")
-	if chromium == "" {
-		chromium = browser.DefaultChromium
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		if os.Getenv("ROOMTAPE_REQUIRE_BROWSER") == "1" {
-			t.Fatalf("chromium: %v", err)
-		}
-		t.Skipf("SKIPPING WEB PAGE TEST: %v (run scripts/setup.sh)", err)
-	}
+	chromium := needChromium(t, "WEB PAGE TEST")
 	srv := startServer(t, "127.0.0.1:0", t.TempDir(), nil)
 	rec := srv.createRecording(service.RecordingRequest{
 		Room:   service.Room{Type: service.RoomWHIP, Participants: []service.Grant{{ID: "alice", Name: "Alice"}}, IdleTimeoutS: 1},
-		Output: service.Output{Width: outW, Height: outH, Preset: "ultrafast"},
+		Output: service.Output{Width: outW, Height: outH, Preset: "ultrafast", HLS: true},
 	})
+	if code, body := srv.do("GET", "/vendor/hls.min.js", "", nil); code != 200 || len(body) < 1000 {
+		t.Fatalf("GET /vendor/hls.min.js: %d, %d bytes: the page's live player is not built in (run scripts/fetch-js.sh, then rebuild)", code, len(body))
+	}
 	pub := publish(t.Context(), t, rec.WHIP.URL, rec.WHIP.Tokens["alice"], 0, roomStart)
 
 	opts := []chromedp.ExecAllocatorOption{
@@ -101,7 +106,31 @@ func TestWebPage(t *testing.T) {
 	if second := recorded(); second <= first || present != "1" {
 		t.Errorf("page shows %v then %v recorded, %s present: want progress while recording with 1 present", first, second, present)
 	}
-	time.Sleep(3 * time.Second)
+	// The live stream plays while the call goes on.
+	advance, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`new Promise((resolve) => {
+			const v = document.querySelector('#live');
+			const t0 = performance.now();
+			let first = -1;
+			const check = () => {
+				if (v.dataset.job === `+strconv.Quote(rec.Job.ID)+` && v.readyState >= 3 && v.currentTime > 0) {
+					if (first < 0) first = v.currentTime;
+					if (v.currentTime - first >= `+strconv.FormatFloat(minLiveAdvance, 'f', 1, 64)+`) { resolve(v.currentTime - first); return; }
+				}
+				if (performance.now() - t0 > `+strconv.Itoa(int(liveWait.Milliseconds()))+`) { resolve(first < 0 ? -1 : v.currentTime - first); return; }
+				if (v.paused) v.play().catch(() => {});
+				setTimeout(check, 100);
+			};
+			check();
+		})`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if advance < minLiveAdvance {
+		state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const v = document.querySelector('#live'); return v.dataset.job + ' ' + v.readyState + ' ' + v.currentTime + ' ' + (v.error && v.error.message) + ' ' + document.querySelector('#live-state').textContent; })()`))
+		t.Errorf("the live player advanced %.1f s during the recording, want %.1f (job, readyState, currentTime, error, state: %s)", advance, minLiveAdvance, state)
+	} else {
+		t.Logf("the live player advanced %.1f s during the recording", advance)
+	}
 	if err := pub.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -145,6 +174,23 @@ func TestWebPage(t *testing.T) {
 		t.Errorf("screenshot has %d colours, want at least %d", n, minColours)
 	}
 	srv.stop()
+}
+
+// needChromium returns the Chromium to run; without one it fails the test
+// under ROOMTAPE_REQUIRE_BROWSER=1 (make test), else skips it saying why.
+func needChromium(t *testing.T, test string) string {
+	t.Helper()
+	chromium := os.Getenv("ROOMTAPE_CHROMIUM")
+	if chromium == "" {
+		chromium = browser.DefaultChromium
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		if os.Getenv("ROOMTAPE_REQUIRE_BROWSER") == "1" {
+			t.Fatalf("chromium: %v", err)
+		}
+		t.Skipf("SKIPPING %s: %v (run scripts/setup.sh)", test, err)
+	}
+	return chromium
 }
 
 // cellText reads an element's text in one evaluation (the page rebuilds

@@ -1,5 +1,6 @@
-// The roomtape web page: plain JS, no dependencies, only the service's
-// own API (cookie login from POST /v1/login).
+// The roomtape web page: plain JS, only the service's own API (cookie
+// login from POST /v1/login) and hls.js (vendor/hls.min.js, pinned and
+// built in by scripts/fetch-js.sh) for the live HLS stream.
 'use strict';
 
 const $ = (s) => document.querySelector(s);
@@ -7,6 +8,7 @@ const colours = ['#e74c3c', '#3498db', '#2ecc71', '#f39c12', '#9b59b6', '#1abc9c
 let selected = null;
 let jobs = [];
 let timer = null;
+let live = null; // {job, hls} while the live stream of a recording plays
 
 async function api(path, opts = {}) {
   opts.credentials = 'same-origin';
@@ -105,6 +107,7 @@ async function refresh() {
 
 function select(id) {
   selected = id;
+  stopLive();
   $('#player').removeAttribute('src');
   $('#player').dataset.job = '';
   refresh();
@@ -122,6 +125,7 @@ async function showDetail() {
   stop.hidden = !(j.state === 'queued' || j.state === 'recording') || j.stop_requested;
   stop.onclick = async () => { await api('/v1/recordings/' + j.id + '/stop', {method: 'POST'}); refresh(); };
   drawTimeline(j);
+  showStreams(j);
   const hasMP4 = j.state === 'done' && (j.files || []).some((f) => f.name === 'recording.mp4');
   const v = $('#player');
   v.hidden = !hasMP4;
@@ -130,6 +134,76 @@ async function showDetail() {
     v.dataset.job = j.id;
     v.src = '/v1/recordings/' + j.id + '/files/recording.mp4';
   }
+}
+
+// showStreams lists the stream outputs' state and plays the live HLS
+// stream while the recording runs.
+function showStreams(j) {
+  const ul = $('#streams');
+  ul.textContent = '';
+  for (const s of j.streams || []) {
+    const li = document.createElement('li');
+    li.dataset.target = s.target;
+    li.textContent = s.target + ': ' + (s.connected ? 'up' : 'down') + ', ' + s.packets + ' sent, ' +
+      s.dropped + ' dropped, ' + s.reconnects + ' reconnects' + (s.error ? ' — ' + s.error : '');
+    ul.appendChild(li);
+  }
+  const hlsOut = (j.streams || []).find((s) => s.target === 'hls');
+  if (j.state !== 'recording' || !hlsOut || !hlsOut.connected) {
+    if (live && live.job === j.id && j.state !== 'recording') stopLive();
+    if (!live) $('#live-section').hidden = true;
+    return;
+  }
+  if (live && live.job === j.id) return;
+  startLive(j.id);
+}
+
+// startLive plays a recording's live playlist once it lists a segment;
+// after a fatal player error the next refresh starts it again.
+async function startLive(id) {
+  stopLive();
+  live = {job: id, hls: null};
+  const src = '/v1/recordings/' + id + '/hls/live.m3u8';
+  let ok = false;
+  try {
+    const r = await api(src);
+    ok = r.ok && (await r.text()).includes('.ts');
+  } catch (e) { ok = false; }
+  if (!live || live.job !== id) return; // deselected meanwhile
+  if (!ok) { live = null; return; }
+  const v = $('#live');
+  $('#live-section').hidden = false;
+  if (window.Hls && Hls.isSupported()) {
+    // No worker: the page's CSP admits scripts from itself only.
+    const hls = new Hls({enableWorker: false, liveSyncDurationCount: 2});
+    hls.on(Hls.Events.ERROR, (e, d) => {
+      if (!d.fatal) return;
+      $('#live-state').textContent = 'live stream: ' + d.type + ' ' + d.details;
+      if (live && live.hls === hls) stopLive();
+    });
+    hls.loadSource(src);
+    hls.attachMedia(v);
+    live.hls = hls;
+  } else if (v.canPlayType('application/vnd.apple.mpegurl')) {
+    v.src = src;
+  } else {
+    $('#live-state').textContent = 'This browser cannot play the live stream (hls.js missing).';
+    return;
+  }
+  $('#live-state').textContent = '';
+  v.dataset.job = id;
+  v.play().catch(() => {});
+}
+
+function stopLive() {
+  if (!live) return;
+  if (live.hls) live.hls.destroy();
+  const v = $('#live');
+  v.removeAttribute('src');
+  v.load();
+  v.dataset.job = '';
+  live = null;
+  $('#live-section').hidden = true;
 }
 
 // drawTimeline draws who was present when: one row per participant, a
