@@ -58,6 +58,20 @@
 // turns cut the layout windows, so both layouts go through the one
 // engine: a turn change is a window boundary like a join.
 //
+// After the call, transport hints recorded with the session
+// (manifest.Session.Hints) replace the decoding, in this order of
+// precedence: active-speaker updates (recorder/livekit records LiveKit's)
+// are every participant's speech, through the same stability rules
+// (speaker.FromUpdates, Track.Speech), and no audio is decoded; else a
+// participant with RFC 6464 levels (recorder/whip records a publisher's
+// audio-level header extension) is detected from them (DBFS = -dBov, the
+// same RMS scale as the decoded level) and the others from their decoded
+// audio. A hints file that cannot be read, or that its writer truncated,
+// is ignored (logged): everything is decoded. Live composition decodes
+// (the hints file is only read once the session has ended), and so does
+// every composition with Config.IgnoreHints. [SpeakerTurns] runs this
+// detection alone.
+//
 // # Live
 //
 // [Live] runs the same engine while the session is recorded: it rereads the

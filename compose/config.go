@@ -76,6 +76,10 @@ type Config struct {
 	// Lookahead is set by the composition: unbounded for [Session], Delay
 	// less a second (for the audio to reach its file) for [Live].
 	Speaker speaker.Config
+	// IgnoreHints (optional) makes the speaker layouts decode every
+	// microphone file even when the session has transport hints (see the
+	// package documentation, Layouts); defaults to false: hints are used.
+	IgnoreHints bool
 	// MaxTiles (optional) caps the tiles on screen; see timeline.Options.
 	MaxTiles int
 	// MinWindow (optional) is timeline.Options.MinWindow; defaults to

@@ -297,6 +297,14 @@ func (c *composition) apply(ctx context.Context, raw *manifest.Session, final bo
 	if err != nil {
 		return err
 	}
+	if c.spk != nil && !c.spk.hintsRead {
+		// Once, at the first look at the session, and only for one that
+		// has ended: a live composition decodes.
+		c.spk.hintsRead = true
+		if final && !cfg.IgnoreHints {
+			c.spk.readHints(raw.Hints, m, offset, cfg.Logger)
+		}
+	}
 	c.offset = offset
 	c.final = final
 	c.end = m.End()
@@ -320,7 +328,7 @@ func (c *composition) apply(ctx context.Context, raw *manifest.Session, final bo
 				a := newAudioSource(p.Name, tf, c.dopts)
 				c.audios = append(c.audios, a)
 				c.newAudio = append(c.newAudio, a)
-				if c.spk != nil {
+				if c.spk != nil && !c.spk.hinted[p.Key()] {
 					c.spk.add(p.Key(), tf, c.dopts)
 				}
 			}

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/roomtape/roomtape/timeline"
+	"github.com/roomtape/roomtape/timeline/manifest"
 )
 
 // DefaultDir is the recordings root used when Config.Dir is empty.
@@ -79,6 +80,11 @@ type Session struct {
 	closeDone    chan struct{}
 	closeErr     error
 	storageErr   error // the first storage failure
+
+	// hints is the hints writer (see Hints); hintsFailed says it could
+	// not be created. Guarded by mu.
+	hints       *manifest.HintsWriter
+	hintsFailed bool
 
 	emitMu     sync.Mutex // serialises delivery of pending events
 	manifestMu sync.Mutex // serialises snapshots and writes of session.json
@@ -367,6 +373,7 @@ func (s *Session) Close(ctx context.Context) error {
 		close(s.stopTicker)
 		<-s.tickerDone
 	}
+	s.closeHints()
 	s.mu.Lock()
 	s.ended = true
 	s.endAt = s.Elapsed()
