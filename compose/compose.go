@@ -56,7 +56,9 @@
 // look-ahead, live incrementally with a look-ahead of Config.Delay less a
 // second, the horizon held back until the turns before it are final. The
 // turns cut the layout windows, so both layouts go through the one
-// engine: a turn change is a window boundary like a join.
+// engine: a turn change is a window boundary like a join. Window changes
+// cut; Config.CrossFade dissolves a speaker switch instead (the last frame
+// before it blended into the new layout's frames, in the encoder's feed).
 //
 // After the call, transport hints recorded with the session
 // (manifest.Session.Hints) replace the decoding, in this order of

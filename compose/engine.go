@@ -181,6 +181,8 @@ type composition struct {
 	dopts    demux.Options
 	lagWarn  bool
 	spk      *speakers          // speaker layouts only
+	fade     fade               // Config.CrossFade
+	drawn    *timeline.Window   // the window of the last frame drawn
 	sizes    map[string]float64 // picture aspects of camera files, Auto only
 	lay      layoutCache
 
@@ -230,6 +232,7 @@ func compose(ctx context.Context, src source, out, part string, cfg Config) (err
 		c.dopts.Threads = decoderThreads(src)
 	}
 	if usesSpeakers(cfg.Layout) {
+		c.fade.frames = int64(math.Round(cfg.CrossFade.Seconds() * float64(cfg.FPS)))
 		c.spk = &speakers{cfg: cfg.Speaker}
 		c.spk.cfg.Lookahead = speakerLookahead(src, cfg)
 	}
@@ -550,6 +553,11 @@ func (c *composition) produce(ctx context.Context) (int64, error) {
 		for wi+1 < len(c.windows) && t >= c.windows[wi].End {
 			wi++
 		}
+		w := c.windows[wi]
+		if c.drawn != nil && c.drawn.Start != w.Start && speakerSwitch(c.drawn, &w) {
+			c.fade.begin(n)
+		}
+		c.drawn = &w
 		if err := c.frame(n, t, &c.windows[wi]); err != nil {
 			return n, err
 		}
@@ -690,6 +698,18 @@ func (c *composition) encode(f *astiav.Frame) error {
 	cl := f.Clone()
 	if cl == nil {
 		return errors.New("compose: cloning a frame failed")
+	}
+	if c.fade.frames > 0 {
+		// The graph's buffer is shared with the clone: blend into a
+		// copy of its own.
+		if err := cl.MakeWritable(); err != nil {
+			cl.Free()
+			return fmt.Errorf("compose: cross-fade: %w", err)
+		}
+		if err := c.fade.apply(cl); err != nil {
+			cl.Free()
+			return err
+		}
 	}
 	c.encq <- encItem{frame: cl}
 	return nil
