@@ -433,6 +433,7 @@ func (c *composition) close() {
 	if c.spk != nil {
 		c.spk.close()
 	}
+	c.fade.free()
 	if c.out != nil {
 		c.out.free()
 	}
@@ -699,17 +700,9 @@ func (c *composition) encode(f *astiav.Frame) error {
 	if cl == nil {
 		return errors.New("compose: cloning a frame failed")
 	}
-	if c.fade.frames > 0 {
-		// The graph's buffer is shared with the clone: blend into a
-		// copy of its own.
-		if err := cl.MakeWritable(); err != nil {
-			cl.Free()
-			return fmt.Errorf("compose: cross-fade: %w", err)
-		}
-		if err := c.fade.apply(cl); err != nil {
-			cl.Free()
-			return err
-		}
+	if err := c.fade.apply(cl); err != nil {
+		cl.Free()
+		return err
 	}
 	c.encq <- encItem{frame: cl}
 	return nil

@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -62,11 +63,11 @@ func blend(to, from []byte, w int) {
 // goroutine owns it (composed frames are blended before they are queued
 // for the encoder, in output order).
 type fade struct {
-	frames  int64  // frames per fade, 0 when fading is off
-	last    []byte // packed planes of the last composed frame
-	from    []byte // the picture the current fade starts from
-	start   int64  // first frame of the current fade
-	pending bool   // from is to be taken from the frame before start
+	frames  int64         // frames per fade, 0 when fading is off
+	last    *astiav.Frame // a reference to the last composed frame, as composed
+	from    []byte        // packed planes of the picture the current fade starts from
+	start   int64         // first frame of the current fade
+	pending bool          // from is to be taken from the frame before start
 	buf     []byte
 }
 
@@ -78,26 +79,46 @@ func (f *fade) begin(n int64) {
 	}
 }
 
-// apply blends composed frame fr (output frame fr.Pts()) with the fade's
-// starting picture while a fade runs, and keeps fr's picture as the last
-// one. fr must be writable.
+// apply blends composed frame fr (output frame fr.Pts(), a frame of its
+// own that may share its buffer) with the fade's starting picture while a
+// fade runs, and keeps a reference to fr's picture as the last one.
+// Outside fades it costs a reference.
 func (f *fade) apply(fr *astiav.Frame) error {
 	if f.frames == 0 {
 		return nil
+	}
+	if f.pending && fr.Pts() >= f.start {
+		// The graph of the old layout was drained before this frame:
+		// last is the frame before the switch.
+		f.pending = false
+		f.from = f.from[:0]
+		if f.last != nil {
+			b, err := f.last.Data().Bytes(1)
+			if err != nil {
+				return fmt.Errorf("compose: cross-fade: %w", err)
+			}
+			f.from = append(f.from, b...)
+		}
+	}
+	f.free()
+	if f.last = fr.Clone(); f.last == nil {
+		return errors.New("compose: cross-fade: cloning a frame failed")
+	}
+	w, ok := fadeWeight(fr.Pts(), f.start, f.frames)
+	if !ok || f.pending || len(f.from) == 0 {
+		return nil
+	}
+	// The buffer is shared (with the graph, and with last): blend into a
+	// copy of its own.
+	if err := fr.MakeWritable(); err != nil {
+		return fmt.Errorf("compose: cross-fade: %w", err)
 	}
 	b, err := fr.Data().Bytes(1)
 	if err != nil {
 		return fmt.Errorf("compose: cross-fade: %w", err)
 	}
-	if f.pending && fr.Pts() >= f.start {
-		// The graph of the old layout was drained before this frame:
-		// last is the frame before the switch.
-		f.from, f.pending = append(f.from[:0], f.last...), false
-	}
-	f.last = append(f.last[:0], b...)
-	w, ok := fadeWeight(fr.Pts(), f.start, f.frames)
-	if !ok || f.pending || len(f.from) != len(b) {
-		return nil
+	if len(b) != len(f.from) {
+		return nil // another picture size: no fade
 	}
 	f.buf = append(f.buf[:0], b...)
 	blend(f.buf, f.from, w)
@@ -105,4 +126,12 @@ func (f *fade) apply(fr *astiav.Frame) error {
 		return fmt.Errorf("compose: cross-fade: %w", err)
 	}
 	return nil
+}
+
+// free drops the reference to the last frame.
+func (f *fade) free() {
+	if f.last != nil {
+		f.last.Free()
+		f.last = nil
+	}
 }
