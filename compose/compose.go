@@ -68,7 +68,8 @@
 // participant with RFC 6464 levels (recorder/whip records a publisher's
 // audio-level header extension) is detected from them (DBFS = -dBov, the
 // same RMS scale as the decoded level) and the others from their decoded
-// audio. A hints file that cannot be read, or that its writer truncated,
+// audio, as is a participant one of whose microphone files (a rejoin from
+// another client) has no level at all. A hints file that cannot be read, or that its writer truncated,
 // is ignored (logged): everything is decoded. Live composition decodes
 // (the hints file is only read once the session has ended), and so does
 // every composition with Config.IgnoreHints. [SpeakerTurns] runs this

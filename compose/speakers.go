@@ -218,9 +218,11 @@ func (s *speakers) readHints(path string, m *manifest.Session, offset time.Durat
 		return
 	}
 	keys := map[string]bool{}
+	mics := map[string][]manifest.Track{}
 	for _, p := range m.Participants {
 		keys[p.Key()] = true
 		s.order = append(s.order, p.Key())
+		mics[p.Key()] = p.AudioTracks()
 	}
 	if len(h.Speakers) > 0 {
 		ups := make([]speaker.Update, 0, len(h.Speakers))
@@ -256,6 +258,11 @@ func (s *speakers) readHints(path string, m *manifest.Session, offset time.Durat
 			if at := l.At - offset; at >= 0 {
 				out = append(out, speaker.Level{At: at, DBFS: -float64(l.DBov)})
 			}
+		}
+		if t, ok := unhinted(mics[id], out, m.End()); ok {
+			// Another client (a rejoin) sent no levels: decode.
+			log.Info("speaker hints do not cover a microphone file: decoding the participant's audio", "participant", id, "file", t.Path)
+			continue
 		}
 		s.levels[id], s.hinted[id] = out, true
 		s.source = SpeakersLevels
@@ -373,6 +380,31 @@ func (s *speakers) detectAll(end time.Duration) error {
 	s.turns, s.upTo = turns, end
 	return nil
 }
+
+// unhinted returns a microphone track of tracks (ending at end when it has
+// no end) in whose span levels has no level: a publication whose client
+// sent no audio levels. Opus DTX still sends a packet every 400 ms, so a
+// silent track has levels too.
+func unhinted(tracks []manifest.Track, levels []speaker.Level, end time.Duration) (manifest.Track, bool) {
+	for _, t := range tracks {
+		from, to := t.Start(), end
+		if e, ok := t.End(); ok {
+			to = e
+		}
+		if to-from < minHintedTrack {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(levels, from, func(l speaker.Level, at time.Duration) int { return cmp.Compare(l.At, at) })
+		if i == len(levels) || levels[i].At >= to {
+			return t, true
+		}
+	}
+	return manifest.Track{}, false
+}
+
+// minHintedTrack is the shortest microphone track that must have level
+// hints: shorter ones may hold no packet at all.
+const minHintedTrack = time.Second
 
 // withHints adds the hinted participants' tracks to the decoded ones in,
 // all in the session's participant order (the detection's tie-break).
