@@ -54,8 +54,11 @@ func fadeWeight(n, start, frames int64) (w int, ok bool) {
 // format); w is clamped to 0..256.
 func blend(to, from []byte, w int) {
 	w = min(max(w, 0), 256)
-	for i := range min(len(to), len(from)) {
-		to[i] = byte((w*int(to[i]) + (256-w)*int(from[i]) + 128) >> 8)
+	n := min(len(to), len(from))
+	to, from = to[:n], from[:n]
+	a, c := uint32(w), uint32(256-w)
+	for i, v := range to {
+		to[i] = byte((a*uint32(v) + c*uint32(from[i]) + 128) >> 8)
 	}
 }
 
@@ -68,7 +71,6 @@ type fade struct {
 	from    []byte        // packed planes of the picture the current fade starts from
 	start   int64         // first frame of the current fade
 	pending bool          // from is to be taken from the frame before start
-	buf     []byte
 }
 
 // begin starts a fade at output frame n, from the picture composed just
@@ -120,9 +122,8 @@ func (f *fade) apply(fr *astiav.Frame) error {
 	if len(b) != len(f.from) {
 		return nil // another picture size: no fade
 	}
-	f.buf = append(f.buf[:0], b...)
-	blend(f.buf, f.from, w)
-	if err := fr.Data().SetBytes(f.buf, 1); err != nil {
+	blend(b, f.from, w) // b is a copy of the picture
+	if err := fr.Data().SetBytes(b, 1); err != nil {
 		return fmt.Errorf("compose: cross-fade: %w", err)
 	}
 	return nil
