@@ -56,7 +56,24 @@
 // look-ahead, live incrementally with a look-ahead of Config.Delay less a
 // second, the horizon held back until the turns before it are final. The
 // turns cut the layout windows, so both layouts go through the one
-// engine: a turn change is a window boundary like a join.
+// engine: a turn change is a window boundary like a join. Window changes
+// cut; Config.CrossFade dissolves a speaker switch instead (the last frame
+// before it blended into the new layout's frames, in the encoder's feed).
+//
+// After the call, transport hints recorded with the session
+// (manifest.Session.Hints) replace the decoding, in this order of
+// precedence: active-speaker updates (recorder/livekit records LiveKit's)
+// are every participant's speech, through the same stability rules
+// (speaker.FromUpdates, Track.Speech), and no audio is decoded; else a
+// participant with RFC 6464 levels (recorder/whip records a publisher's
+// audio-level header extension) is detected from them (DBFS = -dBov, the
+// same RMS scale as the decoded level) and the others from their decoded
+// audio, as is a participant one of whose microphone files (a rejoin from
+// another client) has no level at all. A hints file that cannot be read, or that its writer truncated,
+// is ignored (logged): everything is decoded. Live composition decodes
+// (the hints file is only read once the session has ended), and so does
+// every composition with Config.IgnoreHints. [SpeakerTurns] runs this
+// detection alone.
 //
 // # Live
 //

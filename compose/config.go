@@ -76,6 +76,16 @@ type Config struct {
 	// Lookahead is set by the composition: unbounded for [Session], Delay
 	// less a second (for the audio to reach its file) for [Live].
 	Speaker speaker.Config
+	// IgnoreHints (optional) makes the speaker layouts decode every
+	// microphone file even when the session has transport hints (see the
+	// package documentation, Layouts); defaults to false: hints are used.
+	IgnoreHints bool
+	// CrossFade (optional) dissolves the picture on a speaker switch
+	// (the Speaker and SingleSpeaker layouts, the same people on screen,
+	// another one in the main area) from the last frame before it to the
+	// new layout, over this long; defaults to 0, a cut. At most 1 s.
+	// Joins, leaves, screen shares and other layout changes always cut.
+	CrossFade time.Duration
 	// MaxTiles (optional) caps the tiles on screen; see timeline.Options.
 	MaxTiles int
 	// MinWindow (optional) is timeline.Options.MinWindow; defaults to
@@ -175,6 +185,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Layout < timeline.Columns || c.Layout > timeline.Auto {
 		return c, fmt.Errorf("%w: unknown layout %d", ErrConfig, c.Layout)
+	}
+	if c.CrossFade < 0 || c.CrossFade > maxCrossFade {
+		return c, fmt.Errorf("%w: CrossFade %v: must be 0 to %v", ErrConfig, c.CrossFade, maxCrossFade)
 	}
 	if c.Fit != timeline.Letterbox && c.Fit != timeline.Crop {
 		return c, fmt.Errorf("%w: unknown fit %d", ErrConfig, c.Fit)

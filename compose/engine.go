@@ -181,6 +181,8 @@ type composition struct {
 	dopts    demux.Options
 	lagWarn  bool
 	spk      *speakers          // speaker layouts only
+	fade     fade               // Config.CrossFade
+	drawn    *timeline.Window   // the window of the last frame drawn
 	sizes    map[string]float64 // picture aspects of camera files, Auto only
 	lay      layoutCache
 
@@ -230,6 +232,7 @@ func compose(ctx context.Context, src source, out, part string, cfg Config) (err
 		c.dopts.Threads = decoderThreads(src)
 	}
 	if usesSpeakers(cfg.Layout) {
+		c.fade.frames = int64(math.Round(cfg.CrossFade.Seconds() * float64(cfg.FPS)))
 		c.spk = &speakers{cfg: cfg.Speaker}
 		c.spk.cfg.Lookahead = speakerLookahead(src, cfg)
 	}
@@ -297,6 +300,14 @@ func (c *composition) apply(ctx context.Context, raw *manifest.Session, final bo
 	if err != nil {
 		return err
 	}
+	if c.spk != nil && !c.spk.hintsRead {
+		// Once, at the first look at the session, and only for one that
+		// has ended: a live composition decodes.
+		c.spk.hintsRead = true
+		if final && !cfg.IgnoreHints {
+			c.spk.readHints(raw.Hints, m, offset, cfg.Logger)
+		}
+	}
 	c.offset = offset
 	c.final = final
 	c.end = m.End()
@@ -320,7 +331,7 @@ func (c *composition) apply(ctx context.Context, raw *manifest.Session, final bo
 				a := newAudioSource(p.Name, tf, c.dopts)
 				c.audios = append(c.audios, a)
 				c.newAudio = append(c.newAudio, a)
-				if c.spk != nil {
+				if c.spk != nil && !c.spk.hinted[p.Key()] {
 					c.spk.add(p.Key(), tf, c.dopts)
 				}
 			}
@@ -422,6 +433,7 @@ func (c *composition) close() {
 	if c.spk != nil {
 		c.spk.close()
 	}
+	c.fade.free()
 	if c.out != nil {
 		c.out.free()
 	}
@@ -542,6 +554,11 @@ func (c *composition) produce(ctx context.Context) (int64, error) {
 		for wi+1 < len(c.windows) && t >= c.windows[wi].End {
 			wi++
 		}
+		w := c.windows[wi]
+		if c.drawn != nil && c.drawn.Start != w.Start && speakerSwitch(c.drawn, &w) {
+			c.fade.begin(n)
+		}
+		c.drawn = &w
 		if err := c.frame(n, t, &c.windows[wi]); err != nil {
 			return n, err
 		}
@@ -682,6 +699,10 @@ func (c *composition) encode(f *astiav.Frame) error {
 	cl := f.Clone()
 	if cl == nil {
 		return errors.New("compose: cloning a frame failed")
+	}
+	if err := c.fade.apply(cl); err != nil {
+		cl.Free()
+		return err
 	}
 	c.encq <- encItem{frame: cl}
 	return nil

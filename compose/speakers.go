@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"slices"
 	"strings"
@@ -158,6 +159,117 @@ type speakers struct {
 	index  map[string]int // participant key → tracks index
 	used   []int          // per meter
 	ran    time.Duration  // det has run up to here
+
+	// Transport hints (after the call only; see readHints): hinted
+	// participants get no meter.
+	hintsRead bool
+	hinted    map[string]bool
+	levels    map[string][]speaker.Level // RFC 6464 levels on the output clock
+	speech    []speaker.Track            // from active-speaker updates
+	order     []string                   // participant keys, the session's order
+	source    SpeakerSource
+}
+
+// SpeakerSource says where a composition's speaker turns come from.
+type SpeakerSource int
+
+// Speaker sources.
+const (
+	// SpeakersDecoded is every microphone file decoded and measured.
+	SpeakersDecoded SpeakerSource = iota
+	// SpeakersLevels is RFC 6464 level hints for some or all
+	// participants, the others decoded.
+	SpeakersLevels
+	// SpeakersUpdates is a transport's active-speaker updates for every
+	// participant, nothing decoded.
+	SpeakersUpdates
+)
+
+// String returns "decoded", "levels" or "updates".
+func (s SpeakerSource) String() string {
+	switch s {
+	case SpeakersDecoded:
+		return "decoded"
+	case SpeakersLevels:
+		return "levels"
+	case SpeakersUpdates:
+		return "updates"
+	}
+	return fmt.Sprintf("SpeakerSource(%d)", int(s))
+}
+
+// readHints takes the transport hints of the hints file at path (empty:
+// none) for the participants of m (the session as composed: its clock
+// starts at offset on the session clock), as the package documentation
+// (Layouts) orders them. A file that cannot be used is logged and
+// ignored.
+func (s *speakers) readHints(path string, m *manifest.Session, offset time.Duration, log *slog.Logger) {
+	s.hinted = map[string]bool{}
+	if path == "" {
+		return
+	}
+	h, err := manifest.LoadHints(path)
+	if err != nil {
+		log.Warn("speaker hints unreadable: decoding the audio instead", "err", err)
+		return
+	}
+	if h.Truncated {
+		log.Warn("speaker hints truncated by their writer: decoding the audio instead", "file", path)
+		return
+	}
+	keys := map[string]bool{}
+	mics := map[string][]manifest.Track{}
+	for _, p := range m.Participants {
+		keys[p.Key()] = true
+		s.order = append(s.order, p.Key())
+		mics[p.Key()] = p.AudioTracks()
+	}
+	if len(h.Speakers) > 0 {
+		ups := make([]speaker.Update, 0, len(h.Speakers))
+		for _, u := range h.Speakers {
+			// An update before the output's start holds from its start.
+			up := speaker.Update{At: max(0, u.At-offset)}
+			for _, id := range u.IDs {
+				if keys[id] {
+					up.IDs = append(up.IDs, id)
+				}
+			}
+			ups = append(ups, up)
+		}
+		tracks, err := speaker.FromUpdates(ups, m.End())
+		if err != nil {
+			log.Warn("speaker hints unusable: decoding the audio instead", "file", path, "err", err)
+			return
+		}
+		for k := range keys {
+			s.hinted[k] = true
+		}
+		s.speech, s.source = tracks, SpeakersUpdates
+		log.Info("speaker detection from the transport's active-speaker updates", "file", path, "updates", len(ups))
+		return
+	}
+	s.levels = map[string][]speaker.Level{}
+	for id, ls := range h.Levels {
+		if !keys[id] || len(ls) == 0 {
+			continue
+		}
+		out := make([]speaker.Level, 0, len(ls))
+		for _, l := range ls {
+			if at := l.At - offset; at >= 0 {
+				out = append(out, speaker.Level{At: at, DBFS: -float64(l.DBov)})
+			}
+		}
+		if t, ok := unhinted(mics[id], out, m.End()); ok {
+			// Another client (a rejoin) sent no levels: decode.
+			log.Info("speaker hints do not cover a microphone file: decoding the participant's audio", "participant", id, "file", t.Path)
+			continue
+		}
+		s.levels[id], s.hinted[id] = out, true
+		s.source = SpeakersLevels
+	}
+	if len(s.levels) > 0 {
+		log.Info("speaker detection from RFC 6464 level hints", "file", path, "participants", len(s.levels), "of", len(keys))
+	}
 }
 
 // detectEvery is how often a live composition runs the speaker detection
@@ -258,12 +370,56 @@ func (s *speakers) detectAll(end time.Duration) error {
 		slices.SortStableFunc(t.Levels, func(a, b speaker.Level) int { return cmp.Compare(a.At, b.At) })
 		in[i] = *t
 	}
+	if len(s.hinted) > 0 {
+		in = s.withHints(in, end)
+	}
 	turns, err := speaker.Detect(in, max(end, 0), s.cfg)
 	if err != nil {
 		return fmt.Errorf("compose: speaker detection: %w", err)
 	}
 	s.turns, s.upTo = turns, end
 	return nil
+}
+
+// unhinted returns a microphone track of tracks (ending at end when it has
+// no end) in whose span levels has no level: a publication whose client
+// sent no audio levels. Opus DTX still sends a packet every 400 ms, so a
+// silent track has levels too.
+func unhinted(tracks []manifest.Track, levels []speaker.Level, end time.Duration) (manifest.Track, bool) {
+	for _, t := range tracks {
+		from, to := t.Start(), end
+		if e, ok := t.End(); ok {
+			to = e
+		}
+		if to-from < minHintedTrack {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(levels, from, func(l speaker.Level, at time.Duration) int { return cmp.Compare(l.At, at) })
+		if i == len(levels) || levels[i].At >= to {
+			return t, true
+		}
+	}
+	return manifest.Track{}, false
+}
+
+// minHintedTrack is the shortest microphone track that must have level
+// hints: shorter ones may hold no packet at all.
+const minHintedTrack = time.Second
+
+// withHints adds the hinted participants' tracks to the decoded ones in,
+// all in the session's participant order (the detection's tie-break).
+func (s *speakers) withHints(in []speaker.Track, end time.Duration) []speaker.Track {
+	for id, ls := range s.levels {
+		n, _ := slices.BinarySearchFunc(ls, end, func(l speaker.Level, t time.Duration) int { return cmp.Compare(l.At, t) })
+		in = append(in, speaker.Track{ID: id, Levels: ls[:n]})
+	}
+	in = append(in, s.speech...)
+	rank := make(map[string]int, len(s.order))
+	for i, k := range s.order {
+		rank[k] = i
+	}
+	slices.SortStableFunc(in, func(a, b speaker.Track) int { return cmp.Compare(rank[a.ID], rank[b.ID]) })
+	return in
 }
 
 func (s *speakers) close() {
@@ -397,4 +553,48 @@ func splitScreens(m *manifest.Session) *manifest.Session {
 		out.Participants = append(out.Participants, sp)
 	}
 	return out
+}
+
+// SpeakerTurns runs the speaker detection of the Speaker and SingleSpeaker
+// layouts over the recorded session m as [Session] does with cfg
+// (cfg.Speaker, cfg.IgnoreHints, cfg.FullSpan) and returns the turns, on
+// the output clock, and where they came from. It decodes only what the
+// hints leave (see the package documentation, Layouts).
+func SpeakerTurns(ctx context.Context, m *manifest.Session, cfg Config) ([]speaker.Interval, SpeakerSource, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, 0, err
+	}
+	if m == nil || len(m.Participants) == 0 {
+		return nil, 0, ErrNoParticipants
+	}
+	sm, offset, err := cfg.span(splitScreens(m))
+	if err != nil {
+		return nil, 0, err
+	}
+	s := &speakers{cfg: cfg.Speaker, hintsRead: true}
+	s.cfg.Lookahead = speaker.Unbounded
+	defer s.close()
+	if !cfg.IgnoreHints {
+		s.readHints(m.Hints, sm, offset, cfg.Logger)
+	}
+	dopts := demux.Options{Logger: cfg.Logger, Threads: cfg.Threads}
+	for _, p := range sm.Participants {
+		if s.hinted[p.Key()] {
+			continue
+		}
+		for _, t := range p.AudioTracks() {
+			if err := checkFile(p.Name, t.Kind, t.Path); err != nil {
+				return nil, 0, err
+			}
+			s.add(p.Key(), newTrackFile(t, true), dopts)
+		}
+	}
+	if err := s.wait(ctx); err != nil {
+		return nil, 0, err
+	}
+	if err := s.detectAll(sm.End()); err != nil {
+		return nil, 0, err
+	}
+	return s.turns, s.source, nil
 }

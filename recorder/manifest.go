@@ -93,6 +93,9 @@ func (s *Session) Manifest() *manifest.Session {
 		end := seconds(s.endAt)
 		m.EndTimeS = &end
 	}
+	if s.hints != nil {
+		m.Hints = manifest.HintsName
+	}
 	for _, p := range s.order {
 		mp := manifest.Participant{ID: p.id, Name: p.name}
 		for _, iv := range p.intervals {

@@ -124,6 +124,11 @@ type Session struct {
 	closeErr     error
 	storageErr   error // the first storage failure
 
+	// hints is the hints writer (see Hints); hintsFailed says it could
+	// not be created. Guarded by mu.
+	hints       *manifest.HintsWriter
+	hintsFailed bool
+
 	emitMu     sync.Mutex // serialises delivery of pending events
 	manifestMu sync.Mutex // serialises snapshots and writes of session.json
 	// manifestFailed says the last write of session.json failed; guarded
@@ -486,6 +491,7 @@ func (s *Session) Close(ctx context.Context) error {
 		close(s.stopTicker)
 		<-s.tickerDone
 	}
+	s.closeHints()
 	s.mu.Lock()
 	s.ended = true
 	s.endAt = s.Elapsed()

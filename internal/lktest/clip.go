@@ -30,6 +30,11 @@ type Clip struct {
 	// Audio holds the Opus packets of one ClipLength; empty for video
 	// only.
 	Audio [][]byte
+	// Level (optional) gives the RFC 6464 level (-dBov) of the audio
+	// packet due at an instant (the publisher's Origin plus its media
+	// time), sent in the audio-level header extension, which
+	// livekit-server's speaker detection reads.
+	Level func(due time.Time) uint8
 }
 
 // AudioFrame is the duration of an Opus packet of a clip.

@@ -219,7 +219,12 @@ func (p *Publisher) PublishAudio(c *Clip, source lkproto.TrackSource, name strin
 		if k%len(c.Audio) == 0 {
 			p.marker(name, time.Duration(k)*AudioFrame)
 		}
-		_ = t.WriteSample(media.Sample{Data: c.Audio[k%len(c.Audio)], Duration: AudioFrame}, nil)
+		var opts *lksdk.SampleWriteOptions
+		if c.Level != nil {
+			level := c.Level(p.origin.Add(time.Duration(k) * AudioFrame))
+			opts = &lksdk.SampleWriteOptions{AudioLevel: &level}
+		}
+		_ = t.WriteSample(media.Sample{Data: c.Audio[k%len(c.Audio)], Duration: AudioFrame}, opts)
 	}, nil)
 	return pub.SID(), nil
 }

@@ -127,3 +127,25 @@ func Tone(buf []int16, index int, first int64, talk ...Interval) {
 		buf[i] = int16(math.Round(s * math.MaxInt16))
 	}
 }
+
+// voiceBelow is the level (-dBov) under which a synthetic packet sets
+// RFC 6464's voice-activity bit: louder than -60 dBov is voice.
+const voiceBelow = 60
+
+// ToneLevel is the RFC 6464 level (-dBov, 0 to 127) of the 20 ms of
+// participant index's audio starting at participant-local at, as [Tone]
+// makes it with talk: its RMS relative to a full-scale square wave.
+func ToneLevel(index int, at time.Duration, talk ...Interval) uint8 {
+	buf := make([]int16, int(20*time.Millisecond*SampleRate/time.Second))
+	Tone(buf, index, int64(at*SampleRate/time.Second), talk...)
+	sum := 0.0
+	for _, v := range buf {
+		x := float64(v) / math.MaxInt16
+		sum += x * x
+	}
+	if sum == 0 {
+		return 127
+	}
+	db := 10 * math.Log10(sum/float64(len(buf)))
+	return uint8(min(127, max(0, math.Round(-db))))
+}

@@ -135,6 +135,15 @@ type Participant struct {
 	// talks: its tone at testmedia.TalkAmplitude under the beeps (the
 	// speaker layouts' tests).
 	Talk []Interval
+	// AudioLevels (optional) sends the RFC 6464 audio-level header
+	// extension on every audio packet when the answer accepts it, as
+	// browsers do: the RMS level of the packet's audio in -dBov (the
+	// speaker hints' tests).
+	AudioLevels bool
+	// LevelTalk (optional), with AudioLevels, computes the levels sent as
+	// if the participant talked in these spans instead of Talk, so that
+	// the levels disagree with the audio (test knob).
+	LevelTalk []Interval
 	// Resizes (optional) change the picture size mid-stream (test knob).
 	Resizes []Resize
 	// NoSenderReports (optional) sends no RTCP Sender Report, as a
@@ -454,6 +463,13 @@ func publish(ctx context.Context, whipURL string, p Participant, vs videoSource,
 		return fail(errors.Join(fmt.Errorf("participant %q: %w", p.Name, ErrNotConnected), pub.deleteResource(ctx)))
 	}
 
+	if at != nil && p.AudioLevels {
+		for _, h := range at.sender.GetParameters().HeaderExtensions {
+			if h.URI == pionrec.AudioLevelURI && h.ID > 0 && h.ID < 15 {
+				at.levelID = uint8(h.ID)
+			}
+		}
+	}
 	mctx, cancel := context.WithCancel(ctx)
 	pub.cancel = cancel
 	pub.start = time.Now()
@@ -493,7 +509,7 @@ func (pub *Publisher) addTrack(c webrtc.RTPCodecCapability, kind string, pay rtp
 		return nil, fmt.Errorf("synth: %s track has no SSRC", kind)
 	}
 	rt := &rtpTrack{
-		track: tr, payloader: pay, rate: c.ClockRate, ts0: ts0, ssrc: uint32(enc[0].SSRC),
+		track: tr, sender: sender, payloader: pay, rate: c.ClockRate, ts0: ts0, ssrc: uint32(enc[0].SSRC),
 		seq: uint16(rand.Uint32()), //nolint:gosec // RTP sequence numbers need no crypto
 	}
 	pub.tracks = append(pub.tracks, rt)
@@ -797,7 +813,15 @@ func (pub *Publisher) runAudio(ctx context.Context, as audioSource, t *rtpTrack)
 		if inGap(pub.p.AudioGaps, at) || len(data) == 0 {
 			continue
 		}
-		if err := t.write(data, at); err != nil {
+		level := -1
+		if pub.p.AudioLevels && t.levelID != 0 {
+			talk := pub.p.Talk
+			if pub.p.LevelTalk != nil {
+				talk = pub.p.LevelTalk
+			}
+			level = int(ToneLevel(pub.p.Index, at, talk...))
+		}
+		if err := t.writeLevel(data, at, level); err != nil {
 			pub.p.Logger.Debug("synth: send audio", "name", pub.p.Name, "err", err)
 		}
 		pub.stats.audio.Add(1)
@@ -845,6 +869,8 @@ func sleepUntil(ctx context.Context, deadline time.Time) bool {
 // rtpTrack packetises frames with RTP timestamps chosen by the caller.
 type rtpTrack struct {
 	track     *webrtc.TrackLocalStaticRTP
+	sender    *webrtc.RTPSender
+	levelID   uint8 // the negotiated audio-level extension, 0 for none; set before media starts
 	payloader rtp.Payloader
 	rate      uint32
 	ts0       uint32
@@ -880,6 +906,12 @@ func toNTP(t time.Time) uint64 {
 
 // write sends one frame whose content time is at.
 func (t *rtpTrack) write(frame []byte, at time.Duration) error {
+	return t.writeLevel(frame, at, -1)
+}
+
+// writeLevel sends one frame whose content time is at, with the RFC 6464
+// audio level (-dBov) in the negotiated extension when level >= 0.
+func (t *rtpTrack) writeLevel(frame []byte, at time.Duration, level int) error {
 	ts := t.rtpTime(at)
 	payloads := t.payloader.Payload(mtu-12, frame)
 	for i, pl := range payloads {
@@ -889,6 +921,15 @@ func (t *rtpTrack) write(frame []byte, at time.Duration) error {
 				SequenceNumber: t.seq, Timestamp: ts,
 			},
 			Payload: pl,
+		}
+		if level >= 0 {
+			ext, err := rtp.AudioLevelExtension{Level: uint8(min(level, 127)), Voice: level < voiceBelow}.Marshal()
+			if err != nil {
+				return fmt.Errorf("synth: audio level: %w", err)
+			}
+			if err := pkt.SetExtension(t.levelID, ext); err != nil {
+				return fmt.Errorf("synth: audio level: %w", err)
+			}
 		}
 		t.seq++
 		t.packets.Add(1)

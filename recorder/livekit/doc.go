@@ -20,6 +20,11 @@
 //     "<name> (screen)", present while the share is published, whose
 //     video and audio are recorded as that entry's camera and microphone so
 //     that a composer shows it as an extra tile;
+//   - LiveKit's active-speaker updates (the SDK's OnActiveSpeakersChanged)
+//     are recorded in the session's hints file
+//     ([recorder.Session.Hints]) as speaker lists on the session clock,
+//     each time the set of speakers changes; compose's speaker layouts
+//     take them instead of decoding the audio;
 //   - for simulcast video the bot asks the server for the layer that fits
 //     the tile the track gets in the output layout ([Config.Output]),
 //     and asks again whenever the number of tiles changes.

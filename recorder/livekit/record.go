@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/roomtape/roomtape/recorder"
 	"github.com/roomtape/roomtape/recorder/pionrec"
+	"github.com/roomtape/roomtape/timeline/manifest"
 )
 
 // Record joins the room described by cfg as a hidden recorder and records
@@ -162,6 +164,10 @@ type bot struct {
 	// returned yet: a leave waits for its entry's before Leave.
 	stopping map[*trackRec]bool
 	wg       sync.WaitGroup // track goroutines
+	// speakers is the last active-speaker list recorded in hints (the
+	// session's hints file, opened with the first update).
+	speakers []string
+	hints    *manifest.HintsWriter
 }
 
 // entry is one recorder participant: a LiveKit participant, or the screen
@@ -206,6 +212,7 @@ func (b *bot) callbacks(ctx context.Context) *lksdk.RoomCallback {
 	cb.OnTrackUnmuted = func(pub lksdk.TrackPublication, p lksdk.Participant) {
 		b.log.Debug("track unmuted", "participant", p.Identity(), "track", pub.SID())
 	}
+	cb.OnActiveSpeakersChanged = func([]lksdk.Participant) { b.speakersChanged() }
 	cb.OnReconnecting = func() {
 		b.mu.Lock()
 		b.reconnecting = true
@@ -224,6 +231,41 @@ func (b *bot) callbacks(ctx context.Context) *lksdk.RoomCallback {
 		b.doneOnce.Do(func() { close(b.done) })
 	}
 	return cb
+}
+
+// speakersChanged records the room's active speakers in the session's
+// hints (LiveKit's active-speaker updates: who speaks, loudest first, on
+// the session clock when the update reaches the bot). The SDK calls it on
+// a goroutine of its own per update, so two calls may run out of order:
+// each records the room's current list (the SDK's latest) under b.mu,
+// and only when the set of speakers changed.
+func (b *bot) speakersChanged() {
+	local := b.room.LocalParticipant.Identity()
+	var ids []string
+	for _, p := range b.room.ActiveSpeakers() {
+		if id := p.Identity(); id != "" && id != local {
+			ids = append(ids, id)
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ended || (b.hints != nil && sameSet(ids, b.speakers)) {
+		return
+	}
+	if b.hints == nil {
+		b.hints = b.s.Hints()
+	}
+	b.hints.Speakers(b.s.Elapsed(), ids)
+	b.speakers = ids
+	b.log.Debug("active speakers", "participants", ids)
+}
+
+// sameSet reports whether a and b hold the same IDs, in any order.
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	return !slices.ContainsFunc(a, func(id string) bool { return !slices.Contains(b, id) })
 }
 
 // displayName is the name a participant is recorded under.

@@ -98,7 +98,8 @@ func Codecs() []webrtc.RTPCodecParameters {
 	}
 }
 
-// NewAPI returns a pion API with the codecs of [Codecs], the NACK
+// NewAPI returns a pion API with the codecs of [Codecs], the RFC 6464
+// audio-level header extension ([AudioLevelURI]) for audio, the NACK
 // generator and responder and RTCP sender and receiver reports, and ICE
 // settings from cfg. The same API serves receiving (the recorder) and
 // sending (a publisher).
@@ -112,6 +113,12 @@ func NewAPI(cfg APIConfig) (*webrtc.API, error) {
 		if err := me.RegisterCodec(c, kind); err != nil {
 			return nil, fmt.Errorf("pionrec: register codec %s: %w", c.MimeType, err)
 		}
+	}
+
+	// Publishers that send RFC 6464 levels (browsers, pion senders that
+	// set it) tell the recorder who speaks without decoding (Config.OnLevel).
+	if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, fmt.Errorf("pionrec: register audio level extension: %w", err)
 	}
 
 	reg := &interceptor.Registry{}

@@ -20,6 +20,8 @@ type assembledFrame struct {
 	// lost counts the packets given up (missing, or unusable without the
 	// missing ones) since the previous frame.
 	lost int
+	// level is the frame's RFC 6464 audio level (-dBov), -1 for none.
+	level int
 }
 
 // assembler reorders RTP packets and depacketises complete frames. It is a
@@ -29,6 +31,7 @@ type assembledFrame struct {
 type assembler struct {
 	newDepack  func() rtp.Depacketizer
 	maxLatency time.Duration
+	levelID    uint8 // the audio-level extension's ID, 0 for none
 
 	ring     [ringSize]*rtp.Packet
 	next     uint16 // first sequence number not yet emitted or dropped
@@ -150,7 +153,10 @@ func (a *assembler) pop(now time.Time, flush bool) (assembledFrame, bool) {
 			}
 			continue
 		}
-		f := assembledFrame{ts: head.Timestamp}
+		f := assembledFrame{ts: head.Timestamp, level: -1}
+		if l, ok := audioLevel(head, a.levelID); ok {
+			f.level = int(l)
+		}
 		ok := true
 		for s := a.next; s != end; s++ {
 			payload, err := depack.Unmarshal(a.at(s).Payload)
@@ -206,4 +212,22 @@ func (a *assembler) scan(head *rtp.Packet, depack rtp.Depacketizer) (end uint16,
 			return s + 1, false
 		}
 	}
+}
+
+// AudioLevelURI is the RTP header extension of RFC 6464 (client-to-mixer
+// audio level) that [NewAPI] negotiates for audio.
+const AudioLevelURI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+
+// audioLevel returns the RFC 6464 level of pkt (-dBov, 0 to 127) carried
+// in header extension id (one or two bytes, the first holding the voice
+// bit and the level), false when id is 0 or pkt has none.
+func audioLevel(pkt *rtp.Packet, id uint8) (uint8, bool) {
+	if id == 0 || pkt == nil || !pkt.Extension {
+		return 0, false
+	}
+	var ext rtp.AudioLevelExtension
+	if err := ext.Unmarshal(pkt.GetExtension(id)); err != nil {
+		return 0, false
+	}
+	return ext.Level, true
 }

@@ -156,3 +156,68 @@ func FuzzPush(f *testing.F) {
 		require.NoError(t, p.Leave())
 	})
 }
+
+// levelPacket is an Opus packet carrying an RFC 6464 level in extension
+// id (one-byte header for id < 15, two-byte above).
+func levelPacket(tb testing.TB, id, level uint8, voice bool) []byte {
+	tb.Helper()
+	pkt := rtpPacket(1, 960, true, []byte{0xfc, 0xff, 0xfe})
+	ext, err := rtp.AudioLevelExtension{Level: level, Voice: voice}.Marshal()
+	require.NoError(tb, err)
+	if id > 14 {
+		pkt.Extension, pkt.ExtensionProfile = true, rtp.ExtensionProfileTwoByte
+	}
+	require.NoError(tb, pkt.SetExtension(id, ext))
+	raw, err := pkt.Marshal()
+	require.NoError(tb, err)
+	return raw
+}
+
+func TestAudioLevel(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		raw    []byte
+		id     uint8
+		level  uint8
+		ok     bool
+		reason string
+	}{
+		{"one-byte header", levelPacket(t, 1, 30, true), 1, 30, true, ""},
+		{"two-byte header", levelPacket(t, 20, 127, false), 20, 127, true, ""},
+		{"other id", levelPacket(t, 3, 30, true), 4, 0, false, "no extension of that id"},
+		{"not negotiated", levelPacket(t, 3, 30, true), 0, 0, false, "id 0"},
+		{"no extension", func() []byte { p := rtpPacket(1, 2, true, []byte{1}); b, _ := p.Marshal(); return b }(), 1, 0, false, "no header extension"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var pkt rtp.Packet
+			require.NoError(t, pkt.Unmarshal(tc.raw))
+			level, ok := audioLevel(&pkt, tc.id)
+			require.Equal(t, tc.ok, ok, tc.reason)
+			require.Equal(t, tc.level, level)
+		})
+	}
+}
+
+// FuzzAudioLevel parses the audio level of any packet that unmarshals: no
+// panic, and a level found is the low 7 bits of the extension's first
+// byte, at most 127.
+func FuzzAudioLevel(f *testing.F) {
+	f.Add(levelPacket(f, 1, 30, true), uint8(1))
+	f.Add(levelPacket(f, 20, 127, false), uint8(20))
+	f.Add(levelPacket(f, 3, 0, true), uint8(4))
+	f.Fuzz(func(t *testing.T, raw []byte, id uint8) {
+		var pkt rtp.Packet
+		if pkt.Unmarshal(raw) != nil {
+			return
+		}
+		level, ok := audioLevel(&pkt, id)
+		if !ok {
+			return
+		}
+		ext := pkt.GetExtension(id)
+		require.NotZero(t, id)
+		require.NotEmpty(t, ext)
+		require.LessOrEqual(t, level, uint8(127))
+		require.Equal(t, ext[0]&0x7f, level)
+	})
+}

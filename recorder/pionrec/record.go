@@ -72,6 +72,13 @@ type Config struct {
 	// OnStats (optional) is called with the track's counters when Record
 	// returns.
 	OnStats func(Stats)
+	// OnLevel (optional) receives the audio level of each audio frame
+	// written whose packet carries the RFC 6464 audio-level header
+	// extension ([AudioLevelURI], negotiated by [NewAPI]): the frame spans
+	// [at, at+dur) on the session clock (its presentation time), dbov is
+	// its level in -dBov (0 loudest, 127 silence). It is called on
+	// Record's goroutine, in presentation order, with no lock held.
+	OnLevel func(at, dur time.Duration, dbov uint8)
 }
 
 // Stats are the counters of one recorded track.
@@ -134,6 +141,13 @@ func Record(ctx context.Context, p *recorder.Participant, track *webrtc.TrackRem
 	w, err := newWriter(p, sess, track.ID(), track.Codec(), uint32(track.SSRC()), rtcpw, cfg)
 	if err != nil {
 		return err
+	}
+	if !w.video && cfg.OnLevel != nil {
+		for _, h := range receiver.GetParameters().HeaderExtensions {
+			if h.URI == AudioLevelURI && h.ID > 0 && h.ID < 256 {
+				w.asm.levelID, w.onLevel = uint8(h.ID), cfg.OnLevel
+			}
+		}
 	}
 	defer releaseGroup(p)
 	rtcpDone := make(chan struct{})
@@ -305,6 +319,7 @@ type writer struct {
 	pliGap  time.Duration
 	clock   *trackClock
 	unwrap  unwrapper
+	onLevel func(at, dur time.Duration, dbov uint8) // Config.OnLevel, audio with the extension only
 
 	packets  int
 	lastTS   int64
@@ -395,7 +410,7 @@ func (w *writer) frame(af assembledFrame, now time.Time) {
 			w.clock.audioFrame = dur
 		}
 	}
-	w.pending = append(w.pending, pendingFrame{ext: ext, f: recorder.Frame{Payload: af.data, Duration: dur, Keyframe: key}})
+	w.pending = append(w.pending, pendingFrame{ext: ext, f: recorder.Frame{Payload: af.data, Duration: dur, Keyframe: key}, level: af.level})
 	if w.clock.hasReport() || w.clock.ticks(ext-w.pending[0].ext) >= settleWindow {
 		w.flush()
 	}
@@ -403,8 +418,9 @@ func (w *writer) frame(af assembledFrame, now time.Time) {
 
 // pendingFrame is a frame waiting for the clock's anchor to settle.
 type pendingFrame struct {
-	ext int64
-	f   recorder.Frame
+	ext   int64
+	f     recorder.Frame
+	level int // RFC 6464 level, -1 for none
 }
 
 // flush writes the pending frames with their presentation times.
@@ -444,6 +460,9 @@ func (w *writer) flush() {
 				w.lastPTS = pf.f.PTS
 			}
 			w.written = true
+			if w.onLevel != nil && pf.level >= 0 {
+				w.onLevel(pf.f.PTS, pf.f.Duration, uint8(pf.level))
+			}
 		}
 	}
 	w.pending = w.pending[:0]

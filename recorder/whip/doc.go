@@ -26,6 +26,17 @@
 // screen, or the screen may be a publication of its own). compose shows
 // the share as a participant of its own ("<id>#screen") in the main area.
 //
+// # Speaker hints
+//
+// The answer accepts the RFC 6464 audio-level header extension
+// (urn:ietf:params:rtp-hdrext:ssrc-audio-level) for audio when the offer
+// carries it, as browsers' and pion's offers can. The levels of a
+// publisher's microphone packets are then recorded in the session's hints
+// file ([recorder.Session.Hints], one value per 20 ms, see
+// manifest.HintsWriter), and compose's speaker layouts take them instead
+// of decoding that participant's audio. A publisher that does not send
+// the extension is detected from its decoded audio, as before.
+//
 // # Authentication and identity
 //
 // Publishers authenticate as RFC 9725 section 4.5 says, with

@@ -24,6 +24,7 @@ import (
 
 	"github.com/roomtape/roomtape/recorder"
 	"github.com/roomtape/roomtape/recorder/pionrec"
+	"github.com/roomtape/roomtape/timeline/manifest"
 )
 
 // Defaults of [Config].
@@ -731,6 +732,9 @@ func (h *Handler) create(ctx, rctx context.Context, res *resource, offer string)
 			if src := trackSource(screens, pc, receiver, track.Kind()); src != "" {
 				rcfg.Source = src
 			}
+			if track.Kind() == webrtc.RTPCodecTypeAudio && (rcfg.Source == "" || rcfg.Source == recorder.Microphone) {
+				rcfg.OnLevel = levelHints(h.s, pid, rcfg.OnLevel)
+			}
 			if err := pionrec.Record(rctx, p, track, receiver, pc, rcfg); err != nil {
 				h.log.Warn("whip track not recorded", "resource", resID, "participant", pid, "track", track.ID(), "err", err)
 			}
@@ -767,6 +771,24 @@ func (h *Handler) create(ctx, rctx context.Context, res *resource, offer string)
 		}
 	})
 	return pc.LocalDescription().SDP, 0, nil
+}
+
+// levelHints returns a pionrec.Config.OnLevel that records a microphone's
+// RFC 6464 levels in the session's hints file (created with the first
+// level: a session whose publishers send none has no hints) as
+// participant pid's, then calls next (the host's, if any). It runs on the
+// track's Record goroutine, which owns hw.
+func levelHints(s *recorder.Session, pid string, next func(at, dur time.Duration, dbov uint8)) func(at, dur time.Duration, dbov uint8) {
+	var hw *manifest.HintsWriter
+	return func(at, dur time.Duration, dbov uint8) {
+		if hw == nil {
+			hw = s.Hints()
+		}
+		hw.Level(pid, at, dur, dbov)
+		if next != nil {
+			next(at, dur, dbov)
+		}
+	}
 }
 
 // join makes the resource's participant join once; it returns nil if the

@@ -15,6 +15,7 @@ import (
 	"github.com/roomtape/roomtape/internal/testmedia"
 	"github.com/roomtape/roomtape/recorder/whip"
 	"github.com/roomtape/roomtape/timeline"
+	"github.com/roomtape/roomtape/timeline/manifest"
 	"github.com/roomtape/roomtape/timeline/speaker"
 )
 
@@ -42,30 +43,113 @@ const (
 // within turnTolerance of each turn change and switches exactly twice
 // (never more often than the 3 s hold).
 func TestSpeakerTurns(t *testing.T) {
-	type who struct {
-		name  string
-		index int
-		talk  []synth.Interval
-	}
-	s := func(v float64) time.Duration { return time.Duration(v * float64(time.Second)) }
-	people := []who{
-		{"ann", 0, []synth.Interval{{Start: s(1), End: s(6)}}},
-		{"bo", 1, []synth.Interval{{Start: s(3), End: s(3.6)}, {Start: s(7), End: s(12)}}},
-		{"cy", 2, []synth.Interval{{Start: s(13), End: s(15)}}},
-	}
+	people := turnPlan
 	r := newRig(t, whip.Config{Logger: testLogger(t)})
 	var pubs []*synth.Publisher
 	for _, w := range people {
 		pubs = append(pubs, r.publish(t, synth.Participant{Name: w.name, Index: w.index, Talk: w.talk}))
 	}
+	m := finishTalk(t, r, pubs)
+	require.Empty(t, m.Hints, "hints of publishers that send no audio levels")
+	checkSpeakerTurns(t, m, people, timeline.Speaker, timeline.SingleSpeaker)
+}
+
+// TestSpeakerHints publishes the plan of TestSpeakerTurns with RFC 6464
+// audio levels that follow it while the audio itself has no talk (only the
+// beeps): the recorder negotiates the extension and records the levels in
+// the session's hints file, the composition takes them instead of the
+// audio (which alone gives no turn at all), and the main area follows the
+// levels' plan as TestSpeakerTurns checks it.
+func TestSpeakerHints(t *testing.T) {
+	people := turnPlan
+	r := newRig(t, whip.Config{Logger: testLogger(t)})
+	var pubs []*synth.Publisher
+	for _, w := range people {
+		pubs = append(pubs, r.publish(t, synth.Participant{Name: w.name, Index: w.index, AudioLevels: true, LevelTalk: w.talk}))
+	}
+	m := finishTalk(t, r, pubs)
+
+	require.NotEmpty(t, m.Hints, "session.json names no hints file")
+	h, err := manifest.LoadHints(m.Hints)
+	require.NoError(t, err)
+	for _, w := range people {
+		p := participantNamed(t, m, w.name)
+		ls := h.Levels[p.Key()]
+		span := p.Intervals()[0].Leave() - p.Intervals()[0].Join()
+		require.GreaterOrEqual(t, len(ls), int(float64(span/manifest.HintsStep)*minHintCoverage),
+			"levels of %s over %v", w.name, span)
+		loud := 0
+		for _, l := range ls {
+			if l.DBov < 30 {
+				loud++
+			}
+		}
+		// Talk (at testmedia.TalkAmplitude) is far louder than 30 dBov
+		// below full scale; the beeps are 100 ms in every 2 s.
+		require.Greater(t, loud, int(talkTime(w.talk)/manifest.HintsStep)/2, "loud levels of %s", w.name)
+	}
+	turns, src, err := compose.SpeakerTurns(t.Context(), m, compose.Config{})
+	require.NoError(t, err)
+	require.Equal(t, compose.SpeakersLevels, src, "where the turns come from")
+	decoded, _, err := compose.SpeakerTurns(t.Context(), m, compose.Config{IgnoreHints: true})
+	require.NoError(t, err)
+	require.Empty(t, decoded, "turns from the audio, which has no talk")
+	t.Logf("turns from the hints: %v", turns)
+	checkSpeakerTurns(t, m, people, timeline.Speaker)
+}
+
+// minHintCoverage is the least share of a participant's presence that its
+// level hints cover: one per 20 ms packet from the first audio packet
+// (after the connection is up) to the last; the join is noted when ICE
+// connects, a few tens of ms before media flows.
+const minHintCoverage = 0.95
+
+// turnPlan is the talk plan of the speaker tests: B speaks over A for
+// less than MinSpeak, A's beep falls in B's first second, C's turn is
+// followed by a long silence.
+var turnPlan = []talker{
+	{"ann", 0, []synth.Interval{{Start: secs(1), End: secs(6)}}},
+	{"bo", 1, []synth.Interval{{Start: secs(3), End: secs(3.6)}, {Start: secs(7), End: secs(12)}}},
+	{"cy", 2, []synth.Interval{{Start: secs(13), End: secs(15)}}},
+}
+
+// talker is a participant of the speaker tests and its talk plan.
+type talker struct {
+	name  string
+	index int
+	talk  []synth.Interval
+}
+
+func secs(v float64) time.Duration { return time.Duration(v * float64(time.Second)) }
+
+// talkTime is the length of a talk plan.
+func talkTime(talk []synth.Interval) time.Duration {
+	var d time.Duration
+	for _, iv := range talk {
+		d += iv.End - iv.Start
+	}
+	return d
+}
+
+// finishTalk lets the publishers run 20 s, closes them and the rig, and
+// returns the session.
+func finishTalk(t *testing.T, r *rig, pubs []*synth.Publisher) *manifest.Session {
+	t.Helper()
 	time.Sleep(20 * time.Second)
 	ctx, cancel := context.WithTimeout(t.Context(), closeTimeout)
 	defer cancel()
 	for _, pub := range pubs {
 		require.NoError(t, pub.Close(ctx))
 	}
-	m := r.finish(t)
+	return r.finish(t)
+}
 
+// checkSpeakerTurns composes m in each layout kind and checks that the
+// main area shows the planned speaker within turnTolerance of each turn
+// change (probing every 100 ms between flashes) and switches exactly twice
+// (never more often than the 3 s hold).
+func checkSpeakerTurns(t *testing.T, m *manifest.Session, people []talker, kinds ...timeline.LayoutKind) {
+	t.Helper()
 	// The plan on the output clock (0 is the first join): each talk span
 	// moved by its participant's join.
 	first := m.Participants[0].JoinTimeS
@@ -86,7 +170,7 @@ func TestSpeakerTurns(t *testing.T) {
 	turns := []struct {
 		at  time.Duration
 		who int
-	}{{joins[0] + s(1), 0}, {joins[1] + s(7), 1}, {joins[2] + s(13), 2}}
+	}{{joins[0] + secs(1), 0}, {joins[1] + secs(7), 1}, {joins[2] + secs(13), 2}}
 	planned := func(t time.Duration) int {
 		k := -1
 		for _, tr := range turns {
@@ -105,7 +189,7 @@ func TestSpeakerTurns(t *testing.T) {
 		return false
 	}
 
-	for _, kind := range []timeline.LayoutKind{timeline.Speaker, timeline.SingleSpeaker} {
+	for _, kind := range kinds {
 		t.Run(kind.String(), func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out.mp4")
 			cfg := compose.Config{Width: composeW, Height: composeH, Preset: "ultrafast", Layout: kind}

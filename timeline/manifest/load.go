@@ -141,7 +141,7 @@ func (s *Session) normalize() {
 	}
 }
 
-// Resolve makes the relative paths of s (media files, SessionDir)
+// Resolve makes the relative paths of s (media files, hints, SessionDir)
 // relative to dir, as [Load] does with the manifest's directory; e.g. for
 // a recorder's in-memory manifest, Resolve(s.SessionDir).
 func (s *Session) Resolve(dir string) { s.resolve(dir) }
@@ -155,6 +155,7 @@ func (s *Session) resolve(dir string) {
 		return filepath.Join(dir, p)
 	}
 	s.SessionDir = abs(s.SessionDir)
+	s.Hints = abs(s.Hints)
 	for i := range s.Participants {
 		p := &s.Participants[i]
 		p.VideoPath = abs(p.VideoPath)

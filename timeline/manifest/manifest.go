@@ -33,6 +33,10 @@ type Session struct {
 	StartedAt string `json:"started_at,omitempty"`
 	// EndTimeS is when the session ended; when absent it is the last leave.
 	EndTimeS *float64 `json:"end_time_s,omitempty"`
+	// Hints is the transport hints file (HintsName: audio levels, active
+	// speakers; see [LoadHints]), relative to the manifest's directory;
+	// absent when the transports gave none.
+	Hints string `json:"hints,omitempty"`
 }
 
 // Participant is one person (or one screen share) in the session.

@@ -33,6 +33,9 @@ type meter struct {
 	out        []Interval    // finished runs, when collect is set
 	collect    bool
 	id         string
+
+	speech []Interval // Track.Speech: used instead of levels when set
+	si     int        // first speech interval not ended
 }
 
 func newMeter(cfg Config, t Track, collect bool) *meter {
@@ -43,6 +46,7 @@ func newMeter(cfg Config, t Track, collect bool) *meter {
 	return &meter{
 		cfg: cfg, alpha: alpha, rise: cfg.FloorRise * cfg.Block.Seconds(),
 		levels: t.Levels, id: t.ID, collect: collect, lastData: math.MinInt64 / 2,
+		speech: t.Speech,
 	}
 }
 
@@ -60,8 +64,15 @@ func (m *meter) take(k int64) (float64, bool) {
 	return db, has
 }
 
-// nextBlock is the block of the next level not taken, or -1.
+// nextBlock is the block of the next level not taken (the next speech
+// interval's start), or -1.
 func (m *meter) nextBlock() int64 {
+	if len(m.speech) > 0 {
+		if m.si >= len(m.speech) {
+			return -1
+		}
+		return int64(m.speech[m.si].Start / m.cfg.Block)
+	}
 	if m.next >= len(m.levels) {
 		return -1
 	}
@@ -70,6 +81,10 @@ func (m *meter) nextBlock() int64 {
 
 // step runs block k (starting at t).
 func (m *meter) step(k int64, t time.Duration) {
+	if len(m.speech) > 0 {
+		m.stepSpeech(k, t)
+		return
+	}
 	db, has := m.take(k)
 	db = max(db, Silence)
 	if has {
@@ -118,6 +133,24 @@ func (m *meter) step(k int64, t time.Duration) {
 	}
 }
 
+// stepSpeech runs block k (starting at t) of a track given as speech
+// intervals: speech is on while t is inside one, from its start to its
+// end.
+func (m *meter) stepSpeech(k int64, t time.Duration) {
+	for m.si < len(m.speech) && m.speech[m.si].End <= t {
+		if m.on {
+			m.end(m.speech[m.si].End)
+		}
+		m.si++
+	}
+	if m.si < len(m.speech) && m.speech[m.si].Start <= t {
+		if !m.on {
+			m.on, m.onset, m.below = true, m.speech[m.si].Start, false
+		}
+		m.lastData = k
+	}
+}
+
 func (m *meter) end(at time.Duration) {
 	at = max(at, m.onset)
 	if m.collect && at > m.onset {
@@ -151,6 +184,13 @@ func validate(i int, t Track, seen map[string]bool) error {
 			return fmt.Errorf("%w: track %q level %d: level %g", ErrLevels, t.ID, k, l.DBFS)
 		}
 		prev = l.At
+	}
+	var end time.Duration
+	for k, iv := range t.Speech {
+		if iv.Start < end || iv.End <= iv.Start {
+			return fmt.Errorf("%w: track %q speech %d: [%v, %v) empty, or before the previous interval's end %v", ErrLevels, t.ID, k, iv.Start, iv.End, end)
+		}
+		end = iv.End
 	}
 	return nil
 }
@@ -343,10 +383,13 @@ func (d *Detector) Advance(tracks []Track, upTo time.Duration) ([]Interval, erro
 			return nil, fmt.Errorf("%w: track %q: %d levels, fewer than the %d given before", ErrLevels, t.ID, len(t.Levels), len(m.levels))
 		}
 		from := max(0, len(m.levels)-1)
-		if err := validate(i, Track{ID: t.ID, Levels: t.Levels[from:]}, nil); err != nil {
+		if err := validate(i, Track{ID: t.ID, Levels: t.Levels[from:], Speech: t.Speech}, nil); err != nil {
 			return nil, err
 		}
-		m.levels = t.Levels
+		if len(t.Speech) < len(m.speech) {
+			return nil, fmt.Errorf("%w: track %q: %d speech intervals, fewer than the %d given before", ErrLevels, t.ID, len(t.Speech), len(m.speech))
+		}
+		m.levels, m.speech = t.Levels, t.Speech
 	}
 	last := int64(upTo / d.cfg.Block)
 	d.k = step(d.ms, d.k, last, upTo, d.decide)

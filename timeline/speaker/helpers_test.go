@@ -7,7 +7,7 @@ import (
 	"github.com/roomtape/roomtape/timeline/speaker"
 )
 
-// truncate keeps the levels before cut.
+// truncate keeps the levels and speech before cut.
 func truncate(tracks []speaker.Track, cut time.Duration) []speaker.Track {
 	out := make([]speaker.Track, len(tracks))
 	for i, t := range tracks {
@@ -15,6 +15,12 @@ func truncate(tracks []speaker.Track, cut time.Duration) []speaker.Track {
 		for _, l := range t.Levels {
 			if l.At < cut {
 				out[i].Levels = append(out[i].Levels, l)
+			}
+		}
+		for _, iv := range t.Speech {
+			if iv.Start < cut {
+				iv.End = min(iv.End, cut)
+				out[i].Speech = append(out[i].Speech, iv)
 			}
 		}
 	}

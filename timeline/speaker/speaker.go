@@ -1,11 +1,15 @@
 // Package speaker finds who is speaking in a session from per-participant
-// audio levels, and who should hold the main area of a speaker layout.
+// audio levels (or a transport's speaker reports), and who should hold the
+// main area of a speaker layout.
 //
 // It is pure Go (no cgo), like package timeline: levels in, intervals out,
 // so that hosts can unit-test it. The levels are short-term RMS levels in
 // dBFS, one per block of about 20 ms (compose measures them by decoding
-// each microphone file; a transport's audio-level hints can be used the
-// same way).
+// each microphone file, or takes them from the RTP audio-level header
+// extension, RFC 6464, which carries the same RMS level relative to a
+// full-scale square wave: DBFS = -level). A transport that reports who
+// speaks instead of levels (LiveKit's active-speaker updates) gives
+// [Track.Speech]; [FromUpdates] turns its updates into it.
 //
 // Two steps:
 //
@@ -43,13 +47,20 @@ type Level struct {
 // Silence is the lowest level the package distinguishes, in dBFS.
 const Silence = -100.0
 
-// Track is one participant's levels, in time order.
+// Track is one participant's levels, in time order, or their speech as a
+// transport reported it.
 type Track struct {
 	// ID identifies the participant; required and unique.
 	ID string
 	// Levels are in increasing At order. A gap longer than a block (no
 	// audio: muted, not publishing, not present) is silence.
 	Levels []Level
+	// Speech (optional) is the participant's speech as a transport found
+	// it (e.g. LiveKit's active-speaker updates, see [FromUpdates]):
+	// intervals in time order, not overlapping. When it is not empty,
+	// Levels are ignored: the intervals are the participant's
+	// [Activity], and [Detect] applies its stability rules to them.
+	Speech []Interval
 }
 
 // Interval is a span [Start, End) of the session attributed to one
