@@ -186,8 +186,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Layout < timeline.Columns || c.Layout > timeline.Auto {
 		return c, fmt.Errorf("%w: unknown layout %d", ErrConfig, c.Layout)
 	}
-	if c.CrossFade < 0 || c.CrossFade > maxCrossFade {
-		return c, fmt.Errorf("%w: CrossFade %v: must be 0 to %v", ErrConfig, c.CrossFade, maxCrossFade)
+	if c.CrossFade < 0 || c.CrossFade > MaxCrossFade {
+		return c, fmt.Errorf("%w: CrossFade %v: must be 0 to %v", ErrConfig, c.CrossFade, MaxCrossFade)
 	}
 	if c.Fit != timeline.Letterbox && c.Fit != timeline.Crop {
 		return c, fmt.Errorf("%w: unknown fit %d", ErrConfig, c.Fit)

@@ -11,9 +11,9 @@ import (
 	"github.com/roomtape/roomtape/timeline"
 )
 
-// maxCrossFade bounds Config.CrossFade: a fade is a transition, not a
+// MaxCrossFade bounds Config.CrossFade: a fade is a transition, not a
 // second layout.
-const maxCrossFade = time.Second
+const MaxCrossFade = time.Second
 
 // speakerSwitch reports whether the change from window prev to next is a
 // speaker switch, which Config.CrossFade fades: the same speaker layout

@@ -79,12 +79,12 @@ func FuzzFade(f *testing.F) {
 }
 
 func TestCrossFadeConfig(t *testing.T) {
-	for _, d := range []time.Duration{-time.Millisecond, maxCrossFade + time.Millisecond} {
+	for _, d := range []time.Duration{-time.Millisecond, MaxCrossFade + time.Millisecond} {
 		if _, err := (Config{CrossFade: d}).withDefaults(); !errors.Is(err, ErrConfig) {
 			t.Errorf("CrossFade %v: error %v, want ErrConfig", d, err)
 		}
 	}
-	if _, err := (Config{CrossFade: maxCrossFade}).withDefaults(); err != nil {
-		t.Errorf("CrossFade %v: %v", maxCrossFade, err)
+	if _, err := (Config{CrossFade: MaxCrossFade}).withDefaults(); err != nil {
+		t.Errorf("CrossFade %v: %v", MaxCrossFade, err)
 	}
 }

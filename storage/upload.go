@@ -26,7 +26,9 @@ type UploadOptions struct {
 	// session directory. (optional) defaults to
 	// "<session_id>_recording.mp4", the prototype's name.
 	Final string
-	// Manifest also uploads session.json. (optional) defaults to false.
+	// Manifest also uploads session.json and the transport hints file it
+	// names (manifest.Session.Hints), so that the stored session composes
+	// as the local one does. (optional) defaults to false.
 	Manifest bool
 	// Participants also uploads every media file the manifest lists for
 	// the participants, every segment of a segmented track included.
@@ -210,6 +212,9 @@ func (u *sessionUpload) files(sess *manifest.Session, manifestPath string) []str
 	files := []string{u.local(final)}
 	if u.opts.Manifest {
 		files = append(files, manifestPath)
+		if sess.Hints != "" {
+			files = append(files, u.local(sess.Hints))
+		}
 	}
 	if u.opts.Participants {
 		for _, p := range sess.Participants {

@@ -3,6 +3,7 @@ package storage_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
@@ -15,6 +16,7 @@ import (
 	"github.com/roomtape/roomtape/storage"
 	"github.com/roomtape/roomtape/storage/local"
 	"github.com/roomtape/roomtape/storage/storagetest"
+	"github.com/roomtape/roomtape/timeline/manifest"
 )
 
 func newLocal(t *testing.T) *local.Store {
@@ -266,4 +268,44 @@ func TestUploadSessionAllFiles(t *testing.T) {
 		t.Fatalf("uploaded %q, want %q (final first)", got, want)
 	}
 	sess.CheckStored(t, store, res)
+}
+
+// TestUploadSessionHints: with Manifest, the transport hints file that
+// session.json names goes with it (a stored session composes from its
+// hints as the local one does).
+func TestUploadSessionHints(t *testing.T) {
+	sess := storagetest.NewSession(t, t.TempDir())
+	raw, err := os.ReadFile(sess.Manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["hints"] = manifest.HintsName
+	if raw, err = json.Marshal(doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sess.Manifest, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sess.Dir, manifest.HintsName), []byte("{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store := newLocal(t)
+	res, err := storage.UploadSession(t.Context(), store, sess.Manifest, storage.UploadOptions{Manifest: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sess.ID + "/" + manifest.HintsName
+	for _, o := range res.Objects {
+		if o.Key == want {
+			if o.Status != storage.StatusUploaded {
+				t.Fatalf("%s is %v, want uploaded", want, o.Status)
+			}
+			return
+		}
+	}
+	t.Fatalf("objects %+v hold no %s", res.Objects, want)
 }

@@ -68,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	crf := fs.Int("crf", compose.DefaultCRF, "libx264 CRF")
 	x264Params := fs.String("x264-params", "", "extra libx264 options, key=value:key=value (default: "+compose.DefaultX264Params+" with the default preset; - for none)")
 	labels := fs.Bool("labels", false, "draw names on tiles")
+	crossFade := fs.Duration("cross-fade", 0, "dissolve speaker switches of the speaker layouts over this long (0 to 1s; 0 cuts)")
+	ignoreHints := fs.Bool("ignore-hints", false, "speaker layouts: decode the audio even when the session has transport hints (audio levels, active speakers)")
 	hold := fs.Duration("hold-last", compose.DefaultHoldLast, "how long a stopped stream's last frame stays")
 	printGraph := fs.Bool("print-graph", false, "print the filter graph of each layout window and exit")
 	fullSpan := fs.Bool("full-span", false, "compose the whole session, not only first join to last leave")
@@ -134,6 +136,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := compose.Config{
 		Width: *width, Height: *height, FPS: *fps, Preset: *preset, CRF: *crf, X264Params: *x264Params,
 		Labels: *labels, HoldLast: *hold, FullSpan: *fullSpan, Logger: logger,
+		CrossFade: *crossFade, IgnoreHints: *ignoreHints,
 	}
 	k, ok := timeline.ParseLayout(*layout)
 	if !ok {

@@ -30,7 +30,7 @@ func composeConfig(cfg Config, log *slog.Logger, out *printer, progress func(com
 	var lastLive time.Time
 	return compose.Config{
 		Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS,
-		Layout: cfg.Layout, Fit: fit, Labels: cfg.Labels,
+		Layout: cfg.Layout, Fit: fit, Labels: cfg.Labels, CrossFade: cfg.CrossFade,
 		Preset: cfg.Preset, CRF: cfg.CRF, X264Params: cfg.X264Params,
 		FullSpan: cfg.FullSpan, Delay: cfg.LiveDelay,
 		Logger: log.With("component", "compose"),

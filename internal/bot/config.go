@@ -101,7 +101,8 @@ type Config struct {
 	AudioM4A      bool // also write <output>.m4a, the audio alone
 	Preset        string
 	CRF           int
-	X264Params    string // extra libx264 options (compose.Config.X264Params)
+	X264Params    string        // extra libx264 options (compose.Config.X264Params)
+	CrossFade     time.Duration // speaker-switch dissolve (compose.Config.CrossFade)
 	// NoCompose stops after recording (session.json and per-participant
 	// files only).
 	NoCompose bool
@@ -345,6 +346,7 @@ func ParseArgs(args []string, env Env, usage io.Writer) (Config, error) {
 	layout := fs.String("layout", get("LAYOUT", "columns"), "layout: columns, grid, speaker, single-speaker or auto")
 	fit := fs.String("fit", "letterbox", "tile fit: letterbox or crop")
 	fs.BoolVar(&c.Labels, "labels", false, "draw name labels on tiles")
+	fs.DurationVar(&c.CrossFade, "cross-fade", 0, "dissolve speaker switches of the speaker layouts over this long (0 to 1s; 0 cuts)")
 	fs.BoolVar(&c.AudioM4A, "audio-m4a", false, "also write the mixed audio alone as <output>.m4a (audio-only recording)")
 	fs.StringVar(&c.Preset, "preset", compose.DefaultPreset, "libx264 preset")
 	fs.IntVar(&c.CRF, "crf", compose.DefaultCRF, "libx264 CRF (1-51)")
@@ -455,6 +457,9 @@ func (c *Config) validate() []error {
 	}
 	if c.CRF < 1 || c.CRF > 51 {
 		errs = append(errs, fmt.Errorf("%w: crf %d: want 1..51", ErrConfig, c.CRF))
+	}
+	if c.CrossFade < 0 || c.CrossFade > compose.MaxCrossFade {
+		errs = append(errs, fmt.Errorf("%w: cross-fade %v: want 0 to %v", ErrConfig, c.CrossFade, compose.MaxCrossFade))
 	}
 	if !c.Offline && (c.LiveDelay < timeline.DefaultMinWindow || c.LiveDelay > time.Minute) {
 		errs = append(errs, fmt.Errorf("%w: live-delay %v: want %v to 1m (at least the layout's minimum window)", ErrConfig, c.LiveDelay, timeline.DefaultMinWindow))

@@ -135,6 +135,7 @@ func TestParseArgs(t *testing.T) {
 		{name: "stray argument", args: []string{"extra"}, err: `unexpected argument "extra"`},
 		{name: "demo too short", args: []string{"--demo-duration", "2s"}, err: "demo-duration 2s"},
 		{name: "bad crf", args: []string{"--crf", "60"}, err: "crf 60"},
+		{name: "cross-fade too long", args: []string{"--cross-fade", "2s"}, err: "cross-fade 2s"},
 		{name: "upload-all without bucket", args: []string{"--upload-all"}, err: "without S3_BUCKET"},
 	}
 	for _, c := range cases {
