@@ -2,12 +2,13 @@
 // (/v1/...) that records WHIP rooms it hosts and LiveKit rooms, composes
 // and uploads them, with the job queue on NATS JetStream (embedded by
 // default, storage in --data-dir), outgoing signed webhooks, LiveKit
-// auto-recording, Prometheus /metrics and a web page at /. See README.md.
+// and Daily auto-recording, Prometheus /metrics and a web page at /. See
+// README.md.
 //
 // Secrets come from the environment (or a .env file), never from flags:
 // ROOMTAPE_API_KEYS (comma-separated; a ":ro" suffix makes a read-only
 // key), ROOMTAPE_WEBHOOK_SECRET, LIVEKIT_API_KEY, LIVEKIT_API_SECRET,
-// DAILY_API_KEY, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY. Without ROOMTAPE_API_KEYS a key
+// DAILY_API_KEY, DAILY_WEBHOOK_SECRET, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY. Without ROOMTAPE_API_KEYS a key
 // is generated once and kept in <data-dir>/api-key (mode 0600).
 //
 // SIGINT or SIGTERM stops the service; jobs still running are resumed by
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	whipOrigins := fs.String("whip-origin", "", "comma-separated web origins that may publish over WHIP (CORS)")
 	lkURL := fs.String("livekit-url", "", "LiveKit server (ws://...) for LiveKit rooms (env LIVEKIT_URL)")
 	autoRecord := fs.String("auto-record", "", `record LiveKit rooms on their room_started webhook: "*" for all, or a name pattern (path.Match)`)
+	dailyDomain := fs.String("daily-domain", "", "Daily domain whose rooms Daily's webhooks record (acme for https://acme.daily.co/ROOM; webhook secret: env DAILY_WEBHOOK_SECRET)")
+	dailyAuto := fs.String("daily-auto-record", "", `record Daily rooms on their meeting.started webhook: "*" for all, or a name pattern (path.Match)`)
 	webhookURL := fs.String("webhook-url", "", "POST signed events here (secret: env ROOMTAPE_WEBHOOK_SECRET)")
 	s3Bucket := fs.String("s3-bucket", "", "S3 bucket for uploads (env S3_BUCKET)")
 	s3Endpoint := fs.String("s3-endpoint", "", "S3-compatible endpoint (env S3_ENDPOINT)")
@@ -108,7 +111,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			URL: or(*lkURL, get("LIVEKIT_URL")), APIKey: get("LIVEKIT_API_KEY"), APISecret: get("LIVEKIT_API_SECRET"),
 			AutoRecord: *autoRecord,
 		},
-		Daily:   service.Daily{APIKey: get("DAILY_API_KEY"), APIURL: get("DAILY_API_URL")},
+		Daily: service.Daily{
+			APIKey: get("DAILY_API_KEY"), APIURL: get("DAILY_API_URL"),
+			WebhookSecret: get("DAILY_WEBHOOK_SECRET"), Domain: *dailyDomain, AutoRecord: *dailyAuto,
+		},
 		Webhook: service.Webhook{URL: *webhookURL, Secret: get("ROOMTAPE_WEBHOOK_SECRET")},
 		S3: service.S3{
 			Bucket: or(*s3Bucket, get("S3_BUCKET")), Endpoint: or(*s3Endpoint, get("S3_ENDPOINT")),

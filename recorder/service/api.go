@@ -80,6 +80,7 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/uploads/{id}", s.auth(accessRead, s.getJob(KindUpload)))
 	mux.HandleFunc("POST /v1/login", s.loginHandler)
 	mux.HandleFunc("POST /v1/livekit/webhook", s.livekitWebhook)
+	mux.HandleFunc("POST /v1/daily/webhook", s.dailyWebhook)
 	mux.HandleFunc("/v1/rooms/{id}/whip", s.serveWHIP)
 	mux.HandleFunc("/v1/rooms/{id}/whip/{res}", s.serveWHIP)
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {

@@ -51,11 +51,19 @@ func (s *Service) checkDailyRoom(room *Room) *fieldError {
 		return bad("room.token", "not a Daily meeting token (a JWT: three base64url parts separated by dots)")
 	}
 	if room.Name == "" {
-		room.Name = u.Hostname() + "." + name
-		if !idPattern.MatchString(room.Name) { // too long: a digest names it
-			sum := sha256.Sum256([]byte(u.Hostname() + "/" + name))
-			room.Name = "daily-" + hex.EncodeToString(sum[:16])
-		}
+		room.Name = dailyJobRoom(u.Hostname(), name)
 	}
 	return nil
+}
+
+// dailyJobRoom is the default room name of a Daily room's jobs (for the
+// one-recording-per-room rule): "HOST.ROOM", or a digest of it when that
+// is not a valid name.
+func dailyJobRoom(host, room string) string {
+	n := host + "." + room
+	if !idPattern.MatchString(n) { // too long: a digest names it
+		sum := sha256.Sum256([]byte(host + "/" + room))
+		n = "daily-" + hex.EncodeToString(sum[:16])
+	}
+	return n
 }

@@ -1,12 +1,14 @@
 package service
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"path"
 
@@ -48,40 +50,57 @@ func (s *Service) livekitWebhook(w http.ResponseWriter, r *http.Request) {
 			log.Info("LiveKit room not auto-recorded (rule)")
 			break
 		}
-		j, _, ferr := s.newRecordJob(RecordingRequest{Room: Room{Type: RoomLiveKit, Name: name}})
-		if ferr != nil {
-			log.Warn("LiveKit room not auto-recorded", "err", ferr)
-			break
-		}
-		code, _, err := s.submitRecord(r.Context(), j)
-		switch {
-		case code == http.StatusConflict: // a retried webhook, or recorded by hand
-			log.Info("LiveKit room already recorded", "err", err)
-		case err != nil:
-			log.Error("LiveKit room not auto-recorded", "err", err)
+		if code, err := s.autoStart(r.Context(), log, Room{Type: RoomLiveKit, Name: name}); err != nil {
 			writeError(w, code, "", err.Error()) // LiveKit retries
 			return
-		default:
-			log.Info("LiveKit room auto-recorded", "job", j.ID)
 		}
 	case lkRoomFinished:
-		for _, j := range s.cache.list(func(j *Job) bool {
-			return j.Kind == KindRecord && !j.State.Final() && j.Room != nil && j.Room.Type == RoomLiveKit && j.Room.Name == name
-		}) {
-			if _, err := s.q.update(r.Context(), j.ID, func(j *Job) error {
-				if j.State.Final() {
-					return errSkip
-				}
-				j.StopRequest = true
-				return nil
-			}); err != nil {
-				log.Error("stop on room_finished", "job", j.ID, "err", err)
-				continue
-			}
-			log.Info("LiveKit room finished: recording stops", "job", j.ID)
-		}
+		s.autoStop(r.Context(), log, RoomLiveKit, name)
 	}
 	writeJSON(w, 200, map[string]string{"status": "ok"})
+}
+
+// autoStart submits the recording of an auto-recorded room (a room
+// webhook's start event). A room recorded already (a retried webhook, or
+// started through the API) is not an error; any other failure is, with
+// the HTTP status for the webhook's sender to retry on.
+func (s *Service) autoStart(ctx context.Context, log *slog.Logger, room Room) (int, error) {
+	j, _, ferr := s.newRecordJob(RecordingRequest{Room: room})
+	if ferr != nil {
+		log.Warn("room not auto-recorded", "err", ferr)
+		return http.StatusOK, nil // a bad room is not the sender's to retry
+	}
+	code, _, err := s.submitRecord(ctx, j)
+	switch {
+	case code == http.StatusConflict:
+		log.Info("room already recorded", "err", err)
+	case err != nil:
+		log.Error("room not auto-recorded", "err", err)
+		return code, err
+	default:
+		log.Info("room auto-recorded", "job", j.ID)
+	}
+	return http.StatusOK, nil
+}
+
+// autoStop asks every unfinished recording of the room of type typ and
+// name to stop (a room webhook's end event).
+func (s *Service) autoStop(ctx context.Context, log *slog.Logger, typ RoomType, name string) {
+	for _, j := range s.cache.list(func(j *Job) bool {
+		return j.Kind == KindRecord && !j.State.Final() && j.Room != nil && j.Room.Type == typ && j.Room.Name == name
+	}) {
+		if _, err := s.q.update(ctx, j.ID, func(j *Job) error {
+			if j.State.Final() {
+				return errSkip
+			}
+			j.StopRequest = true
+			return nil
+		}); err != nil {
+			log.Error("stop on the room's end", "job", j.ID, "err", err)
+			continue
+		}
+		log.Info("room ended: recording stops", "job", j.ID)
+	}
 }
 
 // autoRecords applies the auto-record rule to a room name.

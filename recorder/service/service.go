@@ -49,12 +49,23 @@ type LiveKit struct {
 }
 
 // Daily lets the service mint meeting tokens for Daily rooms whose
-// record request brings none. APIKey is a secret: never logged.
+// record request brings none, and receive Daily's webhooks. APIKey and
+// WebhookSecret are secrets: never logged.
 type Daily struct {
 	APIKey string
 	// APIURL (optional) is Daily's REST API base; defaults to
 	// browser.DefaultDailyAPI.
 	APIURL string
+	// WebhookSecret is the webhook's hmac secret as Daily gives it
+	// (base64); it enables POST /v1/daily/webhook.
+	WebhookSecret string
+	// Domain is the Daily domain whose rooms the webhook records:
+	// "acme" for https://acme.daily.co/ROOM.
+	Domain string
+	// AutoRecord is the auto-recording rule for meeting.started, as
+	// LiveKit.AutoRecord: "" nothing, "*" every room, else a path.Match
+	// pattern on the room name.
+	AutoRecord string
 }
 
 // Webhook is where outgoing events go. Secret is never logged.
@@ -162,6 +173,7 @@ func (c *Config) check() error {
 	if c.LiveKit.AutoRecord != "" && (c.LiveKit.APIKey == "" || c.LiveKit.APISecret == "") {
 		errs = append(errs, fmt.Errorf("%w: auto-recording needs the LiveKit API key and secret (webhook signatures)", ErrConfig))
 	}
+	errs = append(errs, c.Daily.check()...)
 	return errors.Join(errs...)
 }
 
