@@ -362,10 +362,7 @@ func isScreenSource(src string) bool {
 // join makes the entry of participant id (or of its screen share)
 // present; nil if the session refuses.
 func (b *bridge) join(id, name string, screen bool) *entry {
-	eid, ename := id, name
-	if screen {
-		eid, ename = id+ScreenSuffix, name+ScreenNameSuffix
-	}
+	eid, ename := recorder.RoomParticipant(id, name, screen)
 	e := b.entries[eid]
 	if e == nil {
 		e = &entry{id: eid, base: id, screen: screen}
@@ -374,16 +371,11 @@ func (b *bridge) join(id, name string, screen bool) *entry {
 	if e.present {
 		return e
 	}
-	p, err := b.s.Join(eid, ename)
+	p := recorder.JoinLogged(b.s, b.log, eid, ename)
 	if p == nil {
-		b.log.Error("join session", "participant", eid, "err", err)
 		return nil
 	}
-	if err != nil {
-		b.log.Warn("join session", "participant", eid, "err", err)
-	}
 	e.p, e.name, e.present = p, ename, true
-	b.log.Info("participant joined", "participant", eid, "name", ename)
 	return e
 }
 

@@ -288,10 +288,7 @@ func (b *bot) joinLocked(rp *lksdk.RemoteParticipant, screen bool) *entry {
 	if b.ended {
 		return nil
 	}
-	id, name := rp.Identity(), displayName(rp)
-	if screen {
-		id, name = id+ScreenSuffix, name+ScreenNameSuffix
-	}
+	id, name := recorder.RoomParticipant(rp.Identity(), displayName(rp), screen)
 	e := b.entries[id]
 	if e == nil {
 		e = &entry{id: id, identity: rp.Identity(), screen: screen}
@@ -300,16 +297,11 @@ func (b *bot) joinLocked(rp *lksdk.RemoteParticipant, screen bool) *entry {
 	if e.present {
 		return e
 	}
-	p, err := b.s.Join(id, name)
+	p := recorder.JoinLogged(b.s, b.log, id, name)
 	if p == nil {
-		b.log.Error("join session", "participant", id, "err", err)
 		return nil
 	}
-	if err != nil {
-		b.log.Warn("join session", "participant", id, "err", err)
-	}
 	e.p, e.name, e.present = p, name, true
-	b.log.Info("participant joined", "participant", id, "name", name)
 	return e
 }
 
