@@ -69,20 +69,16 @@ const (
 
 // Placement timing (see work).
 const (
-	// idlePull is how long an idle worker (no job running), or one that
-	// just declined a job for lack of room, waits before it looks at the
-	// queue; busy workers keep a pull waiting and so get new jobs first.
-	// That packs jobs onto busy workers, so that idle ones can be scaled
-	// down, at the price of idlePull of extra latency when every worker is
-	// idle.
+	// idlePull is how long an idle worker (no job running) waits for a
+	// job in one pull, and how long it waits after deferring one to a
+	// busier worker, so that the busier worker's pull gets it.
 	idlePull = 500 * time.Millisecond
-	// declineDelay is how long a declined job waits before it is offered
-	// again (to anyone); shorter than idlePull, so the idle workers see it
-	// on their next look.
+	// declineDelay is how long a declined or deferred job waits before it
+	// is offered again.
 	declineDelay = 200 * time.Millisecond
-	// declineBackoff is how long a worker that declined a job pulls like
-	// an idle one, so that it does not take the job back at once from
-	// the workers that may have room.
+	// declineBackoff is how long a worker that declined a job for lack of
+	// room pulls nothing (unless one of its jobs ends first), so that the
+	// workers that may have room get the job.
 	declineBackoff = 2 * time.Second
 )
 
@@ -316,18 +312,20 @@ func (s *Service) serveDrain(ctx context.Context) error {
 // (Config.Workers) and room for the job's cost, until ctx ends; it waits
 // for the jobs it started.
 //
-// Placement: a busy worker keeps a pull waiting (fetchWait), so a new job
-// goes to one of the busy workers; an idle one, or one that just
-// declined a job, looks at the queue only every idlePull without waiting.
-// A job that does not fit is declined (nak'ed with declineDelay), so that
-// another worker gets it; a job that fits nowhere stays in the queue,
-// offered again and again (the consumer's MaxDeliver is unlimited; a job
-// that keeps killing its workers is failed by its Claims count instead),
-// and the API's fleet view and metrics report it as unplaceable.
+// Placement, as LiveKit's egress bidding packs rooms onto busy nodes: a
+// worker that runs jobs takes a job that fits; an idle worker takes one
+// only when no busy worker (in the workers bucket, at most workerBeat
+// old) has room for it, else it defers it (nak'ed with declineDelay) and
+// waits idlePull, so that a busy worker's pull gets it; idle workers can
+// then be scaled down. A job that fits nowhere is declined by each worker
+// (nak'ed with declineDelay; the decliner pulls nothing for
+// declineBackoff), stays in the queue, offered again and again (the
+// consumer's MaxDeliver is unlimited; a job that keeps killing its
+// workers is failed by its Claims count instead), and the API's fleet
+// view and metrics report it as unplaceable.
 func (s *Service) work(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	var declined time.Time
 	for ctx.Err() == nil {
 		jobs, _, draining, changed := s.cap.state()
 		if draining || len(jobs) >= s.cfg.Workers {
@@ -337,8 +335,17 @@ func (s *Service) work(ctx context.Context) error {
 			}
 			continue
 		}
-		msg, err := s.pull(ctx, len(jobs) == 0 || time.Since(declined) < declineBackoff)
-		if err != nil || msg == nil {
+		idle := len(jobs) == 0
+		wait := fetchWait
+		if idle {
+			wait = idlePull
+		}
+		msg, err := s.q.jobs.Next(jetstream.FetchMaxWait(wait))
+		if err != nil {
+			if !noMessage(err) && ctx.Err() == nil {
+				s.log.Warn("job fetch", "err", err)
+				sleepCtx(ctx, fetchWait)
+			}
 			continue
 		}
 		id := string(msg.Data())
@@ -355,10 +362,22 @@ func (s *Service) work(ctx context.Context) error {
 			continue
 		}
 		wj := WorkerJob{ID: id, Kind: j.Kind, Cost: JobCost(j)}
+		if idle && s.busierHasRoom(wj.Cost) {
+			s.log.Debug("job deferred to a busy worker", "job", id, "cost", wj.Cost)
+			_ = msg.NakWithDelay(declineDelay)
+			sleepCtx(ctx, idlePull)
+			continue
+		}
 		if !s.cap.reserve(wj) {
 			s.log.Debug("job declined: no room", "job", id, "cost", wj.Cost)
 			_ = msg.NakWithDelay(declineDelay)
-			declined = time.Now()
+			t := time.NewTimer(declineBackoff)
+			select {
+			case <-ctx.Done():
+			case <-changed:
+			case <-t.C:
+			}
+			t.Stop()
 			continue
 		}
 		wg.Go(func() {
@@ -369,36 +388,15 @@ func (s *Service) work(ctx context.Context) error {
 	return nil
 }
 
-// pull fetches one job message: waiting up to fetchWait when busy, else
-// after idlePull without waiting. It returns nil when none came.
-func (s *Service) pull(ctx context.Context, idle bool) (jetstream.Msg, error) {
-	if !idle {
-		msg, err := s.q.jobs.Next(jetstream.FetchMaxWait(fetchWait))
-		if err != nil && !noMessage(err) && ctx.Err() == nil {
-			s.log.Warn("job fetch", "err", err)
-			sleepCtx(ctx, fetchWait)
+// busierHasRoom reports whether another worker that runs jobs (and does
+// not drain) has room for c.
+func (s *Service) busierHasRoom(c Cost) bool {
+	for _, w := range s.fleet.workers() {
+		if w.ID != s.worker && !w.Draining && w.Role.runsJobs() && len(w.Jobs) > 0 && c.Fits(w.Free()) {
+			return true
 		}
-		return msg, err
 	}
-	sleepCtx(ctx, idlePull)
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	batch, err := s.q.jobs.FetchNoWait(1)
-	if err != nil {
-		if ctx.Err() == nil {
-			s.log.Warn("job fetch", "err", err)
-		}
-		return nil, err
-	}
-	var msg jetstream.Msg
-	for m := range batch.Messages() {
-		msg = m
-	}
-	if err := batch.Error(); err != nil && !noMessage(err) && ctx.Err() == nil {
-		s.log.Warn("job fetch", "err", err)
-	}
-	return msg, nil
+	return false
 }
 
 // holdRoom takes the room lease of record job j for this run, waiting for

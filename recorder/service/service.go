@@ -214,7 +214,7 @@ type Service struct {
 	running map[Kind]int
 
 	cap     *capacity   // this worker's reservations (fleet.go)
-	fleet   *fleetWatch // the workers' entries (API)
+	fleet   *fleetWatch // the workers' entries (every role: placement and the fleet view)
 	fm      *fleetMetrics
 	started time.Time
 }
@@ -280,9 +280,7 @@ func (s *Service) Run(ctx context.Context) error {
 		g.Go(func() error { s.beat(ctx); return nil })
 		g.Go(func() error { return s.serveDrain(ctx) })
 	}
-	if s.cfg.Role.servesAPI() {
-		g.Go(func() error { return s.fleet.watch(ctx, s.q.workers, s.log) })
-	}
+	g.Go(func() error { return s.fleet.watch(ctx, s.q.workers, s.log) })
 	if s.cfg.Webhook.URL != "" {
 		g.Go(func() error { s.publishEvents(ctx); return nil })
 		if s.cfg.Role.servesAPI() {
