@@ -219,6 +219,10 @@ func (s *Service) Drain() {
 		return
 	}
 	fs := s.cap.drain()
+	select { // the fleet learns at once (idle workers defer to busy ones with room)
+	case s.beatNow <- struct{}{}:
+	default:
+	}
 	s.log.Info("draining", "recordings_handed_off", len(fs))
 	for _, f := range fs {
 		f()
@@ -262,8 +266,8 @@ func workerKey(id string) string {
 	}, id)
 }
 
-// beat writes this worker's status every workerBeat until ctx ends, then
-// deletes it.
+// beat writes this worker's status every workerBeat, and at once when a
+// drain starts (beatNow), until ctx ends, then deletes it.
 func (s *Service) beat(ctx context.Context) {
 	t := time.NewTicker(workerBeat)
 	defer t.Stop()
@@ -285,6 +289,7 @@ func (s *Service) beat(ctx context.Context) {
 			cancel()
 			return
 		case <-t.C:
+		case <-s.beatNow:
 		}
 	}
 }

@@ -217,6 +217,7 @@ type Service struct {
 	fleet   *fleetWatch // the workers' entries (every role: placement and the fleet view)
 	fm      *fleetMetrics
 	started time.Time
+	beatNow chan struct{} // asks beat for a status write now (buffer 1)
 }
 
 // New opens the queue (starting the embedded NATS server unless
@@ -258,6 +259,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cap:      newCapacity(Cost{CPU: cfg.Cores, Memory: cfg.Memory}),
 		fleet:    &fleetWatch{seen: map[string]seenWorker{}},
 		started:  time.Now().UTC(),
+		beatNow:  make(chan struct{}, 1),
 	}
 	s.fm = newFleetMetrics(s)
 	for _, k := range cfg.APIKeys {
