@@ -45,36 +45,51 @@ const (
 	RecordCPUPerParticipant    = 0.01
 	RecordMemoryPerParticipant = 4 << 20
 	// LiveCPUAt720p and LiveMemoryAt720p: composing one room live at
-	// 1280x720 (libx264 preset veryfast, 3 inputs decoded). Measured:
+	// 1280x720 (the default preset, 3 inputs decoded). Measured:
 	// bench/rooms.sh 3 2 (three 3-person 720p rooms at once): 0.95 cores
 	// and 210 MB peak RSS per room, recording included.
 	LiveCPUAt720p    = 0.95
 	LiveMemoryAt720p = 210 << 20
-	// liveFloor is the share of the 720p cost a live composition costs
-	// however small its output: decoding the inputs, mixing the audio and
-	// the filter graph do not shrink with the output. Measured with
-	// bench/rooms.sh at 320x180 (see README.md).
-	liveFloor = 0.25
+	// LiveCPUAt180p and LiveMemoryAt180p: the same room composed live at
+	// 320x180. Measured: OUTPUT_WIDTH=320 OUTPUT_HEIGHT=180
+	// bench/rooms.sh 1 1: 32.4 CPU s per minute (0.54 cores) and 108 MB
+	// peak RSS, recording included (load average 11-14). Decoding the
+	// three 720p inputs does not shrink with the output: liveCost
+	// interpolates between the two points by output pixel rate and
+	// charges at least this.
+	LiveCPUAt180p    = 0.54
+	LiveMemoryAt180p = 108 << 20
 	// OfflineCPU and OfflineMemory: an offline composition (after the
-	// call, or a compose job) runs as fast as its encoder threads allow;
-	// it reserves what it uses then. Measured: examples/compose on a
-	// 3-person 720p session at 1280x720 (README.md).
+	// call, or a compose job) runs as fast as the CPU it gets allows, so
+	// its reservation bounds how many run at once rather than what each
+	// needs: one core. Measured: examples/compose on a 60 s 3-person 720p
+	// session at 1280x720 (default preset): 33.2 s of CPU (0.55 core-s per
+	// session second) and 194 MiB peak RSS (53.9 s wall on a machine at
+	// load 17).
 	OfflineCPU    = 1.0
-	OfflineMemory = 250 << 20
-	// UploadCPU and UploadMemory: an upload job streams files to S3 in
-	// multipart parts (storage/s3: 8 MiB parts, 4 at once). Measured:
-	// storage/s3 BenchmarkUpload against versitygw (README.md).
-	UploadCPU    = 0.05
-	UploadMemory = 40 << 20
+	OfflineMemory = 200 << 20
+	// UploadCPU and UploadMemory: an upload streams files to S3 in
+	// multipart parts (storage/s3: 8 MiB parts, 4 at once), hashing each
+	// for SigV4; it runs as fast as the network allows. Measured:
+	// storage/s3 BenchmarkPut/part=8MiB/conc=4 against a local versitygw:
+	// 33 MB/s, 8.0 s of client CPU for 600 MB (13 ms per MB, 0.44 cores at
+	// that rate), 66 MiB peak RSS.
+	UploadCPU    = 0.45
+	UploadMemory = 64 << 20
 	// DefaultLiveKitParticipants is the participant count a LiveKit
 	// room's cost assumes: its participants are not known in advance.
 	DefaultLiveKitParticipants = 4
 )
 
-// refPixelRate is the output pixel rate the live costs were measured at.
-var refPixelRate = float64(1280 * 720 * compose.DefaultFPS)
+// Output pixel rates the live costs were measured at.
+var (
+	rate720p = float64(1280 * 720 * compose.DefaultFPS)
+	rate180p = float64(320 * 180 * compose.DefaultFPS)
+)
 
-// liveCost is the cost of composing one room live into o.
+// liveCost is the cost of composing one room live into o: linear in the
+// output pixel rate through the two measured points, at least the 180p
+// cost.
 func liveCost(o Output) Cost {
 	w, h, fps := o.Width, o.Height, o.FPS
 	if w == 0 {
@@ -83,8 +98,11 @@ func liveCost(o Output) Cost {
 	if fps == 0 {
 		fps = compose.DefaultFPS
 	}
-	share := max(float64(w*h*fps)/refPixelRate, liveFloor)
-	return Cost{CPU: LiveCPUAt720p * share, Memory: int64(float64(LiveMemoryAt720p) * share)}
+	x := max((float64(w*h*fps)-rate180p)/(rate720p-rate180p), 0)
+	return Cost{
+		CPU:    LiveCPUAt180p + x*(LiveCPUAt720p-LiveCPUAt180p),
+		Memory: LiveMemoryAt180p + int64(x*float64(LiveMemoryAt720p-LiveMemoryAt180p)),
+	}
 }
 
 // participantsOf is the number of publishers a record job expects.

@@ -34,8 +34,9 @@ import (
 // a network namespace of its own on one bridge (internal/netns), with
 // versitygw as the shared S3 store and synthetic WHIP publishers as the
 // rooms. The recordings directory is one directory of the test: the
-// hosts share the file system (segmented recording to S3 replaces that,
-// see recorder/service/doc.go).
+// hosts share the file system, as a fleet's workers share a volume until
+// the service records in segments to S3 (issue 16's other half) and
+// continues sessions from the store alone.
 //
 // nats-server is built from the module this repository embeds
 // (github.com/nats-io/nats-server/v2, go.mod's version): the same server

@@ -170,7 +170,7 @@ func TestJobCost(t *testing.T) {
 	}{
 		{"record-only", Job{Kind: KindRecord, Room: two, Output: Output{Compose: ComposeNone}}, 2 * RecordCPUPerParticipant},
 		{"live 720p", Job{Kind: KindRecord, Room: two}, 2*RecordCPUPerParticipant + LiveCPUAt720p},
-		{"live small", Job{Kind: KindRecord, Room: two, Output: Output{Width: 320, Height: 180}}, 2*RecordCPUPerParticipant + LiveCPUAt720p*liveFloor},
+		{"live small", Job{Kind: KindRecord, Room: two, Output: Output{Width: 320, Height: 180}}, 2*RecordCPUPerParticipant + LiveCPUAt180p},
 		{"offline", Job{Kind: KindRecord, Room: two, Output: Output{Compose: ComposeOffline}}, 2*RecordCPUPerParticipant + OfflineCPU},
 		{"livekit record-only", Job{Kind: KindRecord, Room: &Room{Type: RoomLiveKit, Name: "x"}, Output: Output{Compose: ComposeNone}}, DefaultLiveKitParticipants * RecordCPUPerParticipant},
 		{"compose", Job{Kind: KindCompose}, OfflineCPU},
