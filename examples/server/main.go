@@ -11,8 +11,16 @@
 // DAILY_API_KEY, DAILY_WEBHOOK_SECRET, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY. Without ROOMTAPE_API_KEYS a key
 // is generated once and kept in <data-dir>/api-key (mode 0600).
 //
-// SIGINT or SIGTERM stops the service; jobs still running are resumed by
-// the next start (their queue messages are redelivered).
+// Roles (--role): all (default) is API and worker in one process; a fleet
+// runs api front-ends and workers against one NATS cluster (--nats
+// nats://a,nats://b,nats://c). `server fleet` shows the fleet and drains
+// a worker (see fleet.go).
+//
+// SIGINT or SIGTERM drains a process that runs jobs (its recordings are
+// handed off to other workers, its compositions finish; at most
+// --drain-timeout), a second one stops it at once; jobs still running are
+// resumed by the next start or another worker (their queue messages are
+// redelivered).
 package main
 
 import (
@@ -48,7 +56,13 @@ func main() {
 const shutdownTimeout = 5 * time.Second
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	if len(args) > 0 && args[0] == "fleet" {
+		return fleetCommand(ctx, args[1:], stdout, stderr)
+	}
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -73,7 +87,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	layout := fs.String("layout", "columns", "default layout: columns or grid")
 	logLevel := fs.String("log-level", "INFO", "DEBUG, INFO, WARN or ERROR")
 	logJSON := fs.Bool("log-json", false, "log JSON lines")
+	ff := fleetFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	role, err := service.ParseRole(*ff.role)
+	if err != nil {
 		return err
 	}
 	env, err := bot.WithDotEnv(bot.OSEnv, *envFile)
@@ -123,22 +142,44 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		},
 		Output: service.Output{Layout: *layout},
 		Logger: log,
+		Role:   role, Cores: *ff.cores, Memory: *ff.memoryMiB << 20,
+		APIURL: *ff.apiURL, Replicas: *ff.replicas,
 	}
 	svc, err := service.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = svc.Close() }()
-	srv := &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	handler := svc.Handler()
+	if role == service.RoleWorker {
+		handler = svc.WorkerHandler()
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2)
 	go func() { errc <- svc.Run(ctx) }()
 	go func() { errc <- srv.Serve(ln) }()
-	_, _ = fmt.Fprintf(stdout, "roomtape service on %s (web page %s/, API %s/v1/recordings)\n", pub, pub, pub)
+	if role == service.RoleWorker {
+		_, _ = fmt.Fprintf(stdout, "roomtape service on %s (worker %s)\n", pub, svc.Worker())
+	} else {
+		_, _ = fmt.Fprintf(stdout, "roomtape service on %s (web page %s/, API %s/v1/recordings)\n", pub, pub, pub)
+	}
 	select {
 	case <-ctx.Done():
+	case <-sigs:
+		if role != service.RoleAPI && *ff.drainTimeout > 0 {
+			_, _ = fmt.Fprintf(stdout, "draining (a second signal stops at once)\n")
+			svc.Drain()
+			select {
+			case <-svc.Drained():
+			case <-sigs:
+			case <-time.After(*ff.drainTimeout):
+				log.Warn("drain timed out; stopping with jobs left for other workers", "timeout", *ff.drainTimeout)
+			case err = <-errc:
+			}
+		}
 	case err = <-errc:
-		stop()
 	}
+	stop()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
 	_ = srv.Shutdown(sctx)

@@ -162,6 +162,11 @@ type Participant struct {
 	// most maxClockSkew).
 	ClockSkew float64
 
+	// AnyInterface (optional) offers and uses every interface's ICE
+	// candidates instead of loopback only: a publisher reaching a
+	// recorder in another network namespace of its test (internal/netns).
+	AnyInterface bool
+
 	// ConnectTimeout (optional) defaults to DefaultConnectTimeout.
 	ConnectTimeout time.Duration
 	// HTTPClient (optional) defaults to http.DefaultClient.
@@ -294,6 +299,11 @@ type Publisher struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// gone is closed (once, by goneOnce) when the connection leaves the
+	// connected state for good.
+	gone     chan struct{}
+	goneOnce sync.Once
 }
 
 // videoSource yields the encoded frame for content time t.
@@ -359,7 +369,7 @@ func publish(ctx context.Context, whipURL string, p Participant, vs videoSource,
 			as.close()
 		}
 	}
-	pub := &Publisher{p: p}
+	pub := &Publisher{p: p, gone: make(chan struct{})}
 	if p.Loss > 0 || p.Reorder > 0 || p.Jitter > 0 {
 		pub.imp = &impairment{
 			loss: p.Loss, reorder: p.Reorder, jitter: p.Jitter,
@@ -373,7 +383,7 @@ func publish(ctx context.Context, whipURL string, p Participant, vs videoSource,
 	}
 	se := &webrtc.SettingEngine{}
 	se.SetNet(&severableNet{Net: stdNet, cut: &pub.cut})
-	cfg := pionrec.APIConfig{SettingEngine: se, LoopbackOnly: true, OwnSenderReports: true, UDPReadBuffer: -1}
+	cfg := pionrec.APIConfig{SettingEngine: se, LoopbackOnly: !p.AnyInterface, OwnSenderReports: true, UDPReadBuffer: -1}
 	if pub.imp != nil {
 		cfg.Interceptors = append(cfg.Interceptors, pub.imp)
 	}
@@ -448,8 +458,11 @@ func publish(ctx context.Context, whipURL string, p Participant, vs videoSource,
 	var connOnce sync.Once
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		p.Logger.Debug("publisher connection state", "name", p.Name, "state", s)
-		if s == webrtc.PeerConnectionStateConnected {
+		switch s {
+		case webrtc.PeerConnectionStateConnected:
 			connOnce.Do(func() { close(connected) })
+		case webrtc.PeerConnectionStateDisconnected, webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+			pub.goneOnce.Do(func() { close(pub.gone) })
 		}
 	})
 	sctx, cancelSignal := context.WithTimeout(ctx, p.ConnectTimeout)
@@ -647,6 +660,11 @@ func (pub *Publisher) Start() time.Time { return pub.start }
 // WallTime returns the real instant at which the sender's clock reads
 // participant-local time at: Start().Add(at) unless ClockSkew is set.
 func (pub *Publisher) WallTime(at time.Duration) time.Time { return pub.wall(at) }
+
+// Done returns a channel closed when the connection to the recorder is
+// lost (disconnected, failed or closed): a publisher that should stay in
+// the call publishes again then.
+func (pub *Publisher) Done() <-chan struct{} { return pub.gone }
 
 // Resource returns the WHIP resource URL.
 func (pub *Publisher) Resource() string { return pub.resource }

@@ -16,8 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Limits of the API.
@@ -55,16 +53,9 @@ var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 // the web page at /.
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !s.Ready() {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
-			return
-		}
-		writeJSON(w, 200, map[string]string{"status": "ready"})
-	})
-	metricsHandler := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
-	mux.Handle("GET /metrics", s.auth(accessRead, metricsHandler.ServeHTTP))
+	s.healthRoutes(mux)
+	mux.HandleFunc("GET /v1/fleet", s.auth(accessRead, s.getFleet))
+	mux.HandleFunc("POST /v1/fleet/workers/{id}/drain", s.auth(accessWrite, s.drainWorker))
 	mux.HandleFunc("POST /v1/recordings", s.auth(accessWrite, s.createRecording))
 	mux.HandleFunc("GET /v1/recordings", s.auth(accessRead, s.listJobs(KindRecord)))
 	mux.HandleFunc("GET /v1/recordings/{id}", s.auth(accessRead, s.getJob(KindRecord)))
@@ -566,7 +557,7 @@ func (s *Service) serveSession(w http.ResponseWriter, r *http.Request) {
 
 // whipURL is the WHIP endpoint of a job's room.
 func (s *Service) whipURL(id string) string {
-	return strings.TrimSuffix(s.cfg.PublicURL, "/") + "/v1/rooms/" + id + "/whip"
+	return s.apiURL() + "/v1/rooms/" + id + "/whip"
 }
 
 // fileURL is the API URL of a job's file.
@@ -575,7 +566,7 @@ func (s *Service) fileURL(id, name string) string {
 	if strings.HasPrefix(id, "cmp_") {
 		seg = "compositions"
 	}
-	return strings.TrimSuffix(s.cfg.PublicURL, "/") + "/v1/" + seg + "/" + id + "/files/" + name
+	return s.apiURL() + "/v1/" + seg + "/" + id + "/files/" + name
 }
 
 // serveWHIP hands a WHIP request to the room's handler while its job
@@ -584,6 +575,9 @@ func (s *Service) serveWHIP(w http.ResponseWriter, r *http.Request) {
 	s.roomsMu.Lock()
 	h := s.rooms[r.PathValue("id")]
 	s.roomsMu.Unlock()
+	if h == nil && s.proxyWHIP(w, r) {
+		return
+	}
 	if h == nil {
 		http.Error(w, "roomtape: no WHIP room "+r.PathValue("id")+" is recording here", http.StatusNotFound)
 		return

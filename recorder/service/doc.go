@@ -40,6 +40,19 @@
 // needs (stream keys, a Daily meeting token) never enter the job, which
 // the API shows: they are kept apart in the bucket (secrets.go).
 //
+// # A fleet
+//
+// Processes of a fleet share one NATS cluster and take a [Role]: API
+// front-ends (RoleAPI) never record, workers (RoleWorker) serve no API,
+// RoleAll is both on one machine. A worker takes a job only when its
+// [JobCost] fits in its free capacity (Config.Cores, Config.Memory), busy
+// workers first; a job that fits nowhere stays queued and is reported
+// ([FleetView]). A record job's worker holds the room's lease (lease.go:
+// create-only, revision-checked renewals, TTL, self-fencing) so that one
+// recorder at most records a room; a drained worker ([Service.Drain])
+// hands its recordings off to others. fleet.go, lease.go and capacity.go
+// explain each rule.
+//
 // # Concurrency
 //
 // Each running job has one goroutine (run) that owns its [Job] value and

@@ -192,6 +192,9 @@ type Job struct {
 	// that claimed it (a redelivery takes it over with a higher one).
 	Worker  string `json:"worker,omitempty"`
 	Attempt uint64 `json:"attempt,omitempty"`
+	// Claims counts the workers that claimed the job (a job that keeps
+	// killing its workers fails after maxDeliveries).
+	Claims int `json:"claims,omitempty"`
 }
 
 // File returns the job's file named name.

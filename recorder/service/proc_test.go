@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -128,54 +127,7 @@ func startServer(t *testing.T, addr, dataDir string, env []string, args ...strin
 	cmd := exec.Command(bin, all...)
 	cmd.Env = append(os.Environ(), "ROOMTAPE_API_KEYS="+testKey+","+readKey+":ro")
 	cmd.Env = append(cmd.Env, env...)
-	logs := &lockedBuffer{}
-	cmd.Stderr = logs
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &server{t: t, cmd: cmd, logs: logs, done: make(chan struct{})}
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := serviceLine.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case urls <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
-	go func() { _ = cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() {
-		s.kill()
-		if strings.Contains(logs.String(), "WARNING: DATA RACE") {
-			t.Errorf("the server reported a data race")
-		}
-		if t.Failed() {
-			t.Logf("server logs:\n%s", logs.String())
-		}
-	})
-	select {
-	case s.URL = <-urls:
-	case <-s.done:
-		t.Fatalf("server exited: %s", logs.String())
-	case <-time.After(serverStart):
-		t.Fatalf("server not up in %v: %s", serverStart, logs.String())
-	}
-	waitFor(t, serverStart, "ready", func() bool {
-		resp, err := http.Get(s.URL + "/readyz")
-		if err != nil {
-			return false
-		}
-		_ = resp.Body.Close()
-		return resp.StatusCode == 200
-	})
-	return s
+	return runServer(t, cmd)
 }
 
 // kill sends SIGKILL and waits for the process.

@@ -38,34 +38,6 @@ const (
 	DefaultIdleTimeout = 30 * time.Second
 )
 
-// work takes jobs from the queue while this process has a free slot, until
-// ctx ends; it waits for the jobs it started.
-func (s *Service) work(ctx context.Context) error {
-	slots := make(chan struct{}, s.cfg.Workers)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case slots <- struct{}{}:
-		}
-		msg, err := s.q.jobs.Next(jetstream.FetchMaxWait(fetchWait))
-		if err != nil {
-			<-slots
-			if !noMessage(err) && ctx.Err() == nil {
-				s.log.Warn("job fetch", "err", err)
-				sleepCtx(ctx, fetchWait)
-			}
-			continue
-		}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			s.runMsg(ctx, msg)
-		})
-	}
-}
-
 // runMsg claims the message's job, runs it and acks the message once the
 // job is final. On ctx's end it leaves the message unacked (redelivered).
 func (s *Service) runMsg(ctx context.Context, msg jetstream.Msg) {
@@ -80,6 +52,14 @@ func (s *Service) runMsg(ctx context.Context, msg jetstream.Msg) {
 			return errSkip
 		}
 		j.Worker, j.Attempt = s.worker, attempt
+		j.Claims++
+		if j.Claims > maxDeliveries {
+			j.State, j.ErrorKind = StateFailed, "claims"
+			j.Error = fmt.Sprintf("claimed %d times without finishing: its workers died or lost it each time", j.Claims-1)
+			now := time.Now().UTC()
+			j.FinishedAt = &now
+			return nil
+		}
 		if j.StopRequest && j.State == StateQueued {
 			j.State = StateStopped
 			now := time.Now().UTC()
@@ -105,7 +85,7 @@ func (s *Service) runMsg(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.NakWithDelay(fetchWait)
 		return
 	case j.State.Final() || j.Attempt != attempt:
-		if j.State == StateStopped {
+		if j.State == StateStopped || j.State == StateFailed {
 			s.releaseRoomOf(j)
 		}
 		_ = msg.Ack()
@@ -113,19 +93,26 @@ func (s *Service) runMsg(ctx context.Context, msg jetstream.Msg) {
 	}
 	log.Info("job claimed", "kind", j.Kind, "state", j.State, "parts", len(j.Parts))
 
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	var hb sync.WaitGroup
 	hb.Go(func() { s.heartbeat(rctx, msg) })
 	defer hb.Wait()
-	defer cancel()
+	defer cancel(nil)
 
+	r := &run{s: s, job: j, attempt: attempt, log: log, cancel: func() { cancel(ErrConflict) }}
+	unlease, err := s.leaseRun(rctx, r, cancel)
+	if err != nil {
+		s.leaveMsg(ctx, rctx, msg, log, err)
+		return
+	}
+	defer unlease()
 	s.addRunning(j.Kind, 1)
 	defer s.addRunning(j.Kind, -1)
-	r := &run{s: s, job: j, attempt: attempt, log: log, cancel: cancel}
 	final, err := r.exec(rctx)
-	if ctx.Err() != nil || errors.Is(err, ErrConflict) {
-		log.Warn("job left for redelivery", "err", err)
+	if ctx.Err() != nil || rctx.Err() != nil || errors.Is(err, ErrConflict) {
+		unlease()
+		s.leaveMsg(ctx, rctx, msg, log, err)
 		return
 	}
 	r.finish(ctx, final, err)

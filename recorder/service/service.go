@@ -124,6 +124,23 @@ type Config struct {
 	Output Output
 	// Logger (optional) defaults to discarding logs.
 	Logger *slog.Logger
+
+	// The fleet (fleet.go). Role (optional) defaults to RoleAll; RoleAPI
+	// and RoleWorker need NATSURL.
+	Role Role
+	// Cores and Memory (optional) are the capacity this process offers to
+	// jobs (see JobCost); default all the machine's cores and memory.
+	Cores  float64
+	Memory int64
+	// APIURL (optional) is the API front-end's base URL, on which WHIP
+	// and file URLs are built; defaults to PublicURL (a worker's
+	// PublicURL is its own address, where the API forwards WHIP
+	// requests).
+	APIURL string
+	// Replicas (optional) of the JetStream streams and buckets; defaults
+	// to 1 with the embedded server, else to the servers the connection
+	// knows (at most 3).
+	Replicas int
 }
 
 // LogValue keeps secrets out of logs.
@@ -139,6 +156,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("daily_api_key", c.Daily.APIKey != ""),
 		slog.Bool("webhook", c.Webhook.URL != ""),
 		slog.Bool("s3", c.S3.Bucket != ""),
+		slog.String("role", string(c.Role)),
+		slog.Float64("cores", c.Cores),
 	)
 }
 
@@ -156,6 +175,7 @@ func (c *Config) check() error {
 	if c.AckWait <= 0 {
 		c.AckWait = DefaultAckWait
 	}
+	errs = append(errs, c.checkFleet())
 	if len(c.APIKeys) == 0 {
 		errs = append(errs, fmt.Errorf("%w: no API key", ErrConfig))
 	}
@@ -204,6 +224,12 @@ type Service struct {
 	// runMu guards it.
 	runMu   sync.Mutex
 	running map[Kind]int
+
+	cap     *capacity   // this worker's reservations (fleet.go)
+	fleet   *fleetWatch // the workers' entries (every role: placement and the fleet view)
+	fm      *fleetMetrics
+	started time.Time
+	beatNow chan struct{} // asks beat for a status write now (buffer 1)
 }
 
 // New opens the queue (starting the embedded NATS server unless
@@ -224,7 +250,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err := os.MkdirAll(recDir, 0o755); err != nil {
 		return nil, fmt.Errorf("%w: data dir: %w", ErrConfig, err)
 	}
-	q, err := openQueue(ctx, cfg.NATSURL, filepath.Join(cfg.DataDir, "nats"), cfg.AckWait, log.With("component", "queue"))
+	q, err := openQueue(ctx, cfg.NATSURL, filepath.Join(cfg.DataDir, "nats"), cfg.AckWait, cfg.Replicas, log.With("component", "queue"))
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +268,12 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		sessions: newSessions(),
 		rooms:    map[string]*whip.Handler{},
 		running:  map[Kind]int{},
+		cap:      newCapacity(Cost{CPU: cfg.Cores, Memory: cfg.Memory}),
+		fleet:    &fleetWatch{seen: map[string]seenWorker{}},
+		started:  time.Now().UTC(),
+		beatNow:  make(chan struct{}, 1),
 	}
+	s.fm = newFleetMetrics(s)
 	for _, k := range cfg.APIKeys {
 		s.apiKeys = append(s.apiKeys, newAPIKey(k))
 	}
@@ -257,11 +288,18 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 func (s *Service) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.cache.watch(ctx, s.q.kv, s.log) })
-	g.Go(func() error { return s.work(ctx) })
-	g.Go(func() error { s.sampleCPU(ctx); return nil })
+	if s.cfg.Role.runsJobs() {
+		g.Go(func() error { return s.work(ctx) })
+		g.Go(func() error { s.sampleCPU(ctx); return nil })
+		g.Go(func() error { s.beat(ctx); return nil })
+		g.Go(func() error { return s.serveDrain(ctx) })
+	}
+	g.Go(func() error { return s.fleet.watch(ctx, s.q.workers, s.log) })
 	if s.cfg.Webhook.URL != "" {
 		g.Go(func() error { s.publishEvents(ctx); return nil })
-		g.Go(func() error { return s.deliverEvents(ctx) })
+		if s.cfg.Role.servesAPI() {
+			g.Go(func() error { return s.deliverEvents(ctx) })
+		}
 	}
 	return g.Wait()
 }

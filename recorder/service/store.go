@@ -62,12 +62,17 @@ type queue struct {
 	kv   jetstream.KeyValue
 	jobs jetstream.Consumer
 	log  *slog.Logger
+
+	// The fleet's buckets (fleet.go, lease.go) and the lease TTL.
+	leases, workers jetstream.KeyValue
+	leaseTTL        time.Duration
+	replicas        int
 }
 
 // openQueue connects to url or, when url is empty, starts an embedded
 // NATS server (no listener: in-process connections only) with JetStream
 // storage in storeDir, and creates the bucket, streams and consumer.
-func openQueue(ctx context.Context, url, storeDir string, ackWait time.Duration, log *slog.Logger) (*queue, error) {
+func openQueue(ctx context.Context, url, storeDir string, ackWait time.Duration, replicas int, log *slog.Logger) (*queue, error) {
 	q := &queue{log: log}
 	var err error
 	if url == "" {
@@ -99,6 +104,7 @@ func openQueue(ctx context.Context, url, storeDir string, ackWait time.Duration,
 		q.close()
 		return nil, fmt.Errorf("service: JetStream: %w", err)
 	}
+	q.replicas = q.defaultReplicas(replicas)
 	if err := q.setup(ctx, ackWait); err != nil {
 		q.close()
 		return nil, err
@@ -112,9 +118,10 @@ func (q *queue) setup(ctx context.Context, ackWait time.Duration) error {
 	defer cancel()
 	var err error
 	if q.kv, err = q.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:  KVBucket,
-		History: 1,
-		Storage: jetstream.FileStorage,
+		Bucket:   KVBucket,
+		History:  1,
+		Storage:  jetstream.FileStorage,
+		Replicas: q.replicas,
 	}); err != nil {
 		return fmt.Errorf("service: KV bucket %s: %w", KVBucket, err)
 	}
@@ -123,6 +130,7 @@ func (q *queue) setup(ctx context.Context, ackWait time.Duration) error {
 		Subjects:  []string{JobsSubject + ">"},
 		Retention: jetstream.WorkQueuePolicy,
 		Storage:   jetstream.FileStorage,
+		Replicas:  q.replicas,
 	})
 	if err != nil {
 		return fmt.Errorf("service: stream %s: %w", JobsStream, err)
@@ -131,8 +139,10 @@ func (q *queue) setup(ctx context.Context, ackWait time.Duration) error {
 		Durable:   jobsConsumer,
 		AckPolicy: jetstream.AckExplicitPolicy,
 		AckWait:   ackWait,
-		// A job that keeps killing its worker is not retried forever.
-		MaxDeliver: maxDeliveries,
+		// Unlimited: a job no worker has room for is declined (nak'ed)
+		// again and again and must stay queued (fleet.go); a job that
+		// keeps killing its workers is failed by its Claims instead.
+		MaxDeliver: -1,
 	}); err != nil {
 		return fmt.Errorf("service: consumer %s: %w", jobsConsumer, err)
 	}
@@ -143,13 +153,14 @@ func (q *queue) setup(ctx context.Context, ackWait time.Duration) error {
 		Storage:    jetstream.FileStorage,
 		Duplicates: eventDedupeWindow,
 		MaxAge:     eventMaxAge,
+		Replicas:   q.replicas,
 	}); err != nil {
 		return fmt.Errorf("service: stream %s: %w", EventsStream, err)
 	}
-	return nil
+	return q.setupFleet(ctx, ackWait)
 }
 
-// maxDeliveries bounds the deliveries of one job message.
+// maxDeliveries bounds the claims of one job (Job.Claims).
 const maxDeliveries = 20
 
 // close drains the connection and stops the embedded server. Idempotent.
@@ -300,22 +311,7 @@ type cache struct {
 
 // watch fills the cache from the bucket and follows it until ctx ends.
 func (c *cache) watch(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger) error {
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		return fmt.Errorf("service: watch %s: %w", KVBucket, err)
-	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e, ok := <-w.Updates():
-			if !ok {
-				return nil
-			}
-			c.apply(e, log)
-		}
-	}
+	return followBucket(ctx, kv, KVBucket, func(e jetstream.KeyValueEntry) { c.apply(e, log) })
 }
 
 func (c *cache) apply(e jetstream.KeyValueEntry, log *slog.Logger) {

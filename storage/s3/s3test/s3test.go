@@ -91,6 +91,9 @@ type Options struct {
 	// users besides the root one. (optional) defaults to false: single
 	// account mode.
 	IAM bool
+	// Host (optional) is the address to listen on; defaults to
+	// 127.0.0.1 (a test with network namespaces gives its bridge's).
+	Host string
 }
 
 // Start starts a server for the duration of the test.
@@ -116,7 +119,7 @@ func StartWith(tb testing.TB, opts Options) *Server {
 	// it: try a few.
 	var err error
 	for range startTries {
-		if s.addr, err = freePort(); err != nil {
+		if s.addr, err = freePort(opts.Host); err != nil {
 			tb.Fatalf("s3test: %v", err)
 		}
 		s.Endpoint = "http://" + s.addr
@@ -133,9 +136,13 @@ func StartWith(tb testing.TB, opts Options) *Server {
 // startTries is how many ports StartWith tries.
 const startTries = 3
 
-// freePort returns a 127.0.0.1 address with a port that was free.
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// freePort returns an address of host (default 127.0.0.1) with a port that
+// was free.
+func freePort(host string) (string, error) {
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return "", err
 	}
