@@ -2,7 +2,6 @@ package compose_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,28 +18,10 @@ import (
 
 	"github.com/roomtape/roomtape/compose"
 	"github.com/roomtape/roomtape/internal/mediacheck"
+	"github.com/roomtape/roomtape/internal/syncbuf"
 	"github.com/roomtape/roomtape/internal/testmedia"
 	"github.com/roomtape/roomtape/timeline/manifest"
 )
-
-// lockedBuffer is a bytes.Buffer for loggers written from several
-// goroutines (FFmpeg's threads).
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // x264Frames is libx264's closing statistics line per frame type
 // ("frame I:1     Avg QP:...").
@@ -65,7 +46,7 @@ func TestFFmpegLogPerComposition(t *testing.T) {
 	}
 	// From here on only the compositions run FFmpeg (the test media's
 	// encoders logged before).
-	var def lockedBuffer
+	var def syncbuf.Buffer
 	opts := &slog.HandlerOptions{Level: slog.LevelDebug} // libx264's statistics are FFmpeg info: slog debug
 	prev := compose.FFmpegLogger()
 	compose.SetFFmpegLogger(slog.New(slog.NewJSONHandler(&def, opts)))
@@ -73,7 +54,7 @@ func TestFFmpegLogPerComposition(t *testing.T) {
 		compose.SetFFmpegLogger(prev)
 		astiav.SetLogLevel(astiav.LogLevelFatal) // as TestMain
 	})
-	logs := make([]lockedBuffer, len(lengths))
+	logs := make([]syncbuf.Buffer, len(lengths))
 	errs := make([]error, len(lengths))
 	var wg sync.WaitGroup
 	for i := range lengths {

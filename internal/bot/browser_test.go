@@ -19,6 +19,7 @@ import (
 	"github.com/roomtape/roomtape/compose/demux"
 	"github.com/roomtape/roomtape/internal/mediacheck"
 	"github.com/roomtape/roomtape/internal/netns"
+	"github.com/roomtape/roomtape/internal/syncbuf"
 	"github.com/roomtape/roomtape/internal/synth"
 	"github.com/roomtape/roomtape/internal/testmedia"
 	"github.com/roomtape/roomtape/timeline"
@@ -127,7 +128,7 @@ func runBrowserSession(t *testing.T, pageURL string, publish func(whipURL string
 		t.Fatal("WHIP mode must offer the namespace's veth address")
 	}
 	urls := make(chan string, 1)
-	var out syncBuffer
+	var out syncbuf.Buffer
 	done := runAsync(ctx, cfg, Options{Out: &out, Logger: testLogger(t), OnListen: func(u string) { urls <- u }})
 	var whipURL string
 	select {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/roomtape/roomtape/internal/lktest"
 	"github.com/roomtape/roomtape/internal/netns"
+	"github.com/roomtape/roomtape/internal/syncbuf"
 	"github.com/roomtape/roomtape/timeline/manifest"
 )
 
@@ -49,7 +50,7 @@ func TestLiveKit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out syncbuf.Buffer
 	done := runAsync(ctx, cfg, Options{Out: &out, Logger: testLogger(t)})
 
 	clip, err := lktest.MakeClip(ctx, t.TempDir(), 0, []lktest.Size{{W: 320, H: 180}}, false)

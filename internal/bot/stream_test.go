@@ -25,6 +25,7 @@ import (
 	"github.com/roomtape/roomtape/compose/hls"
 	"github.com/roomtape/roomtape/internal/mediacheck"
 	"github.com/roomtape/roomtape/internal/rtmptest"
+	"github.com/roomtape/roomtape/internal/syncbuf"
 	"github.com/roomtape/roomtape/internal/testhook"
 	"github.com/roomtape/roomtape/storage/s3/s3test"
 	"github.com/roomtape/roomtape/timeline"
@@ -581,7 +582,7 @@ func TestStreamStalled(t *testing.T) {
 	defer testhook.RTMPSendBuffer.Store(0)
 	srv := rtmptest.Start(t)
 	link := srv.Staller(t)
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	logger := NewLogger(io.MultiWriter(logs, tWriter{t}), slog.LevelInfo, false)
 	res, out, frozen, thawed := runDisrupted(t, srv, link.URL(streamKey), logger, stallAfter, stallFor, link.Freeze, func() error {
 		link.Thaw()

@@ -7,33 +7,15 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/roomtape/roomtape/internal/syncbuf"
 	"github.com/roomtape/roomtape/storage/s3/s3test"
 	"github.com/roomtape/roomtape/timeline/manifest"
 )
-
-// syncBuffer is a bytes.Buffer safe for the bot's concurrent loggers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // s3Env is the bot's environment for the test server, as a .env file
 // would give it.
@@ -176,7 +158,7 @@ type uploadDemo struct {
 	srv         *s3test.Server
 	bucket, dir string
 	stdout      bytes.Buffer
-	stderr      syncBuffer
+	stderr      syncbuf.Buffer
 }
 
 // runUploadDemo runs the short demo with args and an S3 server.

@@ -8,7 +8,6 @@
 package lktest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +24,8 @@ import (
 	"time"
 
 	lksdk "github.com/livekit/server-sdk-go/v2"
+
+	"github.com/roomtape/roomtape/internal/syncbuf"
 )
 
 // ServerEnv names the livekit-server binary (the Makefile exports it).
@@ -61,7 +62,7 @@ type Server struct {
 	Addr netip.Addr
 
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *syncbuf.Buffer
 	done chan struct{}
 	once sync.Once
 }
@@ -143,7 +144,7 @@ room:
 		URL:     "ws://" + net.JoinHostPort(addr.String(), strconv.Itoa(SignalPort)),
 		HTTPURL: "http://" + net.JoinHostPort(addr.String(), strconv.Itoa(SignalPort)),
 		Addr:    addr,
-		logs:    &syncBuffer{},
+		logs:    &syncbuf.Buffer{},
 		done:    make(chan struct{}),
 	}
 	s.cmd = exec.Command(bin, "--config", path)
@@ -227,22 +228,4 @@ func (s *Server) Logs() string { return s.logs.String() }
 // RoomService returns a client of the server's room service.
 func (s *Server) RoomService() *lksdk.RoomServiceClient {
 	return lksdk.NewRoomServiceClient(s.HTTPURL, APIKey, APISecret)
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

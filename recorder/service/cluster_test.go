@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/roomtape/roomtape/internal/netns"
+	"github.com/roomtape/roomtape/internal/syncbuf"
 	"github.com/roomtape/roomtape/internal/synth"
 	"github.com/roomtape/roomtape/recorder/service"
 	"github.com/roomtape/roomtape/storage/s3/s3test"
@@ -126,7 +127,7 @@ type natsNode struct {
 	name string
 	host *netns.Host
 	cmd  *exec.Cmd
-	logs *lockedBuffer
+	logs *syncbuf.Buffer
 	done chan struct{}
 }
 
@@ -187,7 +188,7 @@ func newFleet(t *testing.T, o fleetOptions) *fleet {
 		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		n := &natsNode{name: name, host: h, logs: &lockedBuffer{}, done: make(chan struct{})}
+		n := &natsNode{name: name, host: h, logs: &syncbuf.Buffer{}, done: make(chan struct{})}
 		n.cmd = h.Command(context.Background(), bin, "-c", conf)
 		n.cmd.Stdout, n.cmd.Stderr = n.logs, n.logs
 		if err := n.cmd.Start(); err != nil {
@@ -291,7 +292,7 @@ func startNode(t *testing.T, host *netns.Host, addr, dataDir string, env []strin
 // runServer starts cmd (an examples/server) and waits until it is ready.
 func runServer(t *testing.T, cmd *exec.Cmd) *server {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	cmd.Stderr = logs
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roomtape/roomtape/internal/syncbuf"
 	"github.com/roomtape/roomtape/recorder/service"
 )
 
@@ -94,25 +95,8 @@ type server struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	URL  string
-	logs *lockedBuffer
+	logs *syncbuf.Buffer
 	done chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 var serviceLine = regexp.MustCompile(`roomtape service on (http://\S+) `)

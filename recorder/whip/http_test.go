@@ -1,19 +1,18 @@
 package whip_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
 
+	"github.com/roomtape/roomtape/internal/syncbuf"
 	"github.com/roomtape/roomtape/recorder"
 	"github.com/roomtape/roomtape/recorder/pionrec"
 	"github.com/roomtape/roomtape/recorder/whip"
@@ -88,29 +87,11 @@ func do(t *testing.T, method, target, ctype, body string, hdr map[string]string)
 	return rep, string(b)
 }
 
-// lockedBuffer is a log sink safe for concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestHTTPStatuses checks every refusal of the WHIP endpoint, the CORS
 // preflight, and a resource's creation and deletion.
 func TestHTTPStatuses(t *testing.T) {
 	const token = "s3cret-token"
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	cfg := whip.Config{
 		MaxOfferBytes: 64 << 10,
 		Logger:        slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -13,6 +13,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
 
+	"github.com/roomtape/roomtape/internal/syncbuf"
 	"github.com/roomtape/roomtape/internal/synth"
 	"github.com/roomtape/roomtape/recorder"
 	"github.com/roomtape/roomtape/recorder/pionrec"
@@ -53,7 +54,7 @@ func offerWith(t *testing.T, video, audio, recvonly int) string {
 // per-participant tokens: identity comes from the token, the query
 // cannot override it, and no token reaches the logs.
 func TestTokens(t *testing.T) {
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	r := newRig(t, whip.Config{
 		Token:  sharedToken,
 		Limits: whip.Limits{PostRate: -1},
